@@ -1,0 +1,64 @@
+"""The one settings object: every knob of Twinforge, read from TWINFORGE_* environment variables.
+
+Defaults run everything on one machine: SQLite and a local blob directory under `data_dir`, and a
+private redis-server that `twinforge up` starts when no Redis URL is given.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TWINFORGE_", extra="ignore")
+
+    data_dir: Path = Field(Path("data"), description="Root of the embedded database, blob store and logs.")
+    database_url: str = Field("", description="peewee URL; empty means SQLite (WAL) at <data_dir>/twinforge.db.")
+    storage_url: str = Field(
+        "",
+        description="Blob store: empty or file:///path for a local directory (default <data_dir>/blobs), "
+        "s3://ACCESS:SECRET@host:port/bucket?secure=false for MinIO or any S3 service.",
+    )
+    redis_url: str = Field("", description="Redis for queues and live notifications; empty starts a private one.")
+    private_redis_port: int = Field(6390, description="Port of the private redis-server started by `twinforge up`.")
+
+    host_address: str = Field("127.0.0.1:50051", description="Where the host serves gRPC; plugins register here.")
+    registration_token: str = Field(
+        "twinforge-dev-token",
+        description="Shared secret plugins present to register; change it anywhere beyond one machine.",
+    )
+    heartbeat_interval_s: float = Field(5.0, description="How often plugins heartbeat and the host probes health.")
+    plugin_down_after_s: float = Field(15.0, description="A plugin silent this long is marked down.")
+    plugin_host: str = Field("127.0.0.1", description="Interface plugins listen on.")
+
+    max_message_bytes: int = Field(4 * 1024 * 1024, description="Largest single gRPC message accepted.")
+    max_upload_bytes: int = Field(2 * 1024**3, description="Largest artifact a client may upload.")
+    upload_chunk_bytes: int = Field(1024 * 1024, description="Chunk size of streamed uploads and downloads.")
+
+    log_level: str = Field("WARNING", description="Root log level; logs are JSON lines on stderr.")
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.resolved_data_dir / 'twinforge.db'}"
+
+    @property
+    def resolved_storage_url(self) -> str:
+        return self.storage_url or f"file://{self.resolved_data_dir / 'blobs'}"
+
+    @property
+    def resolved_redis_url(self) -> str:
+        return self.redis_url or f"redis://127.0.0.1:{self.private_redis_port}/0"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()
