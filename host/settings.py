@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(2 * 1024**3, description="Largest artifact a client may upload.")
     upload_chunk_bytes: int = Field(1024 * 1024, description="Chunk size of streamed uploads and downloads.")
 
+    max_attempts: int = Field(3, description="Attempts of a stage run before it fails for good.")
+    lease_ttl_s: float = Field(30.0, description="A running job whose worker stops renewing its lease this long is interrupted.")
+    gpu_stages_on_cpu: bool = Field(True, description="Let CPU workers take GPU stages (a machine without a GPU).")
+
     log_level: str = Field("WARNING", description="Root log level; logs are JSON lines on stderr.")
 
     @property

@@ -1,0 +1,49 @@
+"""Wiring: one Runtime per process (host, worker, CLI) holding the settings, the database binding,
+Redis, the publisher and the flow, so handlers get their dependencies passed in, never global."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+
+import redis
+
+from host.flow import DEFAULT_FLOW, Flow
+from host.notifications import redis_publisher
+from host.settings import Settings, get_settings
+from host.storage.blobs import BlobStore, open_blob_store
+from host.storage.db import init_database
+from host.storage.models import StageRun
+from host.unit_of_work import UnitOfWork, unit_of_work
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    redis: redis.Redis
+    blobs: BlobStore
+    flow: Flow = field(default=DEFAULT_FLOW)
+
+    def uow(self) -> AbstractContextManager[UnitOfWork]:
+        return unit_of_work(redis_publisher(self.redis))
+
+    def dispatch(self, runs: Iterator[StageRun] | list[StageRun]) -> None:
+        """Enqueues runs after the commit that queued them."""
+        from scheduler.queues import dispatch
+
+        for run in runs:
+            dispatch(self.redis, run.id, run.stage, run.attempt, run.priority)
+
+
+def bootstrap(
+    settings: Settings | None = None, run_migrations: bool = True, flow: Flow = DEFAULT_FLOW
+) -> Runtime:
+    settings = settings or get_settings()
+    init_database(settings.resolved_database_url, run_migrations=run_migrations)
+    return Runtime(
+        settings=settings,
+        redis=redis.Redis.from_url(settings.resolved_redis_url),
+        blobs=open_blob_store(settings.resolved_storage_url),
+        flow=flow,
+    )

@@ -1,0 +1,24 @@
+"""The production flow as data: which stage follows which.
+
+A stage starts for a submission once every stage it depends on has succeeded for that same
+submission; its inputs are the submitted video and the outputs of those stages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Flow:
+    # stage -> the stages whose outputs it needs
+    needs: dict[str, tuple[str, ...]]
+
+    def roots(self) -> list[str]:
+        return [stage for stage, upstream in self.needs.items() if not upstream]
+
+    def dependents(self, stage: str) -> list[str]:
+        return [s for s, upstream in self.needs.items() if stage in upstream]
+
+
+DEFAULT_FLOW = Flow(needs={"probe": ()})

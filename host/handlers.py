@@ -1,0 +1,374 @@
+"""The use cases of the host, as plain functions over a unit of work.
+
+Servicer RPCs, queue workers and the host's reactor all change state only through these functions,
+so every change is checked against the state machine and leaves a notification in the same commit.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import peewee
+
+from host.artifacts import error_to_json, refs_from_json, refs_to_json
+from host.errors import AlreadyExists, InvalidArgument, NotFound
+from host.flow import Flow
+from host.state import ACTIVE, StageState, check_transition
+from host.storage import models
+from host.storage.models import utcnow
+from host.unit_of_work import UnitOfWork
+from twinforge.plugin.v1 import plugin_service_pb2 as plugin_pb
+
+SUBMISSION_VIDEO_KIND = "video"
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def get_avatar(avatar_id: str) -> models.Avatar:
+    avatar = models.Avatar.get_or_none(models.Avatar.id == avatar_id)
+    if avatar is None:
+        raise NotFound(
+            code="unknown_avatar",
+            cause=f"there is no avatar {avatar_id!r}",
+            advice="list your avatars (twinforge avatars ls, or /avatars in the bot) and use one of their ids",
+        )
+    return avatar
+
+
+def get_run(run_id: str) -> models.StageRun:
+    run = models.StageRun.get_or_none(models.StageRun.id == run_id)
+    if run is None:
+        raise NotFound(
+            code="unknown_run",
+            cause=f"there is no stage run {run_id!r}",
+            advice="list the avatar's stage runs and use one of their ids",
+        )
+    return run
+
+
+def ensure_user(external_id: str) -> models.User:
+    if not external_id or len(external_id) > 128:
+        raise InvalidArgument(
+            code="bad_owner",
+            cause="an avatar needs an owner identity of 1 to 128 characters",
+            advice="pass the owner as e.g. 'telegram:12345' or 'cli:alice'",
+        )
+    user, _ = models.User.get_or_create(external_id=external_id, defaults={"id": new_id()})
+    return user
+
+
+def create_avatar(uow: UnitOfWork, owner: str, name: str) -> models.Avatar:
+    name = name.strip()
+    if not name or len(name) > 128:
+        raise InvalidArgument(
+            code="bad_name",
+            cause="an avatar's name must be 1 to 128 characters",
+            advice="choose a short name such as 'Anna, office'",
+        )
+    avatar = models.Avatar.create(id=new_id(), owner=ensure_user(owner), name=name)
+    uow.notify(avatar.id, "avatar_created", {"name": name, "owner": owner})
+    return avatar
+
+
+def create_submission(
+    uow: UnitOfWork, avatar_id: str, video: plugin_pb.ArtifactRef, flow: Flow, known_stages: set[str]
+) -> tuple[models.Submission, list[models.StageRun]]:
+    """Records the video as the avatar's next version and submits the flow's first stages on it."""
+    avatar = get_avatar(avatar_id)
+    artifact = models.Artifact.get_or_none(models.Artifact.key == video.key)
+    if artifact is None or artifact.avatar_id != avatar.id:
+        raise NotFound(
+            stage="intake",
+            code="unknown_video",
+            cause=f"no uploaded video {video.key!r} belongs to avatar {avatar_id}",
+            advice="upload the video first (UploadArtifact) and pass the reference it returned",
+        )
+    last = (
+        models.Submission.select(peewee.fn.MAX(models.Submission.version))
+        .where(models.Submission.avatar == avatar.id)
+        .scalar()
+    )
+    submission = models.Submission.create(
+        avatar=avatar.id,
+        version=(last or 0) + 1,
+        video_key=artifact.key,
+        video_sha256=artifact.sha256,
+        video_size=artifact.size,
+        filename=json.loads(artifact.metadata_json).get("filename", ""),
+    )
+    uow.notify(avatar.id, "submission_created", {"version": submission.version, "video": artifact.key})
+    ref = artifact_ref(artifact)
+    runs = [
+        submit_stage(uow, avatar.id, stage, [ref], {}, known_stages, submission.version) for stage in flow.roots()
+    ]
+    return submission, runs
+
+
+def artifact_ref(artifact: models.Artifact) -> plugin_pb.ArtifactRef:
+    return plugin_pb.ArtifactRef(
+        key=artifact.key,
+        kind=artifact.kind,
+        sha256=artifact.sha256,
+        size=artifact.size,
+        name=artifact.name,
+        metadata_json=artifact.metadata_json,
+    )
+
+
+def submission_video(avatar_id: str, version: int) -> plugin_pb.ArtifactRef:
+    submission = models.Submission.get(
+        (models.Submission.avatar == avatar_id) & (models.Submission.version == version)
+    )
+    return artifact_ref(models.Artifact.get_by_id(submission.video_key))
+
+
+def latest_submission_version(avatar_id: str) -> int:
+    return (
+        models.Submission.select(peewee.fn.MAX(models.Submission.version))
+        .where(models.Submission.avatar == avatar_id)
+        .scalar()
+        or 0
+    )
+
+
+def submit_stage(
+    uow: UnitOfWork,
+    avatar_id: str,
+    stage: str,
+    inputs: list[plugin_pb.ArtifactRef],
+    parameters: dict[str, Any],
+    known_stages: set[str],
+    submission_version: int | None = None,
+) -> models.StageRun:
+    """Creates a run and queues it; the caller enqueues the job after the commit."""
+    avatar = get_avatar(avatar_id)
+    if stage not in known_stages:
+        served = ", ".join(sorted(known_stages)) or "none yet"
+        raise NotFound(
+            stage=stage,
+            code="unknown_stage",
+            cause=f"no registered plugin serves stage {stage!r} (stages served: {served})",
+            advice="check the stage name, or start a plugin that serves it and let it register",
+        )
+    busy = (
+        models.StageRun.select()
+        .where(
+            (models.StageRun.avatar == avatar.id)
+            & (models.StageRun.stage == stage)
+            & (models.StageRun.state.in_([s.value for s in ACTIVE]))
+        )
+        .first()
+    )
+    if busy is not None:
+        raise AlreadyExists(
+            stage=stage,
+            code="stage_busy",
+            cause=f"stage {stage!r} of this avatar is already {busy.state} as run {busy.id}",
+            advice="wait for it to finish or cancel it first",
+        )
+    run = models.StageRun.create(
+        id=new_id(),
+        avatar=avatar.id,
+        stage=stage,
+        state=StageState.PENDING.value,
+        submission_version=latest_submission_version(avatar.id) if submission_version is None else submission_version,
+        parameters_json=json.dumps(parameters, sort_keys=True),
+        inputs_json=refs_to_json(inputs),
+    )
+    return transition(uow, run, StageState.QUEUED, {"inputs": [r.key for r in inputs]})
+
+
+def transition(
+    uow: UnitOfWork, run: models.StageRun, target: StageState, payload: dict[str, Any] | None = None, **fields: Any
+) -> models.StageRun:
+    """Moves a run to `target` if the state machine allows it, with a notification in the same commit."""
+    check_transition(run.stage, StageState(run.state), target)
+    run.state = target.value
+    run.updated_at = utcnow()
+    for name, value in fields.items():
+        setattr(run, name, value)
+    run.save()
+    uow.notify(run.avatar_id, f"stage_{target.value}", payload or {}, run_id=run.id, stage=run.stage)
+    return run
+
+
+def locked_run(run_id: str) -> models.StageRun:
+    """Reads a run for update: on PostgreSQL the row stays locked until commit."""
+    query = models.StageRun.select().where(models.StageRun.id == run_id)
+    if not isinstance(models.StageRun._meta.database.obj, peewee.SqliteDatabase):
+        query = query.for_update()
+    run = query.first()
+    if run is None:
+        get_run(run_id)
+    return run
+
+
+def cancel_run(uow: UnitOfWork, run_id: str, reason: str) -> models.StageRun:
+    """A queued run is cancelled at once; a running one is asked to stop, and its worker confirms."""
+    run = locked_run(run_id)
+    state = StageState(run.state)
+    if state == StageState.RUNNING:
+        if not run.cancel_requested:
+            run.cancel_requested = True
+            run.updated_at = utcnow()
+            run.save()
+            uow.notify(run.avatar_id, "stage_cancel_requested", {"reason": reason}, run_id=run.id, stage=run.stage)
+        return run
+    return transition(uow, run, StageState.CANCELLED, {"reason": reason})
+
+
+def start_run(uow: UnitOfWork, run_id: str) -> models.StageRun:
+    run = locked_run(run_id)
+    return transition(uow, run, StageState.RUNNING, {"attempt": run.attempt + 1}, attempt=run.attempt + 1)
+
+
+def record_progress(uow: UnitOfWork, run: models.StageRun, progress: plugin_pb.Progress) -> None:
+    run.progress = max(0.0, min(1.0, progress.fraction))
+    run.progress_message = progress.message
+    run.updated_at = utcnow()
+    run.save(only=[models.StageRun.progress, models.StageRun.progress_message, models.StageRun.updated_at])
+    payload = {"fraction": run.progress, "message": progress.message}
+    if progress.eta_seconds >= 0:
+        payload["eta_seconds"] = progress.eta_seconds
+    uow.notify(run.avatar_id, "stage_progress", payload, run_id=run.id, stage=run.stage)
+
+
+def record_artifact(uow: UnitOfWork, run: models.StageRun, ref: plugin_pb.ArtifactRef) -> None:
+    """Records a produced blob once: a retried attempt that re-saves the same key updates it."""
+    models.Artifact.insert(
+        key=ref.key,
+        avatar=run.avatar_id,
+        run=run.id,
+        kind=ref.kind,
+        name=ref.name,
+        sha256=ref.sha256,
+        size=ref.size,
+        metadata_json=ref.metadata_json or "{}",
+    ).on_conflict(
+        conflict_target=[models.Artifact.key],
+        update={
+            models.Artifact.sha256: ref.sha256,
+            models.Artifact.size: ref.size,
+            models.Artifact.metadata_json: ref.metadata_json or "{}",
+        },
+    ).execute()
+    if ref.kind == "checkpoint":
+        run.checkpoint_json = refs_to_json([ref])
+        run.save(only=[models.StageRun.checkpoint_json])
+    uow.notify(
+        run.avatar_id,
+        "stage_artifact",
+        {"key": ref.key, "kind": ref.kind, "name": ref.name, "size": ref.size},
+        run_id=run.id,
+        stage=run.stage,
+    )
+
+
+def record_metric(uow: UnitOfWork, run: models.StageRun, metric: plugin_pb.Metric) -> None:
+    uow.notify(
+        run.avatar_id,
+        "stage_metric",
+        {"name": metric.name, "value": metric.value, "step": metric.step},
+        run_id=run.id,
+        stage=run.stage,
+    )
+
+
+def record_log(uow: UnitOfWork, run: models.StageRun, line: plugin_pb.LogLine) -> None:
+    level = plugin_pb.LogLevel.Name(line.level).removeprefix("LOG_LEVEL_").lower()
+    uow.notify(run.avatar_id, "stage_log", {"level": level, "message": line.message}, run_id=run.id, stage=run.stage)
+
+
+_RESULT_STATES = {
+    plugin_pb.RESULT_STATUS_SUCCEEDED: StageState.SUCCEEDED,
+    plugin_pb.RESULT_STATUS_FAILED: StageState.FAILED,
+    plugin_pb.RESULT_STATUS_CANCELLED: StageState.CANCELLED,
+    plugin_pb.RESULT_STATUS_WAITING_FOR_USER: StageState.WAITING_FOR_USER,
+}
+
+
+def finish_run(uow: UnitOfWork, run_id: str, result: plugin_pb.Result) -> models.StageRun:
+    run = locked_run(run_id)
+    target = _RESULT_STATES.get(result.status)
+    if target is None:
+        return fail_run(
+            uow,
+            run_id,
+            plugin_pb.StageError(
+                code="plugin_protocol",
+                message="the plugin ended the run without a status",
+                advice="report this to the plugin's author; retry the stage meanwhile",
+            ),
+        )
+    summary = json.loads(result.summary_json) if result.summary_json else {}
+    payload: dict[str, Any] = {"outputs": [o.key for o in result.outputs], "summary": summary}
+    fields: dict[str, Any] = {"outputs_json": refs_to_json(result.outputs), "summary_json": result.summary_json}
+    if target == StageState.FAILED:
+        payload["error"] = _error_payload(result.error)
+        fields["error_json"] = error_to_json(result.error)
+    if target == StageState.SUCCEEDED:
+        fields["progress"] = 1.0
+    return transition(uow, run, target, payload, **fields)
+
+
+def fail_run(uow: UnitOfWork, run_id: str, error: plugin_pb.StageError) -> models.StageRun:
+    run = locked_run(run_id)
+    return transition(uow, run, StageState.FAILED, {"error": _error_payload(error)}, error_json=error_to_json(error))
+
+
+def confirm_cancelled(uow: UnitOfWork, run_id: str) -> models.StageRun:
+    """The worker confirms that a run it was asked to cancel has stopped."""
+    return transition(uow, locked_run(run_id), StageState.CANCELLED, {"reason": "cancelled while running"})
+
+
+def requeue_run(uow: UnitOfWork, run_id: str, reason: str) -> models.StageRun:
+    """Puts an interrupted or failed run back in the queue; its next attempt gets the last checkpoint."""
+    run = locked_run(run_id)
+    return transition(
+        uow, run, StageState.QUEUED, {"reason": reason, "attempt": run.attempt}, error_json="", cancel_requested=False
+    )
+
+
+def _error_payload(error: plugin_pb.StageError) -> dict[str, str]:
+    return {"code": error.code, "message": error.message, "advice": error.advice}
+
+
+def start_next_stages(uow: UnitOfWork, run_id: str, flow: Flow, known_stages: set[str]) -> list[models.StageRun]:
+    """After a run succeeded: submits each dependent stage whose every upstream stage has succeeded
+    for the same submission. Idempotent, so replaying the same notification starts nothing twice."""
+    done = get_run(run_id)
+    started = []
+    for stage in flow.dependents(done.stage):
+        upstream = [_succeeded_run(done.avatar_id, s, done.submission_version) for s in flow.needs[stage]]
+        if any(u is None for u in upstream):
+            continue
+        exists = models.StageRun.select().where(
+            (models.StageRun.avatar == done.avatar_id)
+            & (models.StageRun.stage == stage)
+            & (models.StageRun.submission_version == done.submission_version)
+        )
+        if exists.exists():
+            continue
+        inputs = [submission_video(done.avatar_id, done.submission_version)]
+        for u in upstream:
+            inputs.extend(refs_from_json(u.outputs_json))
+        started.append(submit_stage(uow, done.avatar_id, stage, inputs, {}, known_stages, done.submission_version))
+    return started
+
+
+def _succeeded_run(avatar_id: str, stage: str, version: int) -> models.StageRun | None:
+    return (
+        models.StageRun.select()
+        .where(
+            (models.StageRun.avatar == avatar_id)
+            & (models.StageRun.stage == stage)
+            & (models.StageRun.submission_version == version)
+            & (models.StageRun.state == StageState.SUCCEEDED.value)
+        )
+        .order_by(models.StageRun.updated_at.desc())
+        .first()
+    )

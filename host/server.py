@@ -1,0 +1,96 @@
+"""The host's gRPC server and its background loops: plugin health, the reactor that starts next
+stages, and recovery of interrupted or lost runs. One `serve()` builds it; SIGTERM stops it cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+import grpc
+from grpc_health.v1 import _async as health_aio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from host import registry
+from host.bootstrap import Runtime, bootstrap
+from host.interceptors import HostInterceptor
+from host.logs import configure_logging
+from host.reactor import run_reactor
+from host.servicer import HostServicer
+from host.settings import Settings, get_settings
+from twinforge.host.v1 import host_service_pb2_grpc as host_grpc
+
+log = logging.getLogger(__name__)
+
+RECOVERY_EVERY_S = 5.0
+SHUTDOWN_GRACE_S = 5.0
+
+
+async def _recovery_loop(rt: Runtime, stop: asyncio.Event) -> None:
+    from scheduler.recovery import recover
+
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(recover, rt)
+        except Exception:
+            log.exception("recovery pass failed")
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=RECOVERY_EVERY_S)
+
+
+async def start(rt: Runtime, address: str) -> tuple[grpc.aio.Server, int]:
+    limit = rt.settings.max_message_bytes
+    server = grpc.aio.server(
+        interceptors=[HostInterceptor(rt.settings.registration_token)],
+        options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit)],
+    )
+    host_grpc.add_HostServiceServicer_to_server(HostServicer(rt), server)
+    health = health_aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    port = server.add_insecure_port(address)
+    await server.start()
+    await health.set("", health_pb2.HealthCheckResponse.SERVING)
+    return server, port
+
+
+@contextlib.asynccontextmanager
+async def running_host(rt: Runtime, address: str):
+    """The host with its background loops, for `serve` and for tests; yields the bound port."""
+    server, port = await start(rt, address)
+    stop = asyncio.Event()
+    tasks = [
+        asyncio.create_task(registry.monitor(rt.settings.heartbeat_interval_s, rt.settings.plugin_down_after_s, stop)),
+        asyncio.create_task(_recovery_loop(rt, stop)),
+        asyncio.create_task(run_reactor(rt)),
+    ]
+    try:
+        yield port
+    finally:
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await server.stop(SHUTDOWN_GRACE_S)
+
+
+async def serve(settings: Settings | None = None) -> None:
+    settings = settings or get_settings()
+    rt = bootstrap(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with running_host(rt, settings.host_address):
+        await stop.wait()
+
+
+def main() -> None:
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""HostServicer: protobuf in, handler calls in a unit of work, protobuf out. No logic lives here.
+
+peewee is synchronous, so each RPC's database work runs in a thread; the event loop stays free for
+streams (notifications, uploads, downloads).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+from pathlib import Path
+
+import grpc
+
+from host import convert, handlers, registry
+from host.bootstrap import Runtime
+from host.errors import InvalidArgument, NotFound, TooLarge
+from host.notifications import follow
+from host.storage import models
+from host.storage.blobs import blob_key
+from twinforge.host.v1 import host_service_pb2 as host_pb
+from twinforge.host.v1 import host_service_pb2_grpc as host_grpc
+from twinforge.plugin.v1 import plugin_service_pb2 as plugin_pb
+
+UPLOAD_STAGE = "uploads"
+
+
+def parse_parameters(text: str) -> dict:
+    try:
+        value = json.loads(text or "{}")
+    except json.JSONDecodeError as exc:
+        raise InvalidArgument(code="bad_parameters", cause=f"parameters_json is not JSON: {exc}", advice="send a JSON object, e.g. {}") from exc
+    if not isinstance(value, dict):
+        raise InvalidArgument(code="bad_parameters", cause="parameters_json must be a JSON object", advice="send a JSON object, e.g. {}")
+    return value
+
+
+class HostServicer(host_grpc.HostServiceServicer):
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+
+    async def RegisterPlugin(self, request, context):
+        description = await registry.describe(request.address)
+        row = await asyncio.to_thread(registry.register, request.address, description)
+        return host_pb.RegisterPluginResponse(
+            plugin=convert.plugin_info(row), heartbeat_interval_seconds=self.rt.settings.heartbeat_interval_s
+        )
+
+    async def Heartbeat(self, request, context):
+        row = await asyncio.to_thread(registry.heartbeat, request.plugin_id)
+        return host_pb.HeartbeatResponse(health=convert.plugin_info(row).health)
+
+    async def DeregisterPlugin(self, request, context):
+        await asyncio.to_thread(registry.deregister, request.plugin_id)
+        return host_pb.DeregisterPluginResponse()
+
+    async def ListPlugins(self, request, context):
+        rows = await asyncio.to_thread(registry.list_plugins, request.stage)
+        return host_pb.ListPluginsResponse(plugins=[convert.plugin_info(r) for r in rows])
+
+    async def CreateAvatar(self, request, context):
+        def create():
+            with self.rt.uow() as uow:
+                avatar = handlers.create_avatar(uow, request.owner, request.name)
+            return convert.avatar(avatar)
+
+        return host_pb.CreateAvatarResponse(avatar=await asyncio.to_thread(create))
+
+    async def GetAvatar(self, request, context):
+        avatar = await asyncio.to_thread(lambda: convert.avatar(handlers.get_avatar(request.avatar_id)))
+        return host_pb.GetAvatarResponse(avatar=avatar)
+
+    async def ListAvatars(self, request, context):
+        def rows():
+            query = models.Avatar.select().join(models.User).order_by(models.Avatar.created_at)
+            if request.owner:
+                query = query.where(models.User.external_id == request.owner)
+            return [convert.avatar(a) for a in query]
+
+        return host_pb.ListAvatarsResponse(avatars=await asyncio.to_thread(rows))
+
+    async def CreateSubmission(self, request, context):
+        def create():
+            with self.rt.uow() as uow:
+                submission, runs = handlers.create_submission(
+                    uow, request.avatar_id, request.video, self.rt.flow, registry.known_stages()
+                )
+            self.rt.dispatch(runs)
+            return host_pb.CreateSubmissionResponse(
+                submission=convert.submission(submission), started=[convert.stage_run(r) for r in runs]
+            )
+
+        return await asyncio.to_thread(create)
+
+    async def SubmitStage(self, request, context):
+        parameters = parse_parameters(request.parameters_json)
+
+        def submit():
+            with self.rt.uow() as uow:
+                run = handlers.submit_stage(
+                    uow, request.avatar_id, request.stage, list(request.inputs), parameters, registry.known_stages()
+                )
+            self.rt.dispatch([run])
+            return convert.stage_run(run)
+
+        return host_pb.SubmitStageResponse(run=await asyncio.to_thread(submit))
+
+    async def ListStageRuns(self, request, context):
+        def rows():
+            handlers.get_avatar(request.avatar_id)
+            query = models.StageRun.select().where(models.StageRun.avatar == request.avatar_id)
+            if request.stage:
+                query = query.where(models.StageRun.stage == request.stage)
+            return [convert.stage_run(r) for r in query.order_by(models.StageRun.created_at)]
+
+        return host_pb.ListStageRunsResponse(runs=await asyncio.to_thread(rows))
+
+    async def CancelStageRun(self, request, context):
+        def cancel():
+            with self.rt.uow() as uow:
+                run = handlers.cancel_run(uow, request.run_id, request.reason or "cancelled by request")
+            return convert.stage_run(run)
+
+        return host_pb.CancelStageRunResponse(run=await asyncio.to_thread(cancel))
+
+    async def WatchNotifications(self, request, context):
+        if request.avatar_id:
+            await asyncio.to_thread(handlers.get_avatar, request.avatar_id)
+        async for row in follow(request.avatar_id, request.after_seq, self.rt.settings.resolved_redis_url):
+            yield host_pb.WatchNotificationsResponse(notification=convert.notification(row))
+
+    async def UploadArtifact(self, request_iterator, context):
+        """Spools the stream to a temporary file (bounded memory), then stores it under a key the
+        host chooses: the person's file name is kept only as metadata."""
+        first = await anext(aiter(request_iterator), None)
+        if first is None or first.WhichOneof("part") != "header":
+            raise InvalidArgument(code="upload_without_header", cause="the upload did not start with a header", advice="send an UploadHeader first, then the chunks")
+        header = first.header
+        await asyncio.to_thread(handlers.get_avatar, header.avatar_id)
+        kind = header.kind or "file"
+        limit = self.rt.settings.max_upload_bytes
+        spool_dir = self.rt.settings.resolved_data_dir / "tmp"
+        spool_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=spool_dir, prefix="upload-") as spool:
+            size = 0
+            async for part in request_iterator:
+                size += len(part.chunk)
+                if size > limit:
+                    raise TooLarge(
+                        code="upload_too_large",
+                        cause=f"the upload is larger than the limit of {limit / 1024**2:.0f} MB",
+                        advice="send a shorter or more compressed video (1 to 5 minutes is enough)",
+                    )
+                await asyncio.to_thread(spool.write, part.chunk)
+            await asyncio.to_thread(spool.flush)
+            upload_id = handlers.new_id()
+            key = blob_key(header.avatar_id, UPLOAD_STAGE, upload_id, kind)
+            info = await asyncio.to_thread(self.rt.blobs.put_file, key, Path(spool.name), header.sha256 or None)
+
+        metadata = json.dumps({"filename": header.filename[:256]}, sort_keys=True)
+
+        def record():
+            with self.rt.uow() as uow:
+                models.Artifact.create(
+                    key=info.key, avatar=header.avatar_id, kind=kind, name=kind, sha256=info.sha256, size=info.size, metadata_json=metadata
+                )
+                uow.notify(header.avatar_id, "artifact_uploaded", {"key": info.key, "kind": kind, "size": info.size})
+
+        await asyncio.to_thread(record)
+        return host_pb.UploadArtifactResponse(
+            artifact=plugin_pb.ArtifactRef(key=info.key, kind=kind, sha256=info.sha256, size=info.size, name=kind, metadata_json=metadata)
+        )
+
+    async def DownloadArtifact(self, request, context):
+        artifact = await asyncio.to_thread(models.Artifact.get_or_none, models.Artifact.key == request.key)
+        if artifact is None:
+            raise NotFound(code="unknown_artifact", cause=f"no artifact is stored under {request.key!r}", advice="use a key from a stage run's outputs")
+        chunks = self.rt.blobs.iter_chunks(artifact.key, self.rt.settings.upload_chunk_bytes)
+        while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+            yield host_pb.DownloadArtifactResponse(chunk=chunk)

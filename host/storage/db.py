@@ -1,0 +1,73 @@
+"""Opens the metadata database (SQLite in WAL mode by default, PostgreSQL by URL) and migrates it.
+
+Every process (host, workers, CLI) calls `init_database` once; models bind through the proxy, so the
+same code runs on both engines.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import peewee
+from playhouse.db_url import connect
+from playhouse.migrations import Runner
+
+from host.errors import Unavailable
+
+database_proxy = peewee.DatabaseProxy()
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "synchronous": "normal",
+    "foreign_keys": 1,
+    "busy_timeout": 30_000,
+}
+
+
+def open_database(url: str) -> peewee.Database:
+    """Connects by URL; SQLite gets WAL and a busy timeout so several processes can share it."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        db = connect(url, pragmas=SQLITE_PRAGMAS, timeout=30)
+    else:
+        db = connect(url)
+    try:
+        db.connect(reuse_if_open=True)
+    except peewee.OperationalError as exc:
+        raise Unavailable(
+            stage="storage",
+            code="database_unavailable",
+            cause=f"cannot open the database at {redacted(url)}: {exc}",
+            advice="check that the database server is running and TWINFORGE_DATABASE_URL is right",
+        ) from exc
+    return db
+
+
+def migrate(db: peewee.Database) -> list[str]:
+    """Applies every numbered migration not yet recorded; returns the names applied."""
+    return list(Runner(db, str(MIGRATIONS_DIR)).up() or [])
+
+
+def init_database(url: str, run_migrations: bool = True) -> peewee.Database:
+    """Opens, migrates and binds the database for this process.
+
+    `twinforge up` migrates once before it starts its children, which pass run_migrations=False so
+    that no two processes race to apply the same migration.
+    """
+    db = open_database(url)
+    if run_migrations:
+        migrate(db)
+    database_proxy.initialize(db)
+    return db
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, so credentials never reach logs or messages."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"

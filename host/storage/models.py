@@ -1,0 +1,119 @@
+"""peewee models of the metadata: users, avatars, submissions, stage runs, artifacts, notifications,
+plugins. Only repositories and migrations import this module; the domain never does.
+
+JSON columns hold text: both SQLite and PostgreSQL store it, and repositories decode it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import peewee
+
+from host.storage.db import database_proxy
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = database_proxy
+        legacy_table_names = False
+
+
+class User(BaseModel):
+    id = peewee.CharField(primary_key=True, max_length=32)
+    external_id = peewee.CharField(unique=True, max_length=128)
+    display_name = peewee.CharField(default="", max_length=128)
+    created_at = peewee.DateTimeField(default=utcnow)
+
+
+class Avatar(BaseModel):
+    id = peewee.CharField(primary_key=True, max_length=32)
+    owner = peewee.ForeignKeyField(User, backref="avatars", on_delete="CASCADE")
+    name = peewee.CharField(max_length=128)
+    created_at = peewee.DateTimeField(default=utcnow)
+
+
+class Submission(BaseModel):
+    avatar = peewee.ForeignKeyField(Avatar, backref="submissions", on_delete="CASCADE")
+    version = peewee.IntegerField()
+    video_key = peewee.CharField(max_length=512)
+    video_sha256 = peewee.CharField(max_length=64)
+    video_size = peewee.BigIntegerField()
+    filename = peewee.CharField(default="", max_length=256)
+    created_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("avatar", "version"), True),)
+
+
+class StageRun(BaseModel):
+    id = peewee.CharField(primary_key=True, max_length=32)
+    avatar = peewee.ForeignKeyField(Avatar, backref="runs", on_delete="CASCADE")
+    stage = peewee.CharField(max_length=64, index=True)
+    state = peewee.CharField(max_length=32, index=True)
+    attempt = peewee.IntegerField(default=0)
+    submission_version = peewee.IntegerField(default=0)
+    parameters_json = peewee.TextField(default="{}")
+    inputs_json = peewee.TextField(default="[]")
+    outputs_json = peewee.TextField(default="[]")
+    checkpoint_json = peewee.TextField(default="")
+    error_json = peewee.TextField(default="")
+    summary_json = peewee.TextField(default="")
+    progress = peewee.FloatField(default=0.0)
+    progress_message = peewee.TextField(default="")
+    cancel_requested = peewee.BooleanField(default=False)
+    priority = peewee.CharField(default="default", max_length=16)
+    created_at = peewee.DateTimeField(default=utcnow)
+    updated_at = peewee.DateTimeField(default=utcnow)
+
+
+class Artifact(BaseModel):
+    key = peewee.CharField(primary_key=True, max_length=512)
+    avatar = peewee.ForeignKeyField(Avatar, backref="artifacts", on_delete="CASCADE")
+    run = peewee.ForeignKeyField(StageRun, null=True, backref="artifacts", on_delete="SET NULL")
+    kind = peewee.CharField(max_length=64)
+    name = peewee.CharField(max_length=128)
+    sha256 = peewee.CharField(max_length=64)
+    size = peewee.BigIntegerField()
+    metadata_json = peewee.TextField(default="{}")
+    created_at = peewee.DateTimeField(default=utcnow)
+
+
+class Notification(BaseModel):
+    global_seq = peewee.BigIntegerField(unique=True)
+    avatar = peewee.ForeignKeyField(Avatar, backref="notifications", on_delete="CASCADE")
+    seq = peewee.BigIntegerField()
+    kind = peewee.CharField(max_length=64)
+    run_id = peewee.CharField(default="", max_length=32)
+    stage = peewee.CharField(default="", max_length=64)
+    payload_json = peewee.TextField(default="{}")
+    created_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("avatar", "seq"), True),)
+
+
+class Counter(BaseModel):
+    """Named counters; the notification sequence row is locked per write so commits stay ordered."""
+
+    name = peewee.CharField(primary_key=True, max_length=64)
+    value = peewee.BigIntegerField(default=0)
+
+
+class Plugin(BaseModel):
+    id = peewee.CharField(primary_key=True, max_length=32)
+    name = peewee.CharField(max_length=128)
+    version = peewee.CharField(max_length=64)
+    address = peewee.CharField(unique=True, max_length=256)
+    description_json = peewee.TextField()
+    registered_at = peewee.DateTimeField(default=utcnow)
+    last_seen = peewee.DateTimeField(default=utcnow)
+    healthy = peewee.BooleanField(default=True)
+    last_error = peewee.TextField(default="")
+
+
+ALL_MODELS = [User, Avatar, Submission, StageRun, Artifact, Notification, Counter, Plugin]

@@ -1,0 +1,139 @@
+"""`twinforge up`: the whole platform on one machine as child processes, stopped cleanly together.
+
+It starts a private redis-server when no Redis URL is set (persistence on, under the data
+directory), migrates the database once, then the host, each built-in plugin, and the queue
+workers. A child that dies is restarted with a growing delay.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+import redis
+
+from host.settings import Settings
+from host.storage.db import init_database
+
+BUILTIN_PLUGINS = ("plugins.probe.server",)
+RESTART_DELAYS_S = (5, 10, 20, 40, 60)
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen | None = None
+    restarts: int = 0
+    restart_at: float = 0.0
+    log_file: object = field(default=None, repr=False)
+
+    def start(self) -> None:
+        self.log_file = open(self.log_path, "ab")
+        self.process = subprocess.Popen(self.argv, env=self.env, stdout=self.log_file, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        if self.alive():
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.log_file:
+            self.log_file.close()
+
+
+def start_private_redis(settings: Settings, logs: Path) -> Child:
+    """A redis-server for this machine only, with an append-only file so a restart loses no job."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise click.ClickException("redis-server is not installed: run scripts/setup, or set TWINFORGE_REDIS_URL")
+    redis_dir = settings.resolved_data_dir / "redis"
+    redis_dir.mkdir(parents=True, exist_ok=True)
+    argv = [
+        binary, "--bind", "127.0.0.1", "--port", str(settings.private_redis_port), "--dir", str(redis_dir),
+        "--appendonly", "yes", "--appendfsync", "everysec", "--save", "60 1", "--protected-mode", "yes",
+    ]
+    child = Child("redis", argv, dict(os.environ), logs / "redis.log")
+    child.start()
+    client = redis.Redis.from_url(settings.resolved_redis_url)
+    for _ in range(100):
+        try:
+            client.ping()
+            return child
+        except redis.ConnectionError:
+            time.sleep(0.1)
+    child.stop()
+    raise click.ClickException(f"the private redis-server did not start; see {child.log_path}")
+
+
+def children(settings: Settings, env: dict[str, str], logs: Path, cpu_workers: int) -> list[Child]:
+    python = sys.executable
+    procs = [Child("host", [python, "-m", "host.server"], env, logs / "host.log")]
+    for module in BUILTIN_PLUGINS:
+        name = module.split(".")[1]
+        procs.append(Child(f"plugin:{name}", [python, "-m", module], env, logs / f"plugin-{name}.log"))
+    for slot in range(cpu_workers):
+        procs.append(Child(f"worker:cpu{slot}", [python, "-m", "host.cli", "worker", "--cpu-slot", str(slot)], env, logs / f"worker-cpu{slot}.log"))
+    return procs
+
+
+def up(settings: Settings, cpu_workers: int, echo=click.echo) -> None:
+    data = settings.resolved_data_dir
+    logs = data / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, TWINFORGE_DATA_DIR=str(data))
+    started: list[Child] = []
+    stopping = False
+
+    def request_stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        if not settings.redis_url:
+            started.append(start_private_redis(settings, logs))
+            env["TWINFORGE_REDIS_URL"] = settings.resolved_redis_url
+            echo(f"redis     private redis-server on {settings.resolved_redis_url}")
+        init_database(settings.resolved_database_url)
+        echo(f"database  {settings.resolved_database_url.split('@')[-1]}")
+        echo(f"storage   {settings.resolved_storage_url.split('@')[-1]}")
+        for child in children(settings, env, logs, cpu_workers):
+            child.start()
+            started.append(child)
+            echo(f"{child.name:<16} pid {child.process.pid}, log {child.log_path}")
+        echo(f"Twinforge is up: host on {settings.host_address}. `twinforge plugins ls` shows the plugins; Ctrl-C stops everything.")
+        while not stopping:
+            time.sleep(0.5)
+            for child in started:
+                if child.alive() or stopping:
+                    continue
+                if child.restart_at == 0.0:
+                    delay = RESTART_DELAYS_S[min(child.restarts, len(RESTART_DELAYS_S) - 1)]
+                    child.restart_at = time.monotonic() + delay
+                    echo(f"{child.name} exited with code {child.process.returncode}; restarting in {delay} s (log: {child.log_path})")
+                elif time.monotonic() >= child.restart_at:
+                    child.restarts += 1
+                    child.restart_at = 0.0
+                    child.start()
+                    echo(f"{child.name} restarted, pid {child.process.pid}")
+    finally:
+        echo("stopping...")
+        for child in reversed(started):
+            child.stop()
+        echo("stopped.")

@@ -1,0 +1,136 @@
+"""The only job function: run one attempt of a stage run on a plugin and record its events.
+
+It runs inside an RQ worker: it takes the run id, reads everything else from the database, routes
+the call to a healthy plugin replica, and writes each streamed event through the host's handlers
+(with its notification) as it arrives.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+
+import grpc
+
+from host import handlers
+from host.artifacts import refs_from_json
+from host.bootstrap import Runtime, bootstrap
+from host.errors import IllegalTransition, TwinforgeError
+from host.routing import OpenRun, open_run
+from host.storage import models
+from scheduler.leases import Lease
+from scheduler.recovery import interrupt
+from twinforge.plugin.v1 import plugin_service_pb2 as plugin_pb
+
+log = logging.getLogger(__name__)
+
+CANCEL_POLL_S = 1.0
+
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    """The worker process's wiring, made on its first job (SimpleWorker: one process, no fork)."""
+    global _runtime
+    if _runtime is None:
+        _runtime = bootstrap(run_migrations=False)
+    return _runtime
+
+
+def run_stage(run_id: str) -> str:
+    rt = runtime()
+    holder = f"{socket.gethostname()}:{os.getpid()}"
+    with Lease(rt.redis, run_id, holder, rt.settings.lease_ttl_s):
+        try:
+            with rt.uow() as uow:
+                run = handlers.start_run(uow, run_id)
+        except IllegalTransition as exc:
+            log.info("run not started", extra={"run_id": run_id, "reason": str(exc)})
+            return "skipped"
+        return _drive(rt, run)
+
+
+def _request(run: models.StageRun) -> plugin_pb.RunRequest:
+    checkpoints = refs_from_json(run.checkpoint_json) if run.checkpoint_json else []
+    return plugin_pb.RunRequest(
+        avatar_id=run.avatar_id,
+        stage=run.stage,
+        run_id=run.id,
+        inputs=refs_from_json(run.inputs_json),
+        parameters_json=run.parameters_json,
+        resume_checkpoint=checkpoints[0] if checkpoints else None,
+        attempt=run.attempt,
+    )
+
+
+def _drive(rt: Runtime, run: models.StageRun) -> str:
+    try:
+        opened = open_run(
+            _request(run),
+            rt.settings.plugin_down_after_s,
+            lambda: int(rt.redis.incr(f"twinforge:rr:{run.stage}")),
+            rt.settings.max_message_bytes,
+        )
+    except TwinforgeError as exc:
+        return interrupt(rt, run.id, exc.code, exc.cause, exc.advice)
+    stop_watch = threading.Event()
+    watcher = threading.Thread(target=_watch_cancel, args=(run.id, opened, stop_watch), daemon=True)
+    watcher.start()
+    try:
+        return _record(rt, run, opened)
+    except grpc.RpcError as exc:
+        if exc.code() == grpc.StatusCode.CANCELLED and _cancel_requested(run.id):
+            with rt.uow() as uow:
+                handlers.confirm_cancelled(uow, run.id)
+            return "cancelled"
+        return interrupt(
+            rt,
+            run.id,
+            "plugin_crashed",
+            f"the plugin {opened.plugin.name} at {opened.plugin.address} stopped mid-run: {exc.code().name} {exc.details() or ''}".strip(),
+            "the run is retried from its last checkpoint; if it keeps failing, check the plugin's log",
+        )
+    finally:
+        stop_watch.set()
+        opened.close()
+
+
+def _record(rt: Runtime, run: models.StageRun, opened: OpenRun) -> str:
+    for event in opened.events():
+        kind = event.WhichOneof("event")
+        with rt.uow() as uow:
+            if kind == "progress":
+                handlers.record_progress(uow, run, event.progress)
+            elif kind == "artifact":
+                handlers.record_artifact(uow, run, event.artifact.artifact)
+            elif kind == "metric":
+                handlers.record_metric(uow, run, event.metric)
+            elif kind == "log":
+                handlers.record_log(uow, run, event.log)
+            elif kind == "result":
+                finished = handlers.finish_run(uow, run.id, event.result)
+                return finished.state
+    return interrupt(
+        rt,
+        run.id,
+        "plugin_protocol",
+        f"the plugin {opened.plugin.name} ended the run without a result",
+        "the run is retried; if it keeps happening, report it to the plugin's author",
+    )
+
+
+def _cancel_requested(run_id: str) -> bool:
+    return bool(
+        models.StageRun.select(models.StageRun.cancel_requested).where(models.StageRun.id == run_id).scalar()
+    )
+
+
+def _watch_cancel(run_id: str, opened: OpenRun, stop: threading.Event) -> None:
+    """Cancels the plugin call when the person or an operator asks; the plugin stops at its next
+    progress report."""
+    while not stop.wait(CANCEL_POLL_S):
+        if _cancel_requested(run_id):
+            opened.cancel()
+            return

@@ -1,0 +1,74 @@
+"""Recovery of runs whose work was lost: a worker killed mid-job, or a job lost with Redis.
+
+The host calls `recover` every few seconds. A running run without a live lease was interrupted:
+it goes back to the queue (its next attempt resumes from the last checkpoint) until its attempts
+are spent. A queued run whose job is in no queue is enqueued again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from rq.job import Job
+from rq.exceptions import NoSuchJobError
+
+from host import handlers
+from host.bootstrap import Runtime
+from host.state import StageState
+from host.storage import models
+from host.storage.models import utcnow
+from scheduler.leases import held
+from scheduler.queues import job_id
+from twinforge.plugin.v1 import plugin_service_pb2 as plugin_pb
+
+log = logging.getLogger(__name__)
+
+
+def interrupt(rt: Runtime, run_id: str, code: str, cause: str, advice: str) -> str:
+    """Requeues the run for another attempt, or fails it for good once attempts are spent."""
+    with rt.uow() as uow:
+        current = handlers.locked_run(run_id)
+        if current.attempt >= rt.settings.max_attempts:
+            handlers.fail_run(
+                uow,
+                run_id,
+                plugin_pb.StageError(code=code, message=f"{cause} (after {current.attempt} attempts)", advice=advice),
+            )
+            return "failed"
+        requeued = handlers.requeue_run(uow, run_id, f"{code}: {cause}")
+    rt.dispatch([requeued])
+    return "requeued"
+
+
+def _job_waiting(rt: Runtime, run: models.StageRun) -> bool:
+    try:
+        job = Job.fetch(job_id(run.id, run.attempt + 1), connection=rt.redis)
+    except NoSuchJobError:
+        return False
+    return job.get_status(refresh=True) in ("queued", "started", "deferred", "scheduled")
+
+
+def recover(rt: Runtime) -> list[str]:
+    """One pass; returns the ids of the runs it acted on."""
+    acted = []
+    stale = utcnow() - dt.timedelta(seconds=rt.settings.lease_ttl_s)
+    running = models.StageRun.select().where(
+        (models.StageRun.state == StageState.RUNNING.value) & (models.StageRun.updated_at < stale)
+    )
+    for run in running:
+        if not held(rt.redis, run.id):
+            log.warning("run interrupted: its worker stopped renewing the lease", extra={"run_id": run.id})
+            interrupt(
+                rt,
+                run.id,
+                "worker_lost",
+                "the worker running this stage stopped (killed or crashed)",
+                "nothing to do: the run resumes from its last checkpoint on another worker",
+            )
+            acted.append(run.id)
+    for run in models.StageRun.select().where(models.StageRun.state == StageState.QUEUED.value):
+        if not _job_waiting(rt, run):
+            rt.dispatch([run])
+            acted.append(run.id)
+    return acted

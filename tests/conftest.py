@@ -1,0 +1,1 @@
+pytest_plugins = ["tests.fixtures.s3_server", "tests.fixtures.services"]
