@@ -130,8 +130,16 @@ async def probe(address: str) -> str:
     return ""
 
 
-async def check_all(down_after_s: float) -> None:
+def forget_dead(forget_after_s: float) -> int:
+    """Drops replicas that have been silent for long: a plugin that moved to another port would
+    otherwise be listed as down forever."""
+    cutoff = utcnow() - dt.timedelta(seconds=forget_after_s)
+    return models.Plugin.delete().where((models.Plugin.healthy == False) & (models.Plugin.last_seen < cutoff)).execute()  # noqa: E712
+
+
+async def check_all(down_after_s: float, forget_after_s: float = 600.0) -> None:
     """One round of health checks; a silent or failing plugin goes down, a recovered one comes back."""
+    await asyncio.to_thread(forget_dead, forget_after_s)
     rows = await asyncio.to_thread(lambda: list(models.Plugin.select()))
     errors = await asyncio.gather(*(probe(r.address) for r in rows))
     stale_before = utcnow() - dt.timedelta(seconds=down_after_s)
@@ -145,10 +153,10 @@ async def check_all(down_after_s: float) -> None:
             await asyncio.to_thread(mark, row.id, healthy, error)
 
 
-async def monitor(interval_s: float, down_after_s: float, stop: asyncio.Event) -> None:
+async def monitor(interval_s: float, down_after_s: float, forget_after_s: float, stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
-            await check_all(down_after_s)
+            await check_all(down_after_s, forget_after_s)
         except Exception:
             log.exception("plugin health round failed")
         try:

@@ -61,7 +61,9 @@ async def running_host(rt: Runtime, address: str):
     server, port = await start(rt, address)
     stop = asyncio.Event()
     tasks = [
-        asyncio.create_task(registry.monitor(rt.settings.heartbeat_interval_s, rt.settings.plugin_down_after_s, stop)),
+        asyncio.create_task(registry.monitor(
+                rt.settings.heartbeat_interval_s, rt.settings.plugin_down_after_s, rt.settings.plugin_forget_after_s, stop
+            )),
         asyncio.create_task(_recovery_loop(rt, stop)),
         asyncio.create_task(run_reactor(rt)),
     ]

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     heartbeat_interval_s: float = Field(5.0, description="How often plugins heartbeat and the host probes health.")
     plugin_down_after_s: float = Field(15.0, description="A plugin silent this long is marked down.")
     plugin_host: str = Field("127.0.0.1", description="Interface plugins listen on.")
+    plugin_port: int = Field(0, description="Port a plugin process listens on; 0 picks a free one.")
+    plugin_base_port: int = Field(50100, description="`twinforge up` gives built-in plugin i the port base+i.")
+    plugin_forget_after_s: float = Field(600.0, description="A plugin down this long is dropped from the registry.")
 
     max_message_bytes: int = Field(4 * 1024 * 1024, description="Largest single gRPC message accepted.")
     max_upload_bytes: int = Field(2 * 1024**3, description="Largest artifact a client may upload.")

@@ -83,9 +83,11 @@ def start_private_redis(settings: Settings, logs: Path) -> Child:
 def children(settings: Settings, env: dict[str, str], logs: Path, cpu_workers: int) -> list[Child]:
     python = sys.executable
     procs = [Child("host", [python, "-m", "host.server"], env, logs / "host.log")]
-    for module in BUILTIN_PLUGINS:
+    for index, module in enumerate(BUILTIN_PLUGINS):
         name = module.split(".")[1]
-        procs.append(Child(f"plugin:{name}", [python, "-m", module], env, logs / f"plugin-{name}.log"))
+        # A fixed port per plugin: a restarted plugin re-registers at the same address and keeps its id.
+        plugin_env = dict(env, TWINFORGE_PLUGIN_PORT=str(settings.plugin_base_port + index))
+        procs.append(Child(f"plugin:{name}", [python, "-m", module], plugin_env, logs / f"plugin-{name}.log"))
     for slot in range(cpu_workers):
         procs.append(Child(f"worker:cpu{slot}", [python, "-m", "host.cli", "worker", "--cpu-slot", str(slot)], env, logs / f"worker-cpu{slot}.log"))
     return procs

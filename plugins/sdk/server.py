@@ -194,4 +194,4 @@ def main(plugin: Plugin) -> None:
     """The entry point of a plugin process: `python -m plugins.<name>.server`."""
     settings = get_settings()
     configure_logging(settings.log_level)
-    asyncio.run(serve(plugin, settings))
+    asyncio.run(serve(plugin, settings, settings.plugin_port))
