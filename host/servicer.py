@@ -7,6 +7,7 @@ streams (notifications, uploads, downloads).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import tempfile
 from pathlib import Path
@@ -15,7 +16,7 @@ import grpc
 
 from host import convert, handlers, registry
 from host.bootstrap import Runtime
-from host.errors import InvalidArgument, NotFound, TooLarge
+from host.errors import IntegrityError, InvalidArgument, NotFound, TooLarge
 from host.notifications import follow
 from host.storage import models
 from host.storage.blobs import blob_key
@@ -176,6 +177,15 @@ class HostServicer(host_grpc.HostServiceServicer):
         artifact = await asyncio.to_thread(models.Artifact.get_or_none, models.Artifact.key == request.key)
         if artifact is None:
             raise NotFound(code="unknown_artifact", cause=f"no artifact is stored under {request.key!r}", advice="use a key from a stage run's outputs")
-        chunks = self.rt.blobs.iter_chunks(artifact.key, self.rt.settings.upload_chunk_bytes)
+        chunks = await asyncio.to_thread(self.rt.blobs.iter_chunks, artifact.key, self.rt.settings.upload_chunk_bytes)
+        digest = hashlib.sha256()
         while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+            digest.update(chunk)
             yield host_pb.DownloadArtifactResponse(chunk=chunk)
+        if digest.hexdigest() != artifact.sha256:
+            raise IntegrityError(
+                stage=artifact.run.stage if artifact.run else UPLOAD_STAGE,
+                code="blob_corrupt",
+                cause=f"the stored blob {artifact.key} no longer matches its sha256; the download is invalid",
+                advice="discard what was received and run the stage that made it again",
+            )

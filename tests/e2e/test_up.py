@@ -1,0 +1,107 @@
+"""`twinforge up` as an operator runs it: the platform comes up, `twinforge plugins ls` shows probe
+healthy, a killed probe shows down within 15 s and healthy again once restarted, and Ctrl-C stops
+every process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+TWINFORGE = [sys.executable, "-m", "host.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def plugins(env: dict[str, str]) -> list[dict]:
+    out = subprocess.run([*TWINFORGE, "plugins", "ls", "--json"], env=env, capture_output=True, text=True, timeout=30)
+    return json.loads(out.stdout) if out.returncode == 0 else []
+
+
+def wait_for(predicate, timeout_s: float, what: str):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+def probe_health(env: dict[str, str]) -> str:
+    rows = [p for p in plugins(env) if p["name"] == "probe"]
+    return rows[0]["health"] if len(rows) == 1 else ""
+
+
+@pytest.fixture
+def platform(tmp_path: Path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TWINFORGE_")}
+    env |= {
+        "TWINFORGE_DATA_DIR": str(tmp_path / "data"),
+        "TWINFORGE_HOST_ADDRESS": f"127.0.0.1:{free_port()}",
+        "TWINFORGE_PRIVATE_REDIS_PORT": str(free_port()),
+        "TWINFORGE_PLUGIN_BASE_PORT": str(free_port()),
+    }
+    up = subprocess.Popen([*TWINFORGE, "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        yield env, up
+    finally:
+        if up.poll() is None:
+            up.send_signal(signal.SIGINT)
+            try:
+                up.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                up.kill()
+
+
+def started_pids(up: subprocess.Popen) -> dict[str, int]:
+    """Reads `twinforge up`'s start-up lines ("NAME pid N, log ...") until it says it is up."""
+    pids = {}
+    for line in up.stdout:
+        if line.startswith("Twinforge is up"):
+            return pids
+        name, _, rest = line.partition(" pid ")
+        if rest:
+            pids[name.strip()] = int(rest.split(",")[0])
+    raise AssertionError("twinforge up exited before it was up")
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_up_shows_probe_healthy_down_when_killed_and_back_when_restarted(platform):
+    env, up = platform
+    pids = started_pids(up)
+    assert {"host", "plugin:probe", "worker:cpu0"} <= set(pids)
+    wait_for(lambda: probe_health(env) == "healthy", 60, "probe to be healthy")
+    probe_pid = pids["plugin:probe"]
+    killed_at = time.monotonic()
+    os.kill(probe_pid, signal.SIGKILL)
+    wait_for(lambda: probe_health(env) == "down", 15, "probe to be marked down")
+    assert time.monotonic() - killed_at < 15
+    wait_for(lambda: probe_health(env) == "healthy", 60, "restarted probe to be healthy again")
+
+    up.send_signal(signal.SIGINT)
+    output, _ = up.communicate(timeout=30)
+    assert up.returncode == 0, output
+    assert "stopped." in output
+    data = Path(env["TWINFORGE_DATA_DIR"])
+    assert (data / "twinforge.db").exists() and (data / "redis" / "appendonlydir").exists()
+    assert not any(alive(pid) for pid in pids.values())
+    assert subprocess.run(["pgrep", "-f", str(data)], capture_output=True).stdout == b""
