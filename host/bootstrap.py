@@ -3,12 +3,14 @@ Redis, the publisher and the flow, so handlers get their dependencies passed in,
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 import redis
 
+from host.errors import Unavailable
 from host.flow import DEFAULT_FLOW, Flow
 from host.notifications import redis_publisher
 from host.settings import Settings, get_settings
@@ -16,6 +18,8 @@ from host.storage.blobs import BlobStore, open_blob_store
 from host.storage.db import init_database
 from host.storage.models import StageRun
 from host.unit_of_work import UnitOfWork, unit_of_work
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -29,11 +33,19 @@ class Runtime:
         return unit_of_work(redis_publisher(self.redis))
 
     def dispatch(self, runs: Iterator[StageRun] | list[StageRun]) -> None:
-        """Enqueues runs after the commit that queued them."""
+        """Enqueues runs after the commit that queued them.
+
+        With Redis down a run stays committed as queued and the caller still succeeds: the host's
+        recovery pass enqueues every queued run whose job is missing once Redis is back, so
+        failing here would only report an error for a run that exists.
+        """
         from scheduler.queues import dispatch
 
         for run in runs:
-            dispatch(self.redis, run.id, run.stage, run.attempt, run.priority)
+            try:
+                dispatch(self.redis, run.id, run.stage, run.attempt, run.priority)
+            except Unavailable as exc:
+                log.warning("run queued but not enqueued; recovery enqueues it when Redis is back", extra={"run_id": run.id, "error": exc.cause})
 
 
 def bootstrap(

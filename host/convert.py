@@ -7,10 +7,10 @@ import datetime as dt
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from host.artifacts import error_from_json, refs_from_json
+from host.handlers import submission_video
 from host.registry import description_of
 from host.storage import models
 from twinforge.host.v1 import host_service_pb2 as host_pb
-from twinforge.plugin.v1 import plugin_service_pb2 as plugin_pb
 
 
 def timestamp(value: dt.datetime) -> Timestamp:
@@ -54,7 +54,7 @@ def stage_run(row: models.StageRun) -> host_pb.StageRun:
 def submission(row: models.Submission) -> host_pb.Submission:
     return host_pb.Submission(
         version=row.version,
-        video=plugin_pb.ArtifactRef(key=row.video_key, kind="video", sha256=row.video_sha256, size=row.video_size),
+        video=submission_video(row.avatar_id, row.version),
         created_at=timestamp(row.created_at),
     )
 

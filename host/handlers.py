@@ -13,7 +13,7 @@ from typing import Any
 import peewee
 
 from host.artifacts import error_to_json, refs_from_json, refs_to_json
-from host.errors import AlreadyExists, InvalidArgument, NotFound
+from host.errors import AlreadyExists, IllegalTransition, InvalidArgument, NotFound
 from host.flow import Flow
 from host.state import ACTIVE, StageState, check_transition
 from host.storage import models
@@ -37,6 +37,17 @@ def get_avatar(avatar_id: str) -> models.Avatar:
             advice="list your avatars (twinforge avatars ls, or /avatars in the bot) and use one of their ids",
         )
     return avatar
+
+
+def locked_avatar(avatar_id: str) -> models.Avatar:
+    if isinstance(models.Avatar._meta.database.obj, peewee.SqliteDatabase):
+        return get_avatar(avatar_id)
+    avatar = models.Avatar.select().where(models.Avatar.id == avatar_id).for_update().first()
+    return avatar if avatar is not None else get_avatar(avatar_id)
+
+
+def _owned_artifact(avatar_id: str, key: str) -> bool:
+    return models.Artifact.select().where((models.Artifact.key == key) & (models.Artifact.avatar == avatar_id)).exists()
 
 
 def get_run(run_id: str) -> models.StageRun:
@@ -144,15 +155,26 @@ def submit_stage(
     known_stages: set[str],
     submission_version: int | None = None,
 ) -> models.StageRun:
-    """Creates a run and queues it; the caller enqueues the job after the commit."""
-    avatar = get_avatar(avatar_id)
+    """Creates a run and queues it; the caller enqueues the job after the commit.
+
+    The avatar row is locked (on PostgreSQL) so two concurrent submissions of the same stage cannot
+    both pass the busy check."""
+    avatar = locked_avatar(avatar_id)
+    foreign = [ref.key for ref in inputs if not _owned_artifact(avatar.id, ref.key)]
+    if foreign:
+        raise NotFound(
+            stage=stage,
+            code="unknown_input",
+            cause=f"inputs {', '.join(foreign)} are not artifacts of avatar {avatar.id}",
+            advice="pass artifact references returned by UploadArtifact or by this avatar's stage runs",
+        )
     if stage not in known_stages:
         served = ", ".join(sorted(known_stages)) or "none yet"
         raise NotFound(
             stage=stage,
             code="unknown_stage",
             cause=f"no registered plugin serves stage {stage!r} (stages served: {served})",
-            advice="check the stage name, or start a plugin that serves it and let it register",
+            advice=f"use one of the stages served ({served}), or start a plugin that serves {stage!r} and let it register",
         )
     busy = (
         models.StageRun.select()
@@ -331,6 +353,36 @@ def requeue_run(uow: UnitOfWork, run_id: str, reason: str) -> models.StageRun:
     return transition(
         uow, run, StageState.QUEUED, {"reason": reason, "attempt": run.attempt}, error_json="", cancel_requested=False
     )
+
+
+def set_priority(uow: UnitOfWork, run_id: str, priority: str) -> models.StageRun:
+    """An operator moved a waiting run to another priority; its later attempts keep it."""
+    run = locked_run(run_id)
+    if run.state != StageState.QUEUED.value:
+        raise IllegalTransition(
+            stage=run.stage,
+            code="not_waiting",
+            cause=f"run {run.id} is {run.state}, and only a waiting run changes priority",
+            advice="list the waiting jobs with `twinforge queue jobs --state queued`",
+        )
+    previous, run.priority = run.priority, priority
+    run.save(only=[models.StageRun.priority])
+    uow.notify(run.avatar_id, "stage_priority_changed", {"priority": priority, "previous": previous}, run_id=run.id, stage=run.stage)
+    return run
+
+
+def purge_run(uow: UnitOfWork, run_id: str) -> None:
+    """Deletes a failed run for good; its notifications and the artifacts it stored are kept."""
+    run = locked_run(run_id)
+    if run.state != StageState.FAILED.value:
+        raise IllegalTransition(
+            stage=run.stage,
+            code="not_failed",
+            cause=f"run {run.id} is {run.state}, and only failed runs are purged",
+            advice="cancel it first if it should stop, or leave it in the history",
+        )
+    run.delete_instance()
+    uow.notify(run.avatar_id, "stage_purged", {"attempts": run.attempt}, run_id=run.id, stage=run.stage)
 
 
 def _error_payload(error: plugin_pb.StageError) -> dict[str, str]:

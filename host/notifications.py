@@ -60,6 +60,7 @@ async def follow(
         except redis.RedisError as exc:
             log.warning("live notifications unavailable; polling the database", extra={"error": str(exc)})
             pubsub = None
+        _honour_lost_cancel()
         cursor = after
         while True:
             rows = await asyncio.to_thread(fetch_after, avatar_id, cursor)
@@ -69,10 +70,22 @@ async def follow(
             if len(rows) == PAGE:
                 continue
             await _wait_for_wakeup(pubsub, poll_s)
+            _honour_lost_cancel()
     finally:
         if pubsub is not None:
             await pubsub.aclose()
         await client.aclose()
+
+
+def _honour_lost_cancel() -> None:
+    """Stops a follower whose cancellation was lost. redis-py sends commands (SUBSCRIBE, also on
+    reconnect) through asyncio.wait_for, which on Python 3.11 returns normally when the task is
+    cancelled just as the command completes; the request stays counted on the task, and without
+    this check the follower (the reactor, or a WatchNotifications stream whose client left) would
+    poll forever and block the host's shutdown."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 async def _wait_for_wakeup(pubsub: aioredis.client.PubSub | None, poll_s: float) -> None:

@@ -76,7 +76,9 @@ def get_plugin(plugin_id: str) -> models.Plugin:
 
 def heartbeat(plugin_id: str) -> models.Plugin:
     row = get_plugin(plugin_id)
-    models.Plugin.update(last_seen=utcnow(), healthy=True, last_error="").where(models.Plugin.id == row.id).execute()
+    # Only the health monitor decides health: a plugin that heartbeats but cannot be reached at its
+    # address must stay down rather than flap.
+    models.Plugin.update(last_seen=utcnow()).where(models.Plugin.id == row.id).execute()
     return models.Plugin.get_by_id(row.id)
 
 

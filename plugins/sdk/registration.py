@@ -55,8 +55,10 @@ class Registration:
                         continue
                     if exc.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
                         log.error("the host refused the registration token; check TWINFORGE_REGISTRATION_TOKEN")
+                    elif exc.code() == grpc.StatusCode.UNAVAILABLE:
+                        log.warning("host unreachable; retrying", extra={"error": exc.details()})
                     else:
-                        log.warning("host unreachable; retrying", extra={"error": exc.code().name})
+                        log.error("the host refused the registration; retrying", extra={"error": exc.details()})
                     interval = RETRY_S
                 try:
                     await asyncio.wait_for(stop.wait(), timeout=interval)
