@@ -12,6 +12,7 @@ import grpc
 
 from host.logs import configure_logging
 from host.settings import get_settings
+from scheduler.cli import queue
 from twinforge.host.v1 import host_service_pb2 as host_pb
 from twinforge.host.v1 import host_service_pb2_grpc as host_grpc
 
@@ -129,6 +130,8 @@ def worker(gpu: int | None, cpu: int | None, cpu_slot: int | None, burst: bool) 
     else:
         run_workers(settings, cpu or 1, burst)
 
+
+main.add_command(queue)
 
 if __name__ == "__main__":
     main()

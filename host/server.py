@@ -25,6 +25,7 @@ from twinforge.host.v1 import host_service_pb2_grpc as host_grpc
 log = logging.getLogger(__name__)
 
 RECOVERY_EVERY_S = 5.0
+POSITIONS_EVERY_S = 1.0
 SHUTDOWN_GRACE_S = 5.0
 
 
@@ -38,6 +39,19 @@ async def _recovery_loop(rt: Runtime, stop: asyncio.Event) -> None:
             log.exception("recovery pass failed")
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=RECOVERY_EVERY_S)
+
+
+async def _positions_loop(rt: Runtime, stop: asyncio.Event) -> None:
+    """Tells each waiting person their place in the queue as it moves."""
+    from scheduler.positions import publish_positions
+
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(publish_positions, rt)
+        except Exception:
+            log.exception("queue positions pass failed")
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=POSITIONS_EVERY_S)
 
 
 async def start(rt: Runtime, address: str) -> tuple[grpc.aio.Server, int]:
@@ -65,6 +79,7 @@ async def running_host(rt: Runtime, address: str):
                 rt.settings.heartbeat_interval_s, rt.settings.plugin_down_after_s, rt.settings.plugin_forget_after_s, stop
             )),
         asyncio.create_task(_recovery_loop(rt, stop)),
+        asyncio.create_task(_positions_loop(rt, stop)),
         asyncio.create_task(run_reactor(rt)),
     ]
     try:

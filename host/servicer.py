@@ -20,6 +20,7 @@ from host.errors import IntegrityError, InvalidArgument, NotFound, TooLarge
 from host.notifications import follow
 from host.storage import models
 from host.storage.blobs import blob_key
+from scheduler.admin import cancel as cancel_job
 from twinforge.host.v1 import host_service_pb2 as host_pb
 from twinforge.host.v1 import host_service_pb2_grpc as host_grpc
 from twinforge.plugin.v1 import plugin_service_pb2 as plugin_pb
@@ -119,9 +120,8 @@ class HostServicer(host_grpc.HostServiceServicer):
 
     async def CancelStageRun(self, request, context):
         def cancel():
-            with self.rt.uow() as uow:
-                run = handlers.cancel_run(uow, request.run_id, request.reason or "cancelled by request")
-            return convert.stage_run(run)
+            handlers.get_run(request.run_id)
+            return convert.stage_run(cancel_job(self.rt, request.run_id, request.reason or "cancelled by request"))
 
         return host_pb.CancelStageRunResponse(run=await asyncio.to_thread(cancel))
 

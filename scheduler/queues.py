@@ -10,6 +10,7 @@ from enum import Enum
 
 import redis
 from rq import Queue
+from rq.job import Job
 
 from host.errors import InvalidArgument, Unavailable
 
@@ -82,16 +83,59 @@ def enqueue_stage(
     return job.id
 
 
+def waiting_ids(connection: redis.Redis, resource: Resource) -> list[str]:
+    """The job ids waiting for a resource, in the order its workers take them (high first)."""
+    with connection.pipeline(transaction=True) as pipe:
+        for queue in queues_for(resource, connection):
+            pipe.lrange(queue.key, 0, -1)
+        lists = pipe.execute()
+    return [job.decode() for ids in lists for job in ids]
+
+
 def position(connection: redis.Redis, job: str) -> tuple[int, int] | None:
     """(1-based place, jobs waiting) across the job's resource queues in the order workers take
     them, or None when the job is not waiting."""
     for resource in Resource:
-        waiting: list[str] = []
-        for queue in queues_for(resource, connection):
-            waiting.extend(queue.get_job_ids())
+        waiting = waiting_ids(connection, resource)
         if job in waiting:
             return waiting.index(job) + 1, len(waiting)
     return None
+
+
+def parse_queue(name: str) -> tuple[Resource, Priority]:
+    """A queue named in full (twinforge-gpu-high) or short (gpu-high)."""
+    for resource in Resource:
+        for priority in Priority:
+            if name in (queue_name(resource, priority), f"{resource.value}-{priority.value}"):
+                return resource, priority
+    raise InvalidArgument(
+        stage="queue",
+        code="unknown_queue",
+        cause=f"there is no queue {name!r}",
+        advice="use one of: " + ", ".join(queue_name(r, p) for r in Resource for p in Priority),
+    )
+
+
+# Moves a waiting job id between two queue lists and records its new origin, atomically: a worker
+# either took the job before (nothing moves) or finds it in the new queue.
+_MOVE = """
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[3], 'origin', ARGV[2])
+return 1
+"""
+
+
+def move(connection: redis.Redis, job: Job, target: str) -> bool:
+    """Moves a waiting job to the back of the `target` queue; False when it is no longer waiting."""
+    source = Queue(job.origin, connection=connection)
+    destination = Queue(target, connection=connection)
+    moved = connection.eval(_MOVE, 3, source.key, destination.key, job.key, job.id, target)
+    if moved:
+        job.origin = target
+        job.meta["priority"] = parse_queue(target)[1].value
+        job.save_meta()
+    return bool(moved)
 
 
 def dispatch(connection: redis.Redis, run_id: str, stage: str, attempt: int, priority: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from rq import Queue
 from rq.job import Job
 from rq.exceptions import NoSuchJobError
 
@@ -42,11 +43,17 @@ def interrupt(rt: Runtime, run_id: str, code: str, cause: str, advice: str) -> s
 
 
 def _job_waiting(rt: Runtime, run: models.StageRun) -> bool:
+    """Whether the run's next job is still in Redis: a job marked queued must also be in its
+    queue's list, since a worker stopped between taking a job and starting it leaves it in none."""
     try:
         job = Job.fetch(job_id(run.id, run.attempt + 1), connection=rt.redis)
     except NoSuchJobError:
         return False
-    return job.get_status(refresh=True) in ("queued", "started", "deferred", "scheduled")
+    status = job.get_status(refresh=False)
+    if status == "queued":
+        queue = Queue(job.origin, connection=rt.redis)
+        return any(rt.redis.lpos(key, job.id) is not None for key in (queue.key, queue.intermediate_queue_key))
+    return status in ("started", "deferred", "scheduled")
 
 
 def recover(rt: Runtime) -> list[str]:
