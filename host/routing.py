@@ -8,6 +8,7 @@ database, and takes turns through a shared counter so that replicas share the lo
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -62,6 +63,7 @@ def open_run(
     down_after_s: float,
     next_turn: Callable[[], int],
     max_message_bytes: int = 4 * 1024 * 1024,
+    start_timeout_s: float = 30.0,
 ) -> OpenRun:
     replicas = healthy_replicas(request.stage, down_after_s)
     if not replicas:
@@ -76,6 +78,9 @@ def open_run(
     for plugin in in_turn(replicas, next_turn()):
         channel = grpc.insecure_channel(plugin.address, options=options)
         call = plugin_grpc.PluginServiceStub(channel).Run(request, wait_for_ready=False)
+        # A wedged replica that accepts the call but never starts must not hold the worker forever.
+        timer = threading.Timer(start_timeout_s, call.cancel)
+        timer.start()
         try:
             first = next(call)
         except StopIteration:
@@ -84,10 +89,14 @@ def open_run(
             continue
         except grpc.RpcError as exc:
             channel.close()
-            if exc.code() not in RETRY_BEFORE_START:
+            timed_out = exc.code() == grpc.StatusCode.CANCELLED and not timer.is_alive()
+            if exc.code() not in RETRY_BEFORE_START and not timed_out:
                 raise
-            failures.append(f"{plugin.name}@{plugin.address}: {exc.code().name}")
+            reason = f"no first event within {start_timeout_s:.0f} s" if timed_out else exc.code().name
+            failures.append(f"{plugin.name}@{plugin.address}: {reason}")
             continue
+        finally:
+            timer.cancel()
         return OpenRun(plugin=plugin, channel=channel, call=call, first=first)
     raise Unavailable(
         stage=request.stage,
