@@ -1,11 +1,12 @@
-"""The `twinforge` command: `up` for the whole platform, `plugins ls`, `watch`, `worker`, and the
-queue administration mounted from the scheduler."""
+"""The `twinforge` command: `up` for the whole platform, `plugins ls`, `watch`, `worker`, `check` (the
+intake check of a video file, in-process), and the queue administration mounted from the scheduler."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import sys
+from pathlib import Path
 
 import click
 import grpc
@@ -129,6 +130,31 @@ def worker(gpu: int | None, cpu: int | None, cpu_slot: int | None, burst: bool) 
         run_worker(settings, Resource.CPU, cpu_slot, burst)
     else:
         run_workers(settings, cpu or 1, burst)
+
+
+@main.command()
+@click.argument("video", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--preset", type=click.Choice(["draft", "standard", "high"]), default=None, help="Thresholds to apply (default: the intake_preset setting).")
+@click.option("--json", "as_json", is_flag=True, help="The report as JSON.")
+def check(video: Path, preset: str | None, as_json: bool) -> None:
+    """Check a video the way the intake stage does, in this process (no host needed).
+
+    Exit code 0: it passes; 1: it fails a measure; 2: the file cannot be read as a video."""
+    from plugins.video_analysis.check import UNREADABLE, check_video
+
+    settings = get_settings()
+    report = check_video(video, preset or settings.intake_preset, settings.max_video_bytes)
+    if as_json:
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        click.echo(f"{video}: {report['verdict'].upper()} ({report['preset']} preset)")
+        click.echo(f"{'MEASURE':<22} {'VALUE':<20} {'STATUS':<8} ADVICE")
+        for row in report["measures"]:
+            value = f"{row['value']}{' ' + row['unit'] if row['unit'] else ''}"
+            click.echo(f"{row['name']:<22} {value:<20} {row['status']:<8} {row['advice']}".rstrip())
+    if any(row["name"] == UNREADABLE and row["status"] == "fail" for row in report["measures"]):
+        sys.exit(2)
+    sys.exit(0 if report["verdict"] == "pass" else 1)
 
 
 main.add_command(queue)

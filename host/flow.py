@@ -21,4 +21,6 @@ class Flow:
         return [s for s, upstream in self.needs.items() if stage in upstream]
 
 
-DEFAULT_FLOW = Flow(needs={"probe": ()})
+# The intake check is the root: every submitted video is measured first. `probe` is the plugin
+# author's example and runs only when submitted explicitly.
+DEFAULT_FLOW = Flow(needs={"video_analysis": ()})

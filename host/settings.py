@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(2 * 1024**3, description="Largest artifact a client may upload.")
     upload_chunk_bytes: int = Field(1024 * 1024, description="Chunk size of streamed uploads and downloads.")
 
+    intake_preset: str = Field("standard", description="Preset of the intake check (video_analysis): draft, standard or high.")
+    max_video_bytes: int = Field(1024**3, description="Largest video the intake check accepts; a larger file fails it undecoded.")
+
     max_attempts: int = Field(3, description="Attempts of a stage run before it fails for good.")
     lease_ttl_s: float = Field(30.0, description="A running job whose worker stops renewing its lease this long is interrupted.")
     gpu_stages_on_cpu: bool = Field(True, description="Let CPU workers take GPU stages (a machine without a GPU).")

@@ -22,7 +22,7 @@ import redis
 from host.settings import Settings
 from host.storage.db import init_database
 
-BUILTIN_PLUGINS = ("plugins.probe.server",)
+BUILTIN_PLUGINS = ("plugins.probe.server", "plugins.video_analysis.server")
 RESTART_DELAYS_S = (5, 10, 20, 40, 60)
 
 

@@ -36,11 +36,14 @@ SHUTDOWN_GRACE_S = 10.0
 _DONE = object()
 
 
-def _failed(code: str, message: str, advice: str) -> plugin_pb.RunResponse:
+def _failed(code: str, message: str, advice: str, ctx: RunContext | None = None) -> plugin_pb.RunResponse:
+    """A failed Result; with the run's context it keeps what the run produced (a report, its summary)."""
     return plugin_pb.RunResponse(
         result=plugin_pb.Result(
             status=plugin_pb.RESULT_STATUS_FAILED,
             error=plugin_pb.StageError(code=code, message=message, advice=advice),
+            outputs=ctx.outputs if ctx is not None else [],
+            summary_json=json.dumps(ctx.summary, sort_keys=True, default=str) if ctx is not None and ctx.summary else "",
         )
     )
 
@@ -90,6 +93,7 @@ class PluginServicer(plugin_grpc.PluginServiceServicer):
             return _failed("bad_parameters", f"the stage parameters are invalid: {message}", "fix the parameters and submit the stage again")
         with tempfile.TemporaryDirectory(prefix=f"{request.stage}-", dir=self.scratch) as tmp:
             workdir = Path(tmp)
+            ctx = None
             try:
                 ctx = RunContext(
                     avatar_id=request.avatar_id,
@@ -106,7 +110,7 @@ class PluginServicer(plugin_grpc.PluginServiceServicer):
                 )
                 self.plugin.run(ctx)
             except StageFailed as exc:
-                return _failed(exc.code, exc.message, exc.advice)
+                return _failed(exc.code, exc.message, exc.advice, ctx)
             except Cancelled:
                 return plugin_pb.RunResponse(result=plugin_pb.Result(status=plugin_pb.RESULT_STATUS_CANCELLED))
             except TwinforgeError as exc:

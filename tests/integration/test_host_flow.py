@@ -39,6 +39,7 @@ async def wait_registered(stub, stage: str, timeout: float = 10.0) -> None:
 
 
 async def test_submission_runs_probe_and_records_events(host, runtime, tmp_path):
+    runtime.flow = Flow(needs={"probe": ()})  # the default flow starts with video_analysis
     async with contextlib.AsyncExitStack() as stack, grpc.aio.insecure_channel(host) as channel:
         stub = host_grpc.HostServiceStub(channel)
         await start_plugin(Probe(), stack)
