@@ -32,11 +32,13 @@ def read_audio(path: Path, rate: int = SAMPLE_RATE) -> np.ndarray:
         stream = container.streams.audio[0]
         video_start = _start_seconds(container.streams.video[0]) if container.streams.video else 0.0
         offset = _start_seconds(stream) - video_start
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+        # Channels are averaged here rather than by the resampler, whose downmix adds them at -3 dB
+        # and so pushes loud stereo past full scale.
+        resampler = av.AudioResampler(format="fltp", rate=rate)
         parts: list[np.ndarray] = []
         for frame in container.decode(stream):
-            parts.extend(out.to_ndarray().reshape(-1) for out in resampler.resample(frame))
-        parts.extend(out.to_ndarray().reshape(-1) for out in resampler.resample(None))
+            parts.extend(out.to_ndarray().mean(axis=0) for out in resampler.resample(frame))
+        parts.extend(out.to_ndarray().mean(axis=0) for out in resampler.resample(None))
     samples = np.concatenate(parts).astype(np.float32, copy=False) if parts else np.zeros(0, np.float32)
     shift = int(round(offset * rate))
     if shift > 0:
