@@ -4,7 +4,8 @@ measures need is kept as small numbers, never the frames or the sound themselves
 Three threads share the work (the models and most numpy work release the GIL):
 - the demuxing thread decodes the video and keeps, per frame, its time, its mean brightness and how
   much it differs from the frame before (on a coarse grid of the luma plane, read in place without
-  conversion); it hands every k-th frame to the face thread and the audio packets to the sound thread;
+  conversion, measured a run of frames at a time: LumaRuns); it hands every k-th frame to the face
+  thread and the audio packets to the sound thread;
 - the face thread converts each frame it gets to RGB at ANALYSIS_SIDE px, turns it upright, detects
   faces, and measures the largest face's sharpness and light on the full-resolution luma plane;
 - the sound thread decodes the audio, counts clipped samples, mixes to mono at 16 kHz, and runs voice
@@ -34,6 +35,7 @@ LUMA_FORMATS = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj44
 # Demuxers that read a still image, which PyAV opens as a one-frame "video".
 STILL_IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe", "gif_pipe", "svg_pipe", "pgm_pipe", "ppm_pipe", "qdraw_pipe", "dpx_pipe", "exr_pipe", "j2k_pipe", "jpegls_pipe", "pcx_pipe", "pictor_pipe", "psd_pipe", "sgi_pipe", "sunrast_pipe", "xpm_pipe", "xwd_pipe"}
 GRID_CELLS = 64  # the longer side of the coarse luma grid
+LUMA_RUN_FRAMES = 25  # luma grids measured together, in one pass per run of this many frames
 AUDIO_CHUNK_S = 4.0  # the sound is analysed in chunks this long
 AUDIO_BATCH_PACKETS = 32  # audio packets go to the analysis thread in batches
 FRAMES_QUEUED = 4  # decoded frames waiting for the face thread (a 4K frame is 12 MB)
@@ -113,6 +115,48 @@ def luma_plane(frame: av.VideoFrame, reformatter: VideoReformatter) -> np.ndarra
     return np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
 
 
+def luma_grid(frame: av.VideoFrame, reformatter: VideoReformatter) -> np.ndarray:
+    """Every step-th luma pixel, so that the longer side has about GRID_CELLS cells (a view)."""
+    luma = luma_plane(frame, reformatter)
+    step = max(1, max(luma.shape) // GRID_CELLS)
+    return luma[::step, ::step]
+
+
+class LumaRuns:
+    """The brightness of every decoded frame and its difference from the one before, measured
+    LUMA_RUN_FRAMES at a time: a frame only copies its coarse luma grid into the run, and one
+    vectorized pass measures the whole run. The demuxing thread sets the pace of the check, and
+    there a numpy call per frame costs more than its arithmetic: each lets an analysis thread take
+    the GIL, and the demuxer then waits to get it back."""
+
+    def __init__(self, scan: Scan) -> None:
+        self.scan = scan
+        self.reformatter = VideoReformatter()
+        self.run: np.ndarray | None = None
+        self.count = 0
+        self.last: np.ndarray | None = None  # the previous run's last grid
+
+    def add(self, frame: av.VideoFrame) -> None:
+        grid = luma_grid(frame, self.reformatter)
+        if self.run is None or self.run.shape[1:] != grid.shape:  # the first frame, or a new size
+            self.flush()
+            self.run = np.empty((LUMA_RUN_FRAMES, *grid.shape), dtype=np.uint8)
+        self.run[self.count] = grid
+        self.count += 1
+        if self.count == LUMA_RUN_FRAMES:
+            self.flush()
+
+    def flush(self) -> None:
+        """Measures the frames added since the last flush."""
+        if not self.count:
+            return
+        grids = self.run[: self.count]
+        self.scan.brightness.extend(m.mean_lumas(grids))
+        self.scan.frame_diffs.extend(m.frame_differences(self.last, grids))
+        self.last = grids[-1].copy()
+        self.count = 0
+
+
 def upright(image: np.ndarray, rotation: int) -> np.ndarray:
     """Turns a stored picture the way a player shows it (the display matrix rotates counter-clockwise)."""
     turns = (rotation // 90) % 4
@@ -187,6 +231,17 @@ def clipped_count(raw: np.ndarray) -> int:
     return int(np.count_nonzero(raw <= low) + np.count_nonzero(raw >= high))
 
 
+def group_means(x: np.ndarray, size: int) -> np.ndarray:
+    """The mean of each group of `size` consecutive samples, as reshape(-1, size).mean(axis=1) gives
+    it, summed column by column: numpy reduces a short last axis several times slower."""
+    groups = x.reshape(-1, size)
+    total = groups[:, 0].copy()
+    for column in range(1, size):
+        total += groups[:, column]
+    total /= size
+    return total
+
+
 class ToVadRate:
     """Streams mono sound at any rate to 16 kHz, continuous across chunks: a whole-number ratio
     (48 or 32 kHz) averages each group of samples; any other ratio (44.1 or 22.05 kHz) interpolates
@@ -205,7 +260,7 @@ class ToVadRate:
         if self.step:
             whole = x.size // self.step * self.step
             self.rest = x[whole:].copy()
-            return x[:whole].reshape(-1, self.step).mean(axis=1)
+            return group_means(x[:whole], self.step)
         if x.size == 0 or self.position > x.size - 1:
             self.rest = x
             return np.zeros(0, dtype=np.float32)
@@ -451,9 +506,8 @@ def _decode(scan: Scan, container, video, audio, workers: list[_Worker], max_sec
     faces = workers[0]
     sound = workers[1] if len(workers) > 1 else None
     streams = [video] + ([audio] if audio is not None else [])
-    luma_reformatter = VideoReformatter()
+    luma = LumaRuns(scan)
     packets: list[av.Packet] = []
-    previous: np.ndarray | None = None
     index = 0
     duration = scan.declared_duration or 0.0
     time_base = float(video.time_base) if video.time_base else 1 / 25
@@ -486,13 +540,8 @@ def _decode(scan: Scan, container, video, audio, workers: list[_Worker], max_sec
                 break
             if index == 0:
                 scan.rotation = frame_rotation(frame) or scan.rotation
-            luma = luma_plane(frame, luma_reformatter)
-            step = max(1, max(luma.shape) // GRID_CELLS)
-            grid = np.ascontiguousarray(luma[::step, ::step])
             scan.times.append(when)
-            scan.brightness.append(float(grid.mean()))
-            scan.frame_diffs.append(m.frame_difference(previous, grid))
-            previous = grid
+            luma.add(frame)
             if index % scan.face_every == 0:
                 faces.put((frame, when))
             index += 1
@@ -500,5 +549,6 @@ def _decode(scan: Scan, container, video, audio, workers: list[_Worker], max_sec
                 on_progress(min(0.99, when / duration))
         if scan.truncated_at is not None:
             break
+    luma.flush()
     if sound is not None:
         sound.put((packets, True))

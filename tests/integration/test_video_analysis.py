@@ -1,7 +1,7 @@
 """The intake check on real people talking (../shared/samples) and on bad videos made from them
 (darkened, blurred, two clips side by side, cut short, stripped of sound, truncated, rotated, ...):
-the measures directly, the plugin through the host and the job function with the resubmission loop,
-and `twinforge check` as a command.
+the measures directly, the plugin through the host and the job function with the resubmission loop
+and a cancellation mid-run, and `twinforge check` as a command.
 
 Generated videos are cached for the session; each comes from the first seconds of the 60 s congress
 sample, which passes `draft`, so each bad video fails for the one reason it was made with."""
@@ -13,6 +13,8 @@ import contextlib
 import json
 import subprocess
 import sys
+import threading
+import time
 import zipfile
 from fractions import Fraction
 from pathlib import Path
@@ -24,8 +26,9 @@ import numpy as np
 import pytest
 
 from host.settings import get_settings
+from host.storage.blobs import blob_key
 from plugins.video_analysis.check import check_video
-from plugins.video_analysis.server import REJECTED, VideoAnalysis
+from plugins.video_analysis.server import REJECTED, REPORT_NAME, VideoAnalysis
 from scheduler import jobs
 from tests.fixtures.services import require_samples, start_plugin
 from tests.integration.test_host_flow import upload, wait_registered
@@ -37,6 +40,7 @@ pytestmark = pytest.mark.samples
 ROOT = Path(__file__).resolve().parents[2]
 BASE = "congress_60s_256.mp4"
 BASE_SECONDS = 32.0  # just over draft's 30 s minimum
+LONG_LOOPS = 10  # the 60 s sample played this many times: a check that runs for seconds
 NO_LIMIT = 1 << 40
 # What is true of each real sample, and so the only measures it may fail under draft.
 SAMPLE_FAILURES = {
@@ -163,6 +167,13 @@ class Media:
         subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(self["good"]), "-c", "copy", "-movflags", "+faststart", str(full)], check=True)
         data = full.read_bytes()
         dst.write_bytes(data[: int(len(data) * 0.6)])
+        return dst
+
+    def make_long(self, dst):  # stream copy: made in a moment, checked in seconds
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-y", "-stream_loop", str(LONG_LOOPS - 1), "-i", str(self.samples / BASE), "-c", "copy", str(dst)],
+            check=True,
+        )
         return dst
 
     def make_png(self, dst):
@@ -377,6 +388,61 @@ async def test_unreadable_and_oversized_videos_are_rejected_with_their_report(ho
             assert run.state == host_pb.STAGE_STATE_FAILED and run.submission_version == version
             assert run.error.code == REJECTED and measure in run.error.message
             assert measure in failing(json.loads(run.summary_json)) and run.outputs[0].kind == "intake_report"
+
+
+async def first_progress(stub, avatar_id: str, run_id: str) -> None:
+    """Follows the avatar's notifications until the run reports progress (it has started checking)."""
+    async for reply in stub.WatchNotifications(host_pb.WatchNotificationsRequest(avatar_id=avatar_id)):
+        if reply.notification.kind == "stage_progress" and reply.notification.run_id == run_id:
+            return
+
+
+def intake_threads() -> list[threading.Thread]:
+    """The check's analysis threads running in this process (the plugin serves from the test's loop)."""
+    return [t for t in threading.enumerate() if t.name.startswith("intake-")]
+
+
+async def test_cancelled_check_stops_and_keeps_the_video_and_earlier_reports(host, runtime, media, monkeypatch):
+    monkeypatch.setenv("TWINFORGE_INTAKE_PRESET", "draft")
+    get_settings.cache_clear()
+    async with contextlib.AsyncExitStack() as stack, grpc.aio.insecure_channel(host) as channel:
+        stub = host_grpc.HostServiceStub(channel)
+        await start_plugin(VideoAnalysis(), stack)
+        await wait_registered(stub, "video_analysis")
+        avatar = (await stub.CreateAvatar(host_pb.CreateAvatarRequest(name="Cy", owner="cli:cy"))).avatar
+        earlier = await run_submission(stub, avatar.avatar_id, media["too_short"])
+        assert earlier.state == host_pb.STAGE_STATE_FAILED
+
+        video = await upload(stub, avatar.avatar_id, media["long"], chunk=1 << 20)
+        (run,) = (await stub.CreateSubmission(host_pb.CreateSubmissionRequest(avatar_id=avatar.avatar_id, video=video))).started
+        job = asyncio.create_task(asyncio.to_thread(jobs.run_stage, run.run_id))
+        await asyncio.wait_for(first_progress(stub, avatar.avatar_id, run.run_id), timeout=60)
+
+        asked_at = time.monotonic()
+        reply = await stub.CancelStageRun(host_pb.CancelStageRunRequest(run_id=run.run_id, reason="a better video is coming"))
+        assert reply.run.state == host_pb.STAGE_STATE_RUNNING  # asked to stop; its worker confirms
+        assert await asyncio.wait_for(job, timeout=10) == "cancelled"
+        assert time.monotonic() - asked_at < 5
+
+        # the check itself stopped mid-video: its threads ended and it wrote no report
+        deadline = time.monotonic() + 5
+        while intake_threads() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert not intake_threads(), "the check went on after the run was cancelled"
+        assert not runtime.blobs.exists(blob_key(avatar.avatar_id, "video_analysis", run.run_id, REPORT_NAME))
+
+        runs = {r.run_id: r for r in (await stub.ListStageRuns(host_pb.ListStageRunsRequest(avatar_id=avatar.avatar_id, stage="video_analysis"))).runs}
+        assert runs[run.run_id].state == host_pb.STAGE_STATE_CANCELLED and not runs[run.run_id].outputs
+        assert runs[earlier.run_id].state == host_pb.STAGE_STATE_FAILED
+
+        # kept: the submitted video, and the earlier version with its video and report
+        submissions = (await stub.GetAvatar(host_pb.GetAvatarRequest(avatar_id=avatar.avatar_id))).avatar.submissions
+        assert [(s.version, s.video.key) for s in submissions][-1] == (2, video.key)
+        for kept in (video, submissions[0].video):
+            assert runtime.blobs.exists(kept.key) and runtime.blobs.stat(kept.key).sha256 == kept.sha256
+        assert runtime.blobs.stat(video.key).size == media["long"].stat().st_size
+        (report,) = runs[earlier.run_id].outputs
+        assert json.loads(await download(stub, report.key)) == json.loads(earlier.summary_json)
 
 
 # The command -------------------------------------------------------------------------------------------

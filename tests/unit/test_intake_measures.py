@@ -4,13 +4,26 @@ sound and speech probabilities, and the thresholds that judge them."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
 from plugins.video_analysis import measures as m
 from plugins.video_analysis.check import judged
-from plugins.video_analysis.decode import ToVadRate, clipped_count, face_every, mono_float, quarter_turns, upright
+from plugins.video_analysis.decode import (
+    LUMA_RUN_FRAMES,
+    LumaRuns,
+    Scan,
+    ToVadRate,
+    clipped_count,
+    face_every,
+    group_means,
+    mono_float,
+    quarter_turns,
+    upright,
+)
 from plugins.video_analysis.thresholds import PRESETS, PRESETS_ORDER, Limit, limits
 
 rng = np.random.default_rng(7)
@@ -54,6 +67,34 @@ def test_identical_consecutive_frames_are_duplicates():
     assert m.duplicated_percent([]) == 0.0
 
 
+def test_a_stack_of_grids_measures_as_each_grid_alone():
+    grids = rng.integers(0, 256, (7, 48, 64), dtype=np.uint8)
+    grids[3] = grids[2]  # a repeat
+    before = rng.integers(0, 256, (48, 64), dtype=np.uint8)
+    assert m.mean_lumas(grids) == [float(g.mean()) for g in grids]
+    assert m.frame_differences(before, grids) == [m.frame_difference(p, g) for p, g in zip([before, *grids[:-1]], grids)]
+    assert m.frame_differences(before, grids)[3] == 0.0
+    assert math.isnan(m.frame_differences(None, grids[:1])[0])
+    assert math.isnan(m.frame_differences(before[:10], grids)[0])  # a new picture size compares with nothing
+
+
+def gray_frame(value: int, width: int = 128, height: int = 96) -> av.VideoFrame:
+    return av.VideoFrame.from_ndarray(np.full((height, width), value, dtype=np.uint8), format="gray")
+
+
+def test_luma_runs_measure_every_frame_across_runs_and_sizes():
+    scan = Scan(path=Path("clip.mp4"), size_bytes=0)
+    runs = LumaRuns(scan)
+    values = [10, 10, 20] + list(range(30, 30 + LUMA_RUN_FRAMES))  # a repeat, then a run boundary
+    for value in values:
+        runs.add(gray_frame(value))
+    runs.add(gray_frame(200, width=64))  # the picture changes size
+    runs.flush()
+    assert scan.brightness == [*map(float, values), 200.0]
+    assert math.isnan(scan.frame_diffs[0]) and math.isnan(scan.frame_diffs[-1])
+    assert scan.frame_diffs[1:-1] == [float(abs(b - a)) for a, b in zip(values, values[1:])]
+
+
 # Faces -----------------------------------------------------------------------------------------
 
 
@@ -82,6 +123,21 @@ def test_background_brighter_than_the_face_is_backlight():
     background = m.background_luma(grid, (30, 15, 20, 30))
     assert background == pytest.approx(230)
     assert m.background_luma(np.zeros((4, 4)), (-10, -10, 30, 30)) is None
+
+
+def test_background_is_everything_above_the_chin_around_the_head_for_any_box():
+    def by_mask(grid, box):  # the region as the docstring states it, cell by cell
+        x, y, w, h = box
+        rows, cols = np.mgrid[0 : grid.shape[0], 0 : grid.shape[1]]
+        around = (rows < y + h) & ~((cols >= x - w / 2) & (cols < x + w * 1.5) & (rows >= y - h / 2))
+        return float(grid[around].mean()) if np.count_nonzero(around) >= 4 else None
+
+    for _ in range(500):
+        grid = rng.integers(0, 256, tuple(rng.integers(1, 40, 2)), dtype=np.uint8)
+        box = tuple(rng.uniform(-20, 50, 2)) + tuple(rng.uniform(0, 40, 2))
+        for edges in (box, tuple(float(round(v)) for v in box)):  # whole-number edges fall on cells
+            expected = by_mask(grid, edges)
+            assert m.background_luma(grid, edges) == (None if expected is None else pytest.approx(expected))
 
 
 def test_face_touching_the_edge_is_cut_off():
@@ -154,6 +210,12 @@ def test_mono_float_from_any_sample_format():
     assert mono_float(packed, False, 2) == pytest.approx([0.0, 0.5], abs=1e-4)
     unsigned = np.array([[128, 255, 0]], dtype=np.uint8)
     assert mono_float(unsigned, False, 1) == pytest.approx([0.0, 0.99, -1.0], abs=0.01)
+
+
+def test_group_means_are_numpys_means():
+    samples = rng.standard_normal(48000).astype(np.float32)
+    for size in (2, 3, 6):
+        assert np.array_equal(group_means(samples, size), samples.reshape(-1, size).mean(axis=1))
 
 
 @pytest.mark.parametrize("rate", [48000, 44100, 16000, 22050, 8000])
