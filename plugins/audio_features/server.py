@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from plugins.audio_features import log_mel
-from plugins.audio_features.sound import fitted_sound, video_info
+from plugins.audio_features.sound import fitted_sound
+from plugins.sdk.video import video_info
 from plugins.media.audio import SAMPLE_RATE, read_wav, write_wav
 from plugins.sdk import chunks
 from plugins.sdk.context import RunContext

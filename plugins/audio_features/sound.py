@@ -14,7 +14,7 @@ import numpy as np
 
 from plugins.audio_features.log_mel import HOP, RATE
 from plugins.media.audio import NoSound, read_audio
-from plugins.media.frames import VideoInfo, VideoUnreadable, probe
+from plugins.media.frames import VideoInfo
 from plugins.sdk.errors import StageFailed
 
 NO_SOUND = "no_sound"
@@ -22,14 +22,6 @@ NO_SOUND_ADVICE = (
     "record the video again with the microphone on (the avatar learns lip sync from your voice), "
     "then send it as the avatar's next version"
 )
-
-
-def video_info(video: Path) -> VideoInfo:
-    try:
-        return probe(video)
-    except VideoUnreadable as exc:
-        advice = "send the video straight from the camera again; it may have been cut short"
-        raise StageFailed("unreadable_video", str(exc), advice) from exc
 
 
 def sound_samples(info: VideoInfo) -> int:

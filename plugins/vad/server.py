@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from plugins.audio_features.sound import fitted_sound, video_info
+from plugins.audio_features.sound import fitted_sound
+from plugins.sdk.video import video_info
 from plugins.sdk import chunks
 from plugins.sdk.context import RunContext
 from plugins.sdk.plugin import Plugin
