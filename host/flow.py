@@ -21,6 +21,15 @@ class Flow:
         return [s for s, upstream in self.needs.items() if stage in upstream]
 
 
-# The intake check is the root: every submitted video is measured first. `probe` is the plugin
-# author's example and runs only when submitted explicitly.
-DEFAULT_FLOW = Flow(needs={"video_analysis": ()})
+# The intake check is the root: every submitted video is measured first. Once it passes, the four
+# preprocessing stages run on the video independently, and `crop` makes the training set from all
+# of their outputs (docs/preprocessing.md). `probe` is the plugin author's example and runs only
+# when submitted explicitly.
+PREPROCESSING = ("vad", "audio_features", "face_track", "segmentation")
+DEFAULT_FLOW = Flow(
+    needs={
+        "video_analysis": (),
+        **{stage: ("video_analysis",) for stage in PREPROCESSING},
+        "crop": PREPROCESSING,
+    }
+)

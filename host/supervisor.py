@@ -22,7 +22,16 @@ import redis
 from host.settings import Settings
 from host.storage.db import init_database
 
-BUILTIN_PLUGINS = ("plugins.probe.server", "plugins.video_analysis.server")
+# Built-in plugin i listens on plugin_base_port + i: new plugins go at the end, so ports stay put.
+BUILTIN_PLUGINS = (
+    "plugins.probe.server",
+    "plugins.video_analysis.server",
+    "plugins.vad.server",
+    "plugins.audio_features.server",
+    "plugins.face_track.server",
+    "plugins.segmentation.server",
+    "plugins.crop.server",
+)
 RESTART_DELAYS_S = (5, 10, 20, 40, 60)
 
 
