@@ -8,17 +8,23 @@ its own entry in the edit log, so no version is ever rewritten or lost.
 
 The edit log is read from the message center: each version's run ends with a `stage_succeeded`
 notification whose summary holds its `edit` entry (who, what, parameters, resulting version).
+
+An edit is checked against the parameters schema the registered `interactive_edit` plugin declares
+before its run is queued, so a person who mistyped an operation hears it at once, not from a failed run.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 from typing import Any
 
-from host import handlers
+import jsonschema
+
+from host import handlers, registry
 from host.artifacts import refs_from_json
-from host.errors import NotFound
+from host.errors import IllegalTransition, InvalidArgument, NotFound
 from host.state import StageState
 from host.storage import models
 from host.unit_of_work import UnitOfWork
@@ -28,6 +34,8 @@ CUTOUT_STAGE = "cutout"
 EDIT_STAGE = "interactive_edit"
 SOURCE_KINDS = ("video", "matte", "training_set")  # what every version is cut from
 VERSION_KINDS = ("cutout", "materials")  # what each version consists of for the next edit
+IMAGE_KIND = "background_image"
+CONTROL = ("operation", "by", "version")  # the edit's own parameters, not arguments of its operation
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,7 @@ class MaterialVersion:
     files: dict[str, plugin_pb.ArtifactRef]  # by kind: cutout, materials, cutout_frames, cutout_preview
     sources: list[plugin_pb.ArtifactRef]  # the video, the matte and the training set
     edit: dict[str, Any]
+    created_at: dt.datetime
 
 
 def _version(run: models.StageRun) -> MaterialVersion:
@@ -47,11 +56,12 @@ def _version(run: models.StageRun) -> MaterialVersion:
     if "materials" not in files:  # the cut-out publishes no materials: version 1 has those it was cut from
         files["materials"] = next(ref for ref in inputs if ref.kind == "materials")
     sources = [ref for ref in inputs if ref.kind in SOURCE_KINDS]
-    return MaterialVersion(int(summary.get("version", 1)), run.id, run.stage, files, sources, summary.get("edit", {}))
+    return MaterialVersion(int(summary.get("version", 1)), run.id, run.stage, files, sources, summary.get("edit", {}), run.created_at)
 
 
 def versions(avatar_id: str) -> list[MaterialVersion]:
     """Every version of the latest cut-out, oldest first (an earlier submission's are not listed)."""
+    handlers.get_avatar(avatar_id)
     succeeded = models.StageRun.state == StageState.SUCCEEDED.value
     latest = (
         models.StageRun.select()
@@ -71,7 +81,7 @@ def versions(avatar_id: str) -> list[MaterialVersion]:
 def current(avatar_id: str) -> MaterialVersion:
     found = versions(avatar_id)
     if not found:
-        raise NotFound(
+        raise IllegalTransition(
             stage=EDIT_STAGE,
             code="no_cutout",
             cause=f"avatar {avatar_id} has no cut-out to edit yet",
@@ -84,12 +94,83 @@ def edit_inputs(version: MaterialVersion) -> list[plugin_pb.ArtifactRef]:
     return [*version.sources, *(version.files[kind] for kind in VERSION_KINDS)]
 
 
+def _edit_schema() -> dict[str, Any] | None:
+    """The schema the registered plugin declares; None while none is registered (submitting then
+    fails with the registry's own advice)."""
+    for row in registry.list_plugins(EDIT_STAGE):
+        text = registry.description_of(row).parameters_schema_json
+        if text:
+            return json.loads(text)
+    return None
+
+
+def _check_by(by: str) -> None:
+    if not by.strip():
+        raise InvalidArgument(
+            stage=EDIT_STAGE, code="no_editor", cause="the edit does not say who makes it (by is empty)",
+            advice="set by to the person's identity, e.g. telegram:42 or cli:alice; the edit log keeps it",
+        )
+
+
+def edit_parameters(operation: str, arguments: dict[str, Any], by: str) -> dict[str, Any]:
+    """The run's parameters for an edit asked for in parts (as the API and the CLI do)."""
+    _check_by(by)
+    control = sorted(set(arguments) & set(CONTROL))
+    if control:
+        raise InvalidArgument(
+            stage=EDIT_STAGE, code="bad_edit_parameters",
+            cause=f"the operation's arguments hold {', '.join(control)}, which are not arguments",
+            advice="pass the operation and who edits in their own fields; the host numbers the version",
+        )
+    return {**arguments, "operation": operation, "by": by}
+
+
+def check_edit(parameters: dict[str, Any], extra_inputs: list[plugin_pb.ArtifactRef]) -> None:
+    """Refuses, before a run is queued, an edit the plugin would refuse."""
+    operation = parameters.get("operation")
+    _check_by(str(parameters.get("by", "")))
+    if operation == "revert":
+        raise InvalidArgument(
+            stage=EDIT_STAGE, code="revert_is_undo", cause="revert is the undo, not an edit",
+            advice="go back with RevertMaterials (twinforge materials back AVATAR VERSION)",
+        )
+    wrong = [ref.kind for ref in extra_inputs if ref.kind != IMAGE_KIND]
+    if wrong:
+        raise InvalidArgument(
+            stage=EDIT_STAGE, code="bad_edit_input", cause=f"an edit takes only a {IMAGE_KIND} upload, not {', '.join(wrong)}",
+            advice=f"upload the background picture with UploadArtifact as kind {IMAGE_KIND}",
+        )
+    if parameters.get("image") and not extra_inputs:
+        raise InvalidArgument(
+            stage=EDIT_STAGE, code="no_background_image", cause="a background image was asked for without the picture",
+            advice=f"upload it with UploadArtifact as kind {IMAGE_KIND} and pass it as background_image",
+        )
+    schema = _edit_schema()
+    if schema is None:
+        return
+    operations = [op for op in schema.get("properties", {}).get("operation", {}).get("enum", []) if op != "revert"]
+    if operations and operation not in operations:
+        raise InvalidArgument(
+            stage=EDIT_STAGE, code="unknown_operation", cause=f"there is no edit operation {operation!r}",
+            advice=f"use one of: {', '.join(operations)} (docs/materials-editing.md says what each takes)",
+        )
+    try:
+        jsonschema.validate(parameters, schema)
+    except jsonschema.ValidationError as exc:
+        where = ".".join(str(part) for part in exc.absolute_path) or "parameters"
+        raise InvalidArgument(
+            stage=EDIT_STAGE, code="bad_edit_parameters", cause=f"the {operation} edit's {where} is wrong: {exc.message}",
+            advice="fix that argument (docs/materials-editing.md lists each operation's arguments)",
+        ) from None
+
+
 def submit_edit(
     uow: UnitOfWork, avatar_id: str, parameters: dict[str, Any], known_stages: set[str],
     extra_inputs: list[plugin_pb.ArtifactRef] | None = None,
 ) -> models.StageRun:
     """Queues an edit of the current version as the next version (the caller dispatches the run
     after the commit, as for any submitted stage). `extra_inputs`: an uploaded background_image."""
+    check_edit(parameters, extra_inputs or [])
     latest = current(avatar_id)
     return handlers.submit_stage(
         uow, avatar_id, EDIT_STAGE, [*edit_inputs(latest), *(extra_inputs or [])],
@@ -99,6 +180,12 @@ def submit_edit(
 
 def go_back(uow: UnitOfWork, avatar_id: str, number: int, by: str, known_stages: set[str]) -> models.StageRun:
     """Queues the undo to version `number`: a new version equal to it."""
+    _check_by(by)
+    if number < 1:
+        raise InvalidArgument(
+            stage=EDIT_STAGE, code="unknown_version", cause=f"materials version {number} cannot exist; versions count from 1",
+            advice="pick one of the avatar's versions (twinforge materials versions AVATAR)",
+        )
     found = versions(avatar_id)
     wanted = next((v for v in found if v.number == number), None)
     if wanted is None:
@@ -107,7 +194,7 @@ def go_back(uow: UnitOfWork, avatar_id: str, number: int, by: str, known_stages:
             stage=EDIT_STAGE,
             code="unknown_version",
             cause=f"avatar {avatar_id} has no materials version {number} (versions: {listed})",
-            advice="pick one of the listed versions",
+            advice="pick one of the listed versions (twinforge materials versions AVATAR)",
         )
     parameters = {"operation": "revert", "to_version": number, "by": by, "version": found[-1].number + 1}
     return handlers.submit_stage(uow, avatar_id, EDIT_STAGE, edit_inputs(wanted), parameters, known_stages)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import grpc
 
-from host import convert, handlers, registry
+from host import convert, handlers, material_versions, registry
 from host.bootstrap import Runtime
 from host.errors import IntegrityError, InvalidArgument, NotFound, TooLarge
 from host.notifications import follow
@@ -26,6 +26,19 @@ from twinforge.host.v1 import host_service_pb2_grpc as host_grpc
 from twinforge.plugin.v1 import plugin_service_pb2 as plugin_pb
 
 UPLOAD_STAGE = "uploads"
+
+
+def material_version(version: material_versions.MaterialVersion, current: bool) -> host_pb.MaterialVersion:
+    edit = version.edit
+    return host_pb.MaterialVersion(
+        version=version.number, run_id=version.run_id, stage=version.stage, current=current,
+        files=[version.files[kind] for kind in sorted(version.files)], created_at=convert.timestamp(version.created_at),
+        edit=host_pb.MaterialEdit(
+            version=int(edit.get("version", version.number)), by=edit.get("by", ""), operation=edit.get("operation", ""),
+            parameters_json=json.dumps(edit.get("parameters", {}), sort_keys=True), based_on=int(edit.get("based_on", 0)),
+            words=edit.get("words", ""),
+        ),
+    )
 
 
 def parse_parameters(text: str) -> dict:
@@ -189,3 +202,31 @@ class HostServicer(host_grpc.HostServiceServicer):
                 cause=f"the stored blob {artifact.key} no longer matches its sha256; the download is invalid",
                 advice="discard what was received and run the stage that made it again",
             )
+
+    async def ListMaterialVersions(self, request, context):
+        def rows():
+            found = material_versions.versions(request.avatar_id)
+            return [material_version(v, i == len(found) - 1) for i, v in enumerate(found)]
+
+        return host_pb.ListMaterialVersionsResponse(versions=await asyncio.to_thread(rows))
+
+    async def EditMaterials(self, request, context):
+        parameters = material_versions.edit_parameters(request.operation, parse_parameters(request.parameters_json), request.by)
+        image = [request.background_image] if request.HasField("background_image") else []
+
+        def submit():
+            with self.rt.uow() as uow:
+                run = material_versions.submit_edit(uow, request.avatar_id, parameters, registry.known_stages(), image)
+            self.rt.dispatch([run])
+            return host_pb.EditMaterialsResponse(run=convert.stage_run(run), version=json.loads(run.parameters_json)["version"])
+
+        return await asyncio.to_thread(submit)
+
+    async def RevertMaterials(self, request, context):
+        def submit():
+            with self.rt.uow() as uow:
+                run = material_versions.go_back(uow, request.avatar_id, request.version, request.by, registry.known_stages())
+            self.rt.dispatch([run])
+            return host_pb.RevertMaterialsResponse(run=convert.stage_run(run), version=json.loads(run.parameters_json)["version"])
+
+        return await asyncio.to_thread(submit)

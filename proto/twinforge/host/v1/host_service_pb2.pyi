@@ -333,3 +333,89 @@ class DownloadArtifactResponse(_message.Message):
     CHUNK_FIELD_NUMBER: _ClassVar[int]
     chunk: bytes
     def __init__(self, chunk: _Optional[bytes] = ...) -> None: ...
+
+class MaterialEdit(_message.Message):
+    __slots__ = ("version", "by", "operation", "parameters_json", "based_on", "words")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    BY_FIELD_NUMBER: _ClassVar[int]
+    OPERATION_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_JSON_FIELD_NUMBER: _ClassVar[int]
+    BASED_ON_FIELD_NUMBER: _ClassVar[int]
+    WORDS_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    by: str
+    operation: str
+    parameters_json: str
+    based_on: int
+    words: str
+    def __init__(self, version: _Optional[int] = ..., by: _Optional[str] = ..., operation: _Optional[str] = ..., parameters_json: _Optional[str] = ..., based_on: _Optional[int] = ..., words: _Optional[str] = ...) -> None: ...
+
+class MaterialVersion(_message.Message):
+    __slots__ = ("version", "run_id", "stage", "files", "edit", "current", "created_at")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    EDIT_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    run_id: str
+    stage: str
+    files: _containers.RepeatedCompositeFieldContainer[_plugin_service_pb2.ArtifactRef]
+    edit: MaterialEdit
+    current: bool
+    created_at: _timestamp_pb2.Timestamp
+    def __init__(self, version: _Optional[int] = ..., run_id: _Optional[str] = ..., stage: _Optional[str] = ..., files: _Optional[_Iterable[_Union[_plugin_service_pb2.ArtifactRef, _Mapping]]] = ..., edit: _Optional[_Union[MaterialEdit, _Mapping]] = ..., current: bool = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListMaterialVersionsRequest(_message.Message):
+    __slots__ = ("avatar_id",)
+    AVATAR_ID_FIELD_NUMBER: _ClassVar[int]
+    avatar_id: str
+    def __init__(self, avatar_id: _Optional[str] = ...) -> None: ...
+
+class ListMaterialVersionsResponse(_message.Message):
+    __slots__ = ("versions",)
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    versions: _containers.RepeatedCompositeFieldContainer[MaterialVersion]
+    def __init__(self, versions: _Optional[_Iterable[_Union[MaterialVersion, _Mapping]]] = ...) -> None: ...
+
+class EditMaterialsRequest(_message.Message):
+    __slots__ = ("avatar_id", "operation", "parameters_json", "by", "background_image")
+    AVATAR_ID_FIELD_NUMBER: _ClassVar[int]
+    OPERATION_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_JSON_FIELD_NUMBER: _ClassVar[int]
+    BY_FIELD_NUMBER: _ClassVar[int]
+    BACKGROUND_IMAGE_FIELD_NUMBER: _ClassVar[int]
+    avatar_id: str
+    operation: str
+    parameters_json: str
+    by: str
+    background_image: _plugin_service_pb2.ArtifactRef
+    def __init__(self, avatar_id: _Optional[str] = ..., operation: _Optional[str] = ..., parameters_json: _Optional[str] = ..., by: _Optional[str] = ..., background_image: _Optional[_Union[_plugin_service_pb2.ArtifactRef, _Mapping]] = ...) -> None: ...
+
+class EditMaterialsResponse(_message.Message):
+    __slots__ = ("run", "version")
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    run: StageRun
+    version: int
+    def __init__(self, run: _Optional[_Union[StageRun, _Mapping]] = ..., version: _Optional[int] = ...) -> None: ...
+
+class RevertMaterialsRequest(_message.Message):
+    __slots__ = ("avatar_id", "version", "by")
+    AVATAR_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    BY_FIELD_NUMBER: _ClassVar[int]
+    avatar_id: str
+    version: int
+    by: str
+    def __init__(self, avatar_id: _Optional[str] = ..., version: _Optional[int] = ..., by: _Optional[str] = ...) -> None: ...
+
+class RevertMaterialsResponse(_message.Message):
+    __slots__ = ("run", "version")
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    run: StageRun
+    version: int
+    def __init__(self, run: _Optional[_Union[StageRun, _Mapping]] = ..., version: _Optional[int] = ...) -> None: ...

@@ -88,6 +88,21 @@ class HostServiceStub(object):
                 request_serializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.DownloadArtifactRequest.SerializeToString,
                 response_deserializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.DownloadArtifactResponse.FromString,
                 )
+        self.ListMaterialVersions = channel.unary_unary(
+                '/twinforge.host.v1.HostService/ListMaterialVersions',
+                request_serializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.ListMaterialVersionsRequest.SerializeToString,
+                response_deserializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.ListMaterialVersionsResponse.FromString,
+                )
+        self.EditMaterials = channel.unary_unary(
+                '/twinforge.host.v1.HostService/EditMaterials',
+                request_serializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.EditMaterialsRequest.SerializeToString,
+                response_deserializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.EditMaterialsResponse.FromString,
+                )
+        self.RevertMaterials = channel.unary_unary(
+                '/twinforge.host.v1.HostService/RevertMaterials',
+                request_serializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.RevertMaterialsRequest.SerializeToString,
+                response_deserializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.RevertMaterialsResponse.FromString,
+                )
 
 
 class HostServiceServicer(object):
@@ -186,6 +201,30 @@ class HostServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListMaterialVersions(self, request, context):
+        """ListMaterialVersions: every version of the avatar's editable materials (the cut-out and
+        materials.json) since its latest cut-out, oldest first, each with its edit log entry.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EditMaterials(self, request, context):
+        """EditMaterials starts an interactive_edit run that makes one edit of the current version into
+        the next version (docs/materials-editing.md lists the operations and their parameters).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevertMaterials(self, request, context):
+        """RevertMaterials starts the undo: a run that publishes an earlier version again as the newest,
+        so the versions after it stay in the history.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_HostServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -258,6 +297,21 @@ def add_HostServiceServicer_to_server(servicer, server):
                     servicer.DownloadArtifact,
                     request_deserializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.DownloadArtifactRequest.FromString,
                     response_serializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.DownloadArtifactResponse.SerializeToString,
+            ),
+            'ListMaterialVersions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMaterialVersions,
+                    request_deserializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.ListMaterialVersionsRequest.FromString,
+                    response_serializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.ListMaterialVersionsResponse.SerializeToString,
+            ),
+            'EditMaterials': grpc.unary_unary_rpc_method_handler(
+                    servicer.EditMaterials,
+                    request_deserializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.EditMaterialsRequest.FromString,
+                    response_serializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.EditMaterialsResponse.SerializeToString,
+            ),
+            'RevertMaterials': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevertMaterials,
+                    request_deserializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.RevertMaterialsRequest.FromString,
+                    response_serializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.RevertMaterialsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -508,5 +562,56 @@ class HostService(object):
         return grpc.experimental.unary_stream(request, target, '/twinforge.host.v1.HostService/DownloadArtifact',
             twinforge_dot_host_dot_v1_dot_host__service__pb2.DownloadArtifactRequest.SerializeToString,
             twinforge_dot_host_dot_v1_dot_host__service__pb2.DownloadArtifactResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListMaterialVersions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/twinforge.host.v1.HostService/ListMaterialVersions',
+            twinforge_dot_host_dot_v1_dot_host__service__pb2.ListMaterialVersionsRequest.SerializeToString,
+            twinforge_dot_host_dot_v1_dot_host__service__pb2.ListMaterialVersionsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def EditMaterials(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/twinforge.host.v1.HostService/EditMaterials',
+            twinforge_dot_host_dot_v1_dot_host__service__pb2.EditMaterialsRequest.SerializeToString,
+            twinforge_dot_host_dot_v1_dot_host__service__pb2.EditMaterialsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def RevertMaterials(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/twinforge.host.v1.HostService/RevertMaterials',
+            twinforge_dot_host_dot_v1_dot_host__service__pb2.RevertMaterialsRequest.SerializeToString,
+            twinforge_dot_host_dot_v1_dot_host__service__pb2.RevertMaterialsResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
