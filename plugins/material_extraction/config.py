@@ -17,7 +17,7 @@ class Config:
     driving_max_s: float = 8.0
     cover_count: int = 3
     cover_spacing_s: float = 1.0  # covers this far apart at least, so that they differ
-    test_clip_s: float = 5.0  # each held-out test clip about this long
+    test_clip_s: float = 10.0  # each held-out test clip about this long: shorter ones cannot tell sync from chance
     test_min_s: float = 10.0  # held out in all where the video allows: less cannot tell sync from chance
     test_share: float = 0.1  # of a long video held out (more test speech, more trust in the acceptance)
     test_max_share: float = 0.2  # never more of the video than this, so training keeps 80 % at least
