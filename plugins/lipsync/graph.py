@@ -1,0 +1,153 @@
+"""The inference graph: new audio and the driving clip's crops in, the person's crops speaking that
+audio out, one per output frame.
+
+audio -> Whisper rows -> audio2lip -> lips, smoothed over time (Savitzky-Golay: jitter is the
+third most common complaint), brought to the person's range (the gain, then each coordinate's
+training range), and pulled towards the person's closed mouth where the voice activity says
+silence (chatter in silence is the second) -> the lip map at the driving frame's nose -> generator
+-> refiner -> pasted into the driving crop's lower face with a feathered mask.
+
+The driving clip is played forth and back to the audio's length (`driving_order`); a caller that
+loops it itself passes the looped frames, whose order is then the identity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from scipy.signal import savgol_filter
+
+from plugins.lipsync import audio2lip, features, generator, refiner
+from plugins.lipsync import data as lipdata
+from plugins.lipsync.common import upstream
+from plugins.lipsync.nets import Audio2Lip, Generator, Refiner
+from plugins.vad.mask import frame_probabilities
+from plugins.vad.windows import WINDOW_S, window_count, window_probabilities
+from plugins.video_analysis.detectors import VoiceActivity
+
+SMOOTH_FRAMES = 5  # Savitzky-Golay window (0.2 s at 25 fps), order 2: keeps the peaks of syllables
+SILENCE_RAMP = (0.2, 0.6)  # speech probability mapped to 0..1 weight of the predicted lips
+RAMP_FRAMES = 5  # the weight is averaged over this many frames: a smooth ramp, no snap
+BATCH = 32
+FEATHER = 0.08  # of the box side: the soft edge of the pasted lower face
+
+
+def driving_order(count: int, clip_length: int) -> np.ndarray:
+    """Which driving frame each of `count` output frames shows: forth and back (0 1 2 1 0 1 ...),
+    so the clip never jumps from its last frame to its first."""
+    if clip_length <= 1:
+        return np.zeros(count, dtype=np.int64)
+    period = 2 * (clip_length - 1)
+    phase = np.arange(count) % period
+    return np.where(phase < clip_length, phase, period - phase).astype(np.int64)
+
+
+def frame_count(samples: int, fps: float) -> int:
+    return max(1, int(round(samples / features.SAMPLE_RATE * fps)))
+
+
+def speech_weight(samples: np.ndarray, fps: float, count: int) -> np.ndarray:
+    """float32[count] in [0, 1]: 1 in speech, 0 in silence, ramped over a few frames."""
+    windows = window_probabilities(VoiceActivity(), samples, 0, window_count(len(samples)))
+    probability = frame_probabilities(windows, WINDOW_S, fps, count)
+    low, high = SILENCE_RAMP
+    weight = np.clip((probability - low) / (high - low), 0.0, 1.0)
+    kernel = np.ones(RAMP_FRAMES) / RAMP_FRAMES
+    padded = np.pad(weight, RAMP_FRAMES // 2, mode="edge")
+    return np.convolve(padded, kernel, mode="valid")[:count].astype(np.float32)
+
+
+def feather_mask(side: int, top: float) -> np.ndarray:
+    """float32[side, side]: 1 over the generated part of the lower face (below `top`), falling
+    to 0 at its edges."""
+    position = (np.arange(side) + 0.5) / side
+    rows = np.clip((position - top) / FEATHER, 0, 1) * np.clip((1 - position) / FEATHER, 0, 1)
+    cols = np.clip(position / FEATHER, 0, 1) * np.clip((1 - position) / FEATHER, 0, 1)
+    return (rows[:, None] * cols[None, :]).astype(np.float32)
+
+
+@dataclass
+class LipSyncGraph:
+    lips_net: Audio2Lip
+    lips_file: dict
+    generator: Generator
+    generator_file: dict
+    refiner: Refiner | None
+
+    @property
+    def geometry(self) -> lipdata.Geometry:
+        return lipdata.Geometry.from_tensors(self.generator_file)
+
+    @property
+    def size(self) -> int:
+        return int(self.generator_file["config"]["size"])
+
+    @torch.no_grad()
+    def predict_deltas(self, rows: torch.Tensor) -> np.ndarray:
+        """float32[T, 80]: audio2lip's lips per output frame from its audio window [T, 20, 512],
+        smoothed and in the person's range (units of delta_scale, around the mean shape)."""
+        count = len(rows)
+        deltas = torch.cat([self.lips_net(rows[i : i + 256]) for i in range(0, count, 256)]).numpy()
+        if count >= SMOOTH_FRAMES:
+            deltas = savgol_filter(deltas, SMOOTH_FRAMES, 2, axis=0)
+        deltas = deltas * float(self.lips_file["gain"])
+        return np.clip(deltas, self.lips_file["delta_low"].numpy(), self.lips_file["delta_high"].numpy()).astype(np.float32)
+
+    def target_lips(self, samples: np.ndarray, fps: float, rows: torch.Tensor, landmarks: np.ndarray, crop_size: int) -> np.ndarray:
+        """float32[T, 40, 2] in box units: the lips to draw for each output frame, from its audio
+        window and its driving frame's landmarks (crop pixels, already in output order)."""
+        count, geometry = len(landmarks), self.geometry
+        _, anchor = lipdata.lips_in_box(landmarks, geometry, crop_size)
+        valid = np.isfinite(anchor).all(axis=1)
+        mean_anchor = anchor[valid].mean(axis=0) if valid.any() else np.full(2, 0.5, np.float32)
+        anchor = np.where(valid[:, None], anchor, mean_anchor)
+        predicted = self.predict_deltas(rows)
+        weight = speech_weight(samples, fps, count)[:, None]
+        deltas = weight * predicted + (1 - weight) * self.lips_file["closed"].numpy()[None]
+        return (anchor[:, None] + geometry.mean_shape + deltas.reshape(count, -1, 2) * geometry.delta_scale).astype(np.float32)
+
+    @torch.no_grad()
+    def render(self, samples: np.ndarray, faces: np.ndarray, landmarks: np.ndarray, fps: float) -> np.ndarray:
+        """uint8[T, S, S, 3]: output frame t is driving crop `driving_order(T, len(faces))[t]` with
+        its lower face speaking the audio around t / fps. `faces` uint8[N, S, S, 3] and `landmarks`
+        float32[N, 468, 2] (crop pixels) are the driving clip's, as in the training set."""
+        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+        count = frame_count(len(samples), fps)
+        order = driving_order(count, len(faces))
+        rows = torch.from_numpy(features.frame_windows(features.encode(samples), np.arange(count), fps))
+        lips = self.target_lips(samples, fps, rows, np.asarray(landmarks, dtype=np.float32)[order], faces.shape[1])
+        geometry, size, top = self.geometry, self.size, float(self.generator_file["mask_top"])
+        x0, y0, side = geometry.pixels(faces.shape[1])
+        mask = feather_mask(side, top)[..., None]
+        reference = self.generator_file["reference"].permute(2, 0, 1).float()[None] / 255.0
+        out = np.empty((count, *faces.shape[1:]), dtype=np.uint8)
+        for first in range(0, count, BATCH):
+            part = order[first : first + BATCH]
+            crops = np.asarray(faces)[part]
+            lower = torch.from_numpy(lipdata.cut_lower(crops, geometry, size)).permute(0, 3, 1, 2).float() / 255.0
+            maps = generator.lip_map_tensor(lips[first : first + BATCH], size)
+            made = self.generator(generator.masked(lower, top), reference.expand(len(part), -1, -1, -1), maps, rows[first : first + BATCH])
+            if self.refiner is not None:
+                made = self.refiner(made)
+            made = (made.permute(0, 2, 3, 1).numpy() * 255.0).clip(0, 255).astype(np.float32)
+            for row, crop in enumerate(crops):
+                pasted = crop.astype(np.float32)
+                patch = cv2.resize(made[row], (side, side), interpolation=cv2.INTER_AREA if size > side else cv2.INTER_LINEAR)
+                area = pasted[y0 : y0 + side, x0 : x0 + side]
+                pasted[y0 : y0 + side, x0 : x0 + side] = mask * patch + (1 - mask) * area
+                out[first + row] = np.round(pasted).clip(0, 255).astype(np.uint8)
+        return out
+
+
+def load_graph(paths: dict[str, Path]) -> LipSyncGraph:
+    """The graph from the sub-models' files by name (audio2lip, generator, and refiner when
+    present; syncnet is a training loss and a measure, not part of rendering)."""
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    lips_net, lips_file = audio2lip.load(upstream(paths, "audio2lip", "the lip-sync graph"))
+    net, generator_file = generator.load(upstream(paths, "generator", "the lip-sync graph"))
+    polish = refiner.load(Path(paths["refiner"])) if "refiner" in paths else None
+    return LipSyncGraph(lips_net, lips_file, net, generator_file, polish)

@@ -1,0 +1,161 @@
+"""The four networks, each small enough (well under a few million parameters at `draft`) to train
+on two CPU cores in minutes; `standard` and `high` only widen them.
+
+- AudioEncoder: a window of Whisper rows (0.4 s) to one vector; audio2lip, syncnet and the
+  generator each have one, and the generator's starts from audio2lip's.
+- Audio2Lip: that vector to the 40 lip points (80 numbers around the mean shape).
+- SyncNet: audio vector against a window of 5 lower faces; in sync or not.
+- Generator: a UNet from the masked lower face, a reference of the same person, the target lips
+  drawn as a map, and the audio vector, to the lower face.
+- Refiner: a residual convolutional stack that sharpens the generator's output.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from plugins.lipsync.features import CONTEXT_ROWS, DIM
+
+AUDIO_ROWS = 2 * CONTEXT_ROWS
+
+
+class AudioEncoder(nn.Module):
+    """Whisper rows [B, 20, 512] -> [B, embed]. Each row is layer-normalised first, so the loudness
+    and the microphone of a new voice move the input less; dropout on the input keeps the network
+    from leaning on a few of the 512 channels, which would fit the training voice."""
+
+    def __init__(self, channels: int = 64, embed: int = 128, dropout: float = 0.2) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(DIM)
+        self.drop = nn.Dropout(dropout)
+        self.net = nn.Sequential(
+            nn.Conv1d(DIM, channels, 1), nn.GELU(),
+            nn.Conv1d(channels, channels, 3, padding=1), nn.GELU(),
+            nn.Conv1d(channels, channels, 3, stride=2, padding=1), nn.GELU(),  # 10 rows
+            nn.Conv1d(channels, channels, 3, stride=2, padding=1), nn.GELU(),  # 5 rows
+        )
+        self.out = nn.Linear(channels * 5, embed)
+
+    def forward(self, rows: torch.Tensor) -> torch.Tensor:
+        x = self.drop(self.norm(rows)).transpose(1, 2)
+        return self.out(self.net(x).flatten(1))
+
+
+class Audio2Lip(nn.Module):
+    """Predicts the weights of the person's main lip motions (a fixed basis, the principal
+    components of their lips in training) rather than 80 free numbers: a minute of one voice
+    cannot teach 80 independent outputs, and the first few components (opening, width, pout)
+    carry what a viewer reads as sync."""
+
+    def __init__(self, channels: int = 64, embed: int = 128, components: int = 8, points: int = 80) -> None:
+        super().__init__()
+        self.audio = AudioEncoder(channels, embed)
+        self.head = nn.Sequential(nn.GELU(), nn.Linear(embed, components))
+        self.register_buffer("basis", torch.zeros(components, points))
+
+    def forward(self, rows: torch.Tensor) -> torch.Tensor:
+        return self.head(self.audio(rows)) @ self.basis
+
+
+def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.BatchNorm2d(cout), nn.GELU())
+
+
+class SyncNet(nn.Module):
+    """Cosine similarity of an audio and a mouth-window embedding, scaled to a logit."""
+
+    def __init__(self, channels: int = 32, audio_channels: int = 64, embed: int = 128) -> None:
+        super().__init__()
+        self.audio = AudioEncoder(audio_channels, embed)
+        c = channels
+        self.video = nn.Sequential(
+            _conv(15, c), _conv(c, c, 2), _conv(c, 2 * c), _conv(2 * c, 2 * c, 2),
+            _conv(2 * c, 4 * c, 2), _conv(4 * c, 4 * c, 2), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.3),
+            nn.Linear(4 * c, embed),
+        )
+        self.scale = nn.Parameter(torch.tensor(5.0))
+        self.bias = nn.Parameter(torch.tensor(0.0))
+
+    def forward(self, rows: torch.Tensor, mouths: torch.Tensor) -> torch.Tensor:
+        """rows [B, 20, 512], mouths [B, 15, H, W] (5 RGB frames) -> logits [B]."""
+        a = F.normalize(self.audio(rows), dim=1)
+        v = F.normalize(self.video(mouths), dim=1)
+        return self.scale * (a * v).sum(dim=1) + self.bias
+
+
+class _Down(nn.Module):
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(_conv(cin, cout, 2), _conv(cout, cout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class _Up(nn.Module):
+    def __init__(self, cin: int, skip: int, cout: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(_conv(cin + skip, cout), _conv(cout, cout))
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, size=skip.shape[-2:], mode="nearest")
+        return self.net(torch.cat([x, skip], dim=1))
+
+
+class Generator(nn.Module):
+    """Inputs at G x G: masked lower face (3), reference (3), lip map (2); the audio vector joins
+    at the bottleneck. Output: the lower face, RGB in [0, 1]."""
+
+    def __init__(self, channels: int = 16, audio_channels: int = 64, embed: int = 128) -> None:
+        super().__init__()
+        c = channels
+        widths = [c, 2 * c, 4 * c, 8 * c, 8 * c]
+        self.audio = AudioEncoder(audio_channels, embed)
+        self.stem = nn.Sequential(_conv(8, c), _conv(c, c))
+        self.downs = nn.ModuleList(_Down(widths[i], widths[i + 1]) for i in range(4))
+        self.film = nn.Linear(embed, 2 * widths[-1])
+        self.ups = nn.ModuleList(_Up(widths[i + 1], widths[i], widths[i]) for i in reversed(range(4)))
+        self.out = nn.Conv2d(c, 3, 1)
+
+    def forward(self, masked: torch.Tensor, reference: torch.Tensor, lips: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        x = self.stem(torch.cat([masked, reference, lips], dim=1))
+        skips = [x]
+        for down in self.downs:
+            x = down(x)
+            skips.append(x)
+        gamma, beta = self.film(self.audio(rows)).chunk(2, dim=1)
+        x = x * (1 + gamma[..., None, None]) + beta[..., None, None]
+        for up, skip in zip(self.ups, reversed(skips[:-1])):
+            x = up(x, skip)
+        return torch.sigmoid(self.out(x))
+
+
+class Refiner(nn.Module):
+    """A residual on the generator's output: it only has to add the detail the generator blurred."""
+
+    def __init__(self, channels: int = 32, blocks: int = 4) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Conv2d(3, channels, 3, padding=1), nn.GELU()]
+        for _ in range(blocks):
+            layers += [nn.Conv2d(channels, channels, 3, padding=1), nn.GELU()]
+        layers.append(nn.Conv2d(channels, 3, 3, padding=1))
+        self.net = nn.Sequential(*layers)
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return (image + self.net(image)).clamp(0.0, 1.0)
+
+
+def parameter_count(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def image_gradient_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """L1 between the horizontal and vertical differences of two images: it punishes blur, which
+    a plain L1 tolerates as the average of the plausible sharp answers."""
+    dx = (a[..., :, 1:] - a[..., :, :-1]) - (b[..., :, 1:] - b[..., :, :-1])
+    dy = (a[..., 1:, :] - a[..., :-1, :]) - (b[..., 1:, :] - b[..., :-1, :])
+    return dx.abs().mean() + dy.abs().mean()

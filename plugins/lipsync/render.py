@@ -1,0 +1,205 @@
+"""The answer video: the driving clip looped to the audio's length, each frame's lower face taken
+from a generated crop, the cut-out over a background if one is wanted, the audio laid under it.
+
+Streamed: one output frame is composed, encoded and dropped at a time (the driving clip's own
+pictures are held only when short, see plugins/lipsync/driving.py), the sound is encoded alongside
+so the file is interleaved as it is written, and the crops come from an iterator, so that a model
+can generate them as the frames go. H.264 (yuv420p, CRF 18) and AAC in MP4 with the index at the
+front: what phones, browsers and Telegram play as they download.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from plugins.lipsync.composite import background_picture, cut_out, paste
+from plugins.lipsync.driving import MEMORY_BYTES, chosen_clip, driving_frames, frame_order, output_frame_count
+from plugins.media.audio import SAMPLE_RATE, NoSound, read_audio
+from plugins.sdk.errors import StageFailed
+from plugins.sdk.training_set import open_training_set
+from plugins.sdk.video import video_info
+
+CropsFor = Callable[[np.ndarray, list[int]], Iterable[np.ndarray]]
+Progress = Callable[[float, str, float | None], None]
+
+CRF = "18"
+PRESET = "veryfast"
+AAC_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+AAC_FALLBACK_RATE = 48000
+AAC_BITRATE = 128_000
+PROGRESS_EVERY_S = 1.0
+
+
+def render_video(
+    video: Path,
+    training_set: Path,
+    materials: dict,
+    audio: Path,
+    crops_for: CropsFor | None,
+    out: Path,
+    cutout: Path | None = None,
+    background: object = None,
+    progress: Progress | None = None,
+    memory_bytes: int = MEMORY_BYTES,
+) -> dict:
+    """Writes `out` and returns its summary. `crops_for(audio_16k, frame_numbers)` gives one
+    generated crop (uint8[S, S, 3], the training set's crop box resized to S) per output frame,
+    for the source frame numbers given; None renders the floor, each frame's own crop pasted
+    back unchanged. `background`: an RGB colour or an RGB picture behind the cut-out (default:
+    the cut-out's own colour, or the recorded background when it has none)."""
+    started = time.perf_counter()
+    report = progress or (lambda fraction, message, eta=None: None)
+    report(0.0, "reading the audio", None)
+    sound16k, sound, rate = read_sound(audio)
+    dataset = open_training_set(training_set)
+    info = video_info(video)
+    fps = float(dataset.manifest.get("fps") or info.fps)
+    clip = chosen_clip(materials)
+    count = output_frame_count(len(sound16k) / SAMPLE_RATE, fps)
+    order = frame_order(clip, count)
+    numbers = [int(n) for n in order]
+    alpha, behind = load_cutout(cutout, clip.start, clip.stop, background, info.width, info.height)
+    crops: Iterator[np.ndarray] | None = None
+    if crops_for is not None:
+        report(0.0, "making the mouth move to the audio", None)
+        crops = iter(crops_for(sound16k, numbers))
+    crop_size = int(dataset.manifest.get("crop_size") or dataset["faces"].shape[1])
+    width, height = info.width - info.width % 2, info.height - info.height % 2  # yuv420p needs even sides
+    frames = driving_frames(video, info, dataset, clip, order, memory_bytes)
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".partial")
+    try:
+        with av.open(str(partial), "w", format="mp4", options={"movflags": "+faststart"}) as container:
+            picture_stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001), options={"crf": CRF, "preset": PRESET})
+            picture_stream.width, picture_stream.height, picture_stream.pix_fmt = width, height, "yuv420p"
+            sound_stream = container.add_stream("aac", rate=rate, layout="mono")
+            sound_stream.bit_rate = AAC_BITRATE
+            sent, last_report = 0, time.perf_counter()
+            for i, driving in enumerate(frames):
+                if crops is None:
+                    crop = driving.face
+                else:
+                    crop = next_crop(crops, i, count)
+                landmarks = driving.landmarks * (crop.shape[0] / crop_size)
+                picture = paste(driving.picture, crop, driving.box, landmarks)
+                if alpha is not None:
+                    picture = cut_out(picture, alpha[driving.number - clip.start], behind)
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(picture[:height, :width]), format="rgb24")
+                frame.pts = i
+                container.mux(picture_stream.encode(frame))
+                sent = encode_sound(container, sound_stream, sound, sent, int(round((i + 1) * rate / fps)))
+                now = time.perf_counter()
+                if now - last_report >= PROGRESS_EVERY_S:
+                    last_report = now
+                    done = (i + 1) / count
+                    eta = (now - started) * (1 - done) / done
+                    report(done, f"rendering frame {i + 1} of {count}", eta)
+            container.mux(picture_stream.encode(None))
+            encode_sound(container, sound_stream, sound, sent, len(sound))
+            container.mux(sound_stream.encode(None))
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(out)
+    elapsed = time.perf_counter() - started
+    report(1.0, "the video is ready", 0.0)
+    return {
+        "path": str(out),
+        "frames": count,
+        "fps": fps,
+        "seconds": count / fps,
+        "audio_seconds": len(sound) / rate,
+        "width": width,
+        "height": height,
+        "driving_clip": clip.id,
+        "loop": clip.loop,
+        "floor": crops_for is None,
+        "cutout": alpha is not None,
+        "render_seconds": elapsed,
+        "frames_per_second": count / elapsed if elapsed > 0 else 0.0,
+    }
+
+
+def model_crops(graph: object, training_set: Path, fps: float) -> CropsFor:
+    """`crops_for` from the inference graph (plugins.lipsync.graph): it gets the driving crops and
+    landmarks already in output order, so its own looping is the identity and the clip plays in
+    the materials' loop mode. Holds the crops of the whole answer (49 KB a frame at 128 px: 74 MB
+    for a minute at 25 fps)."""
+    dataset = open_training_set(training_set)
+
+    def crops_for(sound16k: np.ndarray, numbers: list[int]) -> np.ndarray:
+        rows = np.asarray(numbers, dtype=np.int64)
+        return graph.render(sound16k, dataset["faces"][rows], dataset["landmarks"][rows], fps)
+
+    return crops_for
+
+
+def read_sound(path: Path) -> tuple[np.ndarray, np.ndarray, int]:
+    """The audio at 16 kHz (what the models hear) and at the rate it is encoded at in the answer
+    (its own rate when AAC takes it, so that a 44.1 kHz voice is not cut down to 16 kHz)."""
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            streams = container.streams.audio
+            own_rate = int(streams[0].rate or 0) if streams else 0
+        sound16k = read_audio(path)
+        rate = own_rate if own_rate in AAC_RATES else AAC_FALLBACK_RATE
+        sound = sound16k if rate == SAMPLE_RATE else read_audio(path, rate)
+    except (NoSound, av.error.FFmpegError) as exc:
+        raise StageFailed("audio_unreadable", f"the audio to speak cannot be read: {exc}", "send a wav, mp3, ogg or m4a file with sound in it") from exc
+    if len(sound16k) == 0:
+        raise StageFailed("audio_empty", f"{Path(path).name} holds no sound", "send a recording with speech in it")
+    return sound16k, sound, rate
+
+
+def load_cutout(cutout: Path | None, start: int, stop: int, background: object, width: int, height: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The cut-out's alpha of the driving clip's frames (uint8[F, H, W], held whole: one byte a
+    pixel, a third of the clip's pictures) and what goes behind it; (None, None) when nothing is
+    to be cut out."""
+    if cutout is None:
+        return None, None
+    with np.load(cutout, allow_pickle=False) as stored:
+        own = stored["background"] if "background" in stored.files else None
+        behind = background if background is not None else own
+        if behind is None:
+            return None, None
+        first, last = int(stored["start"]), int(stored["stop"])
+        if first > start or last < stop:
+            raise StageFailed(
+                "cutout_mismatch",
+                f"the cut-out covers frames {first}..{last}, the driving clip {start}..{stop}",
+                "run the cutout stage again after choosing the driving clip",
+            )
+        alpha = stored["alpha"][start - first : stop - first]
+    return alpha, background_picture(behind, width, height)
+
+
+def next_crop(crops: Iterator[np.ndarray], index: int, count: int) -> np.ndarray:
+    crop = next(crops, None)
+    if crop is None:
+        raise StageFailed("too_few_crops", f"the model gave {index} crops for {count} frames", "report this as a bug in the lip-sync model")
+    crop = np.asarray(crop)
+    if crop.dtype != np.uint8 or crop.ndim != 3 or crop.shape[0] != crop.shape[1] or crop.shape[2] != 3:
+        raise StageFailed("bad_crop", f"the model gave a crop of {crop.dtype}{list(crop.shape)}, not uint8[S, S, 3]", "report this as a bug in the lip-sync model")
+    return crop
+
+
+def encode_sound(container: av.container.OutputContainer, stream: av.audio.stream.AudioStream, sound: np.ndarray, sent: int, until: int) -> int:
+    """Encodes the samples from `sent` up to `until`; returns how far it got."""
+    until = min(until, len(sound))
+    if until <= sent:
+        return sent
+    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(sound[None, sent:until], np.float32), format="flt", layout="mono")
+    frame.sample_rate = stream.rate
+    frame.pts = sent
+    frame.time_base = Fraction(1, stream.rate)
+    container.mux(stream.encode(frame))
+    return until
+
