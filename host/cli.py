@@ -1,9 +1,11 @@
 """The `twinforge` command: `up` for the whole platform, `plugins ls`, `watch`, `worker`, `check` (the
-intake check of a video file, in-process), and the queue administration mounted from the scheduler."""
+intake check of a video file, in-process), `model` (accept, reject, retrain sub-models), `render`
+(an avatar speaking new audio, in-process), `materials` (versions, edits and undo of the cut-out,
+through the host) and the queue administration mounted from the scheduler."""
 
 from __future__ import annotations
 
-import asyncio
+import getpass
 import json
 import sys
 from pathlib import Path
@@ -12,6 +14,7 @@ import click
 import grpc
 
 from host.logs import configure_logging
+from host.render_command import render_command
 from host.settings import get_settings
 from scheduler.cli import queue
 from twinforge.host.v1 import host_service_pb2 as host_pb
@@ -157,7 +160,170 @@ def check(video: Path, preset: str | None, as_json: bool) -> None:
     sys.exit(0 if report["verdict"] == "pass" else 1)
 
 
+@main.group()
+def model() -> None:
+    """Review trained sub-models: accept or reject each, retrain what depends on an accepted one.
+
+    Exit codes: 0 done, 1 the request cannot be done (no such run, not accepted), 3 the database
+    or Redis is unavailable."""
+
+
+def _model_change(change):
+    """Runs one change in a unit of work on the platform's database (as `twinforge queue` does),
+    enqueues the runs it submitted after the commit, and turns errors into advice."""
+    import peewee
+    import redis
+
+    from host.bootstrap import bootstrap
+    from host.errors import TwinforgeError, Unavailable
+
+    try:
+        rt = bootstrap(run_migrations=False)
+        with rt.uow() as uow:
+            result = change(rt, uow)
+        rt.dispatch(result if isinstance(result, list) else [])
+        return result
+    except Unavailable as exc:
+        raise _exit(str(exc), EXIT_UNAVAILABLE) from None
+    except TwinforgeError as exc:
+        raise _exit(str(exc), 1) from None
+    except (peewee.DatabaseError, redis.RedisError) as exc:
+        raise _exit(f"[model] the database or Redis is unavailable: {exc} — start the platform (`twinforge up`) or set TWINFORGE_DATA_DIR / TWINFORGE_DATABASE_URL / TWINFORGE_REDIS_URL to its own", EXIT_UNAVAILABLE) from None
+
+
+def _exit(message: str, code: int) -> click.ClickException:
+    error = click.ClickException(message)
+    error.exit_code = code
+    return error
+
+
+@model.command("accept")
+@click.argument("avatar_id")
+@click.argument("submodel")
+def model_accept(avatar_id: str, submodel: str) -> None:
+    """Accept the newest trained run of SUBMODEL for the avatar's latest video."""
+    from host import retraining
+
+    run = _model_change(lambda rt, uow: retraining.accept(uow, avatar_id, submodel, rt.flow))
+    click.echo(f"accepted {submodel} (run {run.id})")
+
+
+@model.command("reject")
+@click.argument("avatar_id")
+@click.argument("submodel")
+@click.option("--reason", required=True, help="What is wrong with it; kept in the avatar's history.")
+def model_reject(avatar_id: str, submodel: str, reason: str) -> None:
+    """Reject the newest trained run of SUBMODEL, with the reason."""
+    from host import retraining
+
+    run = _model_change(lambda rt, uow: retraining.reject(uow, avatar_id, submodel, reason, rt.flow))
+    click.echo(f"rejected {submodel} (run {run.id}): {reason}")
+
+
+@model.command("retrain")
+@click.argument("avatar_id")
+@click.option("--from", "submodel", required=True, help="The accepted sub-model to retrain from.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def model_retrain(avatar_id: str, submodel: str, as_json: bool) -> None:
+    """Rerun every sub-model that depends on the accepted SUBMODEL (and nothing else), as a new
+    generation of the avatar's latest video."""
+    from host import handlers, registry, retraining
+
+    runs = _model_change(lambda rt, uow: retraining.retrain(uow, avatar_id, submodel, rt.flow, registry.known_stages()))
+    rows = [{"stage": r.stage, "run_id": r.id, "generation": handlers.run_generation(r)} for r in runs]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        click.echo(f"generation {row['generation']}: started {row['stage']} (run {row['run_id']}); the stages after it follow")
+
+
+@main.group()
+def materials() -> None:
+    """The versions of an avatar's cut-out and materials: list them, edit the current one, go back.
+
+    Each edit or going back starts a run that makes the next version; follow it with `twinforge
+    watch AVATAR`. Exit codes: 0 done, 1 the host refused the request, 3 the host is unreachable."""
+
+
+def _default_by() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def _host_call(method: str, request):
+    channel, stub = host_stub()
+    try:
+        return getattr(stub, method)(request, timeout=30)
+    except grpc.RpcError as exc:
+        raise rpc_failed(exc) from None
+    finally:
+        channel.close()
+
+
+def _argument(pair: str) -> tuple[str, object]:
+    """k=v with v read as JSON when it is JSON (numbers, lists, true), else kept as text."""
+    key, sep, text = pair.partition("=")
+    if not sep or not key:
+        raise click.BadParameter(f"{pair!r} is not KEY=VALUE, e.g. tolerance=30 or colours=[[0,255,0]]", param_hint="--param")
+    try:
+        return key, json.loads(text)
+    except json.JSONDecodeError:
+        return key, text
+
+
+@materials.command("versions")
+@click.argument("avatar_id")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def materials_versions(avatar_id: str, as_json: bool) -> None:
+    """List the avatar's material versions, oldest first, with who made each and how (* = current)."""
+    reply = _host_call("ListMaterialVersions", host_pb.ListMaterialVersionsRequest(avatar_id=avatar_id))
+    rows = [
+        {
+            "version": v.version, "current": v.current, "by": v.edit.by, "operation": v.edit.operation,
+            "parameters": json.loads(v.edit.parameters_json or "{}"), "based_on": v.edit.based_on, "words": v.edit.words,
+            "run_id": v.run_id, "stage": v.stage, "created_at": v.created_at.ToJsonString(), "files": {f.kind: f.key for f in v.files},
+        }
+        for v in reply.versions
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo(f"avatar {avatar_id} has no cut-out yet: its materials have no version to edit")
+        return
+    click.echo(f"{'VERSION':<8} {'BY':<18} {'OPERATION':<14} {'CREATED':<22} WHAT")
+    for r in rows:
+        number = f"{r['version']}{' *' if r['current'] else ''}"
+        click.echo(f"{number:<8} {r['by']:<18} {r['operation']:<14} {r['created_at'][:19]:<22} {r['words'] or (json.dumps(r['parameters']) if r['parameters'] else '')}".rstrip())
+
+
+@materials.command("edit")
+@click.argument("avatar_id")
+@click.argument("operation")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="An argument of the operation; VALUE is JSON or text. Repeat it.")
+@click.option("--by", default=None, help="Who edits, kept in the edit log (default: cli:<your user name>).")
+def materials_edit(avatar_id: str, operation: str, params: tuple[str, ...], by: str | None) -> None:
+    """Edit the current version with OPERATION (key_colour, region, trimap_points, despill, background,
+    trim, choose; docs/materials-editing.md), e.g. `edit AV despill --param strength=0.5`."""
+    arguments = dict(_argument(pair) for pair in params)
+    request = host_pb.EditMaterialsRequest(avatar_id=avatar_id, operation=operation, parameters_json=json.dumps(arguments), by=by or _default_by())
+    reply = _host_call("EditMaterials", request)
+    click.echo(f"started {reply.run.stage} run {reply.run.run_id}: it makes version {reply.version} (follow it: twinforge watch {avatar_id})")
+
+
+@materials.command("back")
+@click.argument("avatar_id")
+@click.argument("version", type=int)
+@click.option("--by", default=None, help="Who goes back, kept in the edit log (default: cli:<your user name>).")
+def materials_back(avatar_id: str, version: int, by: str | None) -> None:
+    """Go back to VERSION: a run publishes it again as the newest version (the later ones stay listed)."""
+    request = host_pb.RevertMaterialsRequest(avatar_id=avatar_id, version=version, by=by or _default_by())
+    reply = _host_call("RevertMaterials", request)
+    click.echo(f"started {reply.run.stage} run {reply.run.run_id}: version {reply.version} will equal version {version} (follow it: twinforge watch {avatar_id})")
+
+
 main.add_command(queue)
+main.add_command(render_command)
 
 if __name__ == "__main__":
     main()

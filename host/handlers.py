@@ -389,13 +389,40 @@ def _error_payload(error: plugin_pb.StageError) -> dict[str, str]:
     return {"code": error.code, "message": error.message, "advice": error.advice}
 
 
+RETRAIN_STARTED = "retrain_started"
+
+
+def run_generation(run: models.StageRun) -> int:
+    """Which training generation of its submission a run belongs to: 0 for the flow's own runs,
+    g for the runs of the g-th retrain (host/retraining.py), carried in its parameters."""
+    return int(json.loads(run.parameters_json or "{}").get("generation", 0))
+
+
+def retrain_plan(avatar_id: str, version: int, generation: int) -> dict[str, Any] | None:
+    """The plan a retrain recorded (its notification): the stages it reruns, with their parameters,
+    and the runs whose outputs stand in for every stage it does not rerun."""
+    for row in models.Notification.select().where(
+        (models.Notification.avatar == avatar_id) & (models.Notification.kind == RETRAIN_STARTED)
+    ):
+        plan = json.loads(row.payload_json)
+        if plan["submission_version"] == version and plan["generation"] == generation:
+            return plan
+    return None
+
+
 def start_next_stages(uow: UnitOfWork, run_id: str, flow: Flow, known_stages: set[str]) -> list[models.StageRun]:
     """After a run succeeded: submits each dependent stage whose every upstream stage has succeeded
-    for the same submission. Idempotent, so replaying the same notification starts nothing twice."""
+    for the same submission and generation. Idempotent, so replaying the same notification starts
+    nothing twice. A retrained generation starts only the stages its plan reruns, and takes the
+    outputs of the planned runs for the stages it does not rerun."""
     done = get_run(run_id)
+    generation = run_generation(done)
+    plan = retrain_plan(done.avatar_id, done.submission_version, generation) if generation else None
     started = []
     for stage in flow.dependents(done.stage):
-        upstream = [_succeeded_run(done.avatar_id, s, done.submission_version) for s in flow.needs[stage]]
+        if generation and (plan is None or stage not in plan["rerun"]):
+            continue
+        upstream = [_upstream_run(done, s, generation, plan) for s in flow.needs[stage]]
         if any(u is None for u in upstream):
             continue
         exists = models.StageRun.select().where(
@@ -403,17 +430,25 @@ def start_next_stages(uow: UnitOfWork, run_id: str, flow: Flow, known_stages: se
             & (models.StageRun.stage == stage)
             & (models.StageRun.submission_version == done.submission_version)
         )
-        if exists.exists():
+        if any(run_generation(run) == generation for run in exists):
             continue
         inputs = [submission_video(done.avatar_id, done.submission_version)]
         for u in upstream:
             inputs.extend(refs_from_json(u.outputs_json))
-        started.append(submit_stage(uow, done.avatar_id, stage, inputs, {}, known_stages, done.submission_version))
+        parameters = plan["parameters"][stage] if plan else {}
+        started.append(submit_stage(uow, done.avatar_id, stage, inputs, parameters, known_stages, done.submission_version))
     return started
 
 
-def _succeeded_run(avatar_id: str, stage: str, version: int) -> models.StageRun | None:
-    return (
+def _upstream_run(done: models.StageRun, stage: str, generation: int, plan: dict[str, Any] | None) -> models.StageRun | None:
+    if plan is not None and stage in plan["base_runs"]:
+        return models.StageRun.get_or_none(models.StageRun.id == plan["base_runs"][stage])
+    return _succeeded_run(done.avatar_id, stage, done.submission_version, generation)
+
+
+def succeeded_runs(avatar_id: str, stage: str, version: int) -> list[models.StageRun]:
+    """A stage's succeeded runs for one submission version, the newest finished first."""
+    return list(
         models.StageRun.select()
         .where(
             (models.StageRun.avatar == avatar_id)
@@ -422,5 +457,8 @@ def _succeeded_run(avatar_id: str, stage: str, version: int) -> models.StageRun 
             & (models.StageRun.state == StageState.SUCCEEDED.value)
         )
         .order_by(models.StageRun.updated_at.desc())
-        .first()
     )
+
+
+def _succeeded_run(avatar_id: str, stage: str, version: int, generation: int = 0) -> models.StageRun | None:
+    return next((run for run in succeeded_runs(avatar_id, stage, version) if run_generation(run) == generation), None)

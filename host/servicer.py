@@ -12,7 +12,6 @@ import json
 import tempfile
 from pathlib import Path
 
-import grpc
 
 from host import convert, handlers, material_versions, registry
 from host.bootstrap import Runtime

@@ -31,6 +31,13 @@ BUILTIN_PLUGINS = (
     "plugins.face_track.server",
     "plugins.segmentation.server",
     "plugins.crop.server",
+    "plugins.material_extraction.server",
+    "plugins.trainer.syncnet",
+    "plugins.trainer.audio2lip",
+    "plugins.trainer.generator",
+    "plugins.trainer.refiner",
+    "plugins.cutout.server",
+    "plugins.interactive_edit.server",
 )
 RESTART_DELAYS_S = (5, 10, 20, 40, 60)
 

@@ -1,0 +1,117 @@
+"""The four trainer plugins on a real person, as the host runs them: 20 s of the congress sample
+preprocessed by the five stages, its materials proposed by material_extraction, then syncnet,
+audio2lip, generator and refiner each trained a few iterations of the draft networks by its
+Trainer plugin with the inputs the flow gives it (the video, the training set, the materials and
+the model files it needs), and the graph rendered to an MP4 for a voice it never heard."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import av
+import pytest
+import torch
+
+from bench.preprocess import UPSTREAM, run_stage
+from host.storage.blobs import blob_key
+from host.storage.local import LocalBlobStore
+from plugins.crop.server import Crop
+from plugins.lipsync.graph import load_graph
+from plugins.lipsync.render import model_crops, render_video
+from plugins.material_extraction.server import MaterialExtraction
+from plugins.media.audio import read_audio
+from plugins.media.frames import probe
+from plugins.sdk.context import LocalInput
+from plugins.sdk.errors import StageFailed
+from plugins.trainer.plugin import MODEL_KIND, Trainer
+from tests.fixtures.services import require_samples
+from twinforge.plugin.v1 import plugin_service_pb2 as plugin_pb
+
+pytestmark = pytest.mark.samples
+
+SECONDS = 20
+ITERATIONS = 3
+ORDER = ("syncnet", "audio2lip", "generator", "refiner")
+NEEDS = {"syncnet": (), "audio2lip": (), "generator": ("syncnet", "audio2lip"), "refiner": ("generator",)}
+VOICE = "drive_speech_5s_a.wav"
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory) -> dict:
+    """The flow's outputs up to the materials: what every trainer gets as inputs."""
+    samples = require_samples()
+    torch.set_num_threads(2)
+    folder = tmp_path_factory.mktemp("trainers")
+    clip = folder / "congress_20s.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-i", str(samples / "congress_60s_256.mp4"), "-t", str(SECONDS), "-c", "copy", str(clip)],
+        check=True,
+    )
+    blobs = LocalBlobStore(folder / "blobs")
+    info = blobs.put_file(blob_key("av", "uploads", "v1", "video"), clip)
+    video = LocalInput(plugin_pb.ArtifactRef(key=info.key, kind="video", sha256=info.sha256, size=info.size, name="video"), clip)
+    produced = [video]
+    for plugin in UPSTREAM:
+        produced.extend(run_stage(plugin, [video], blobs, folder, {})[1])
+    _, (training_set,) = run_stage(Crop(), produced, blobs, folder, {"preset": "draft"})
+    _, (materials,) = run_stage(MaterialExtraction(), [video, training_set], blobs, folder, {"preset": "draft"})
+    return {"folder": folder, "blobs": blobs, "video": video, "training_set": training_set, "materials": materials}
+
+
+@pytest.fixture(scope="module")
+def trained(prepared) -> dict[str, LocalInput]:
+    """Each sub-model's model file, trained in the flow's order on its upstream's files."""
+    models: dict[str, LocalInput] = {}
+    for name in ORDER:
+        inputs = [prepared["video"], prepared["training_set"], prepared["materials"], *(models[need] for need in NEEDS[name])]
+        _, outputs = run_stage(
+            Trainer(name), inputs, prepared["blobs"], prepared["folder"], {"preset": "draft", "iterations": ITERATIONS, "seed": 3}
+        )
+        (models[name],) = [item for item in outputs if item.ref.kind == MODEL_KIND]
+    return models
+
+
+@pytest.mark.parametrize("name", ORDER)
+def test_each_trainer_trains_its_iterations_and_stores_its_model_file(trained, name):
+    model = trained[name]
+    metadata = json.loads(model.ref.metadata_json)
+    assert model.ref.name == f"{name}.pt" and metadata["submodel"] == name
+    assert metadata["preset"] == "draft" and metadata["iterations"] == ITERATIONS and metadata["crop_size"] == 96
+    weights = torch.load(model.path, weights_only=True)
+    tensors = [value for value in _leaves(weights) if isinstance(value, torch.Tensor) and value.is_floating_point()]
+    assert tensors and all(torch.isfinite(t).all() for t in tensors)
+
+
+def _leaves(value):
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _leaves(item)
+    else:
+        yield value
+
+
+def test_a_trainer_without_the_model_files_it_needs_says_which_to_train_first(prepared, tmp_path):
+    inputs = [prepared["video"], prepared["training_set"], prepared["materials"]]
+    with pytest.raises(StageFailed) as failure:
+        run_stage(Trainer("generator"), inputs, prepared["blobs"], tmp_path, {"preset": "draft", "iterations": 1})
+    assert failure.value.code == "missing_upstream_model" and "syncnet" in failure.value.message
+
+
+def test_the_trained_graph_renders_new_speech_to_a_video_of_its_length_with_its_sound(prepared, trained, tmp_path):
+    voice = require_samples() / VOICE
+    graph = load_graph({name: trained[name].path for name in ("audio2lip", "generator", "refiner")})
+    materials = json.loads(prepared["materials"].path.read_text())
+    fps = probe(prepared["video"].path).fps
+    out = tmp_path / "answer.mp4"
+    summary = render_video(
+        prepared["video"].path, prepared["training_set"].path, materials, voice, model_crops(graph, prepared["training_set"].path, fps), out
+    )
+    seconds = len(read_audio(voice)) / 16000
+    rendered = probe(out)
+    assert abs(rendered.frame_count / rendered.fps - seconds) <= 1 / fps
+    assert summary["frames"] == rendered.frame_count
+    with av.open(str(out)) as container:
+        assert [s.type for s in container.streams] == ["video", "audio"]
+    sound = read_audio(out)
+    assert abs(len(sound) / 16000 - seconds) < 0.1 and float(abs(sound).max()) > 0.05
