@@ -1,7 +1,7 @@
 """The `twinforge` command: `up` for the whole platform, `plugins ls`, `watch`, `worker`, `check` (the
 intake check of a video file, in-process), `model` (accept, reject, retrain sub-models), `render`
 (an avatar speaking new audio, in-process), `materials` (versions, edits and undo of the cut-out,
-through the host) and the queue administration mounted from the scheduler."""
+through the host), `avatar` (approve, reject, rounds, through the host) and the queue administration mounted from the scheduler."""
 
 from __future__ import annotations
 
@@ -320,6 +320,62 @@ def materials_back(avatar_id: str, version: int, by: str | None) -> None:
     request = host_pb.RevertMaterialsRequest(avatar_id=avatar_id, version=version, by=by or _default_by())
     reply = _host_call("RevertMaterials", request)
     click.echo(f"started {reply.run.stage} run {reply.run.run_id}: version {reply.version} will equal version {version} (follow it: twinforge watch {avatar_id})")
+
+
+@main.group()
+def avatar() -> None:
+    """The person's verdict on a trained avatar: approve it (it may then be deployed), reject it with
+    a reason (the model is adjusted and retrained), list every round (docs/approval.md).
+
+    Exit codes: 0 done, 1 the host refused the request, 3 the host is unreachable."""
+
+
+@avatar.command("approve")
+@click.argument("avatar_id")
+@click.option("--by", default=None, help="Who approves, kept in the round's history (default: cli:<your user name>).")
+def avatar_approve(avatar_id: str, by: str | None) -> None:
+    """Approve the newest evaluation round that passed: the avatar may then be deployed."""
+    reply = _host_call("ApproveAvatar", host_pb.ApproveAvatarRequest(avatar_id=avatar_id, by=by or _default_by()))
+    click.echo(f"approved round {reply.round.round} (generation {reply.round.generation}); can deploy: {'yes' if reply.can_deploy else 'no'} ({reply.deploy_reason})")
+
+
+@avatar.command("reject")
+@click.argument("avatar_id")
+@click.argument("reason", type=click.Choice(["lips_off", "blurry_mouth", "jitter", "wrong_clip", "other"]))
+@click.option("--text", default="", help="Your own words (required for 'other').")
+@click.option("--by", default=None, help="Who rejects, kept in the round's history (default: cli:<your user name>).")
+def avatar_reject(avatar_id: str, reason: str, text: str, by: str | None) -> None:
+    """Reject the newest round for REASON; its adjustment is applied and the model retrained."""
+    request = host_pb.RejectAvatarRequest(avatar_id=avatar_id, by=by or _default_by(), reason=reason, text=text)
+    reply = _host_call("RejectAvatar", request)
+    click.echo(f"rejected round {reply.round.round}: {reply.message}")
+    for run in reply.started:
+        click.echo(f"started {run.stage} (run {run.run_id}); follow it: twinforge watch {avatar_id}")
+
+
+@avatar.command("rounds")
+@click.argument("avatar_id")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def avatar_rounds(avatar_id: str, as_json: bool) -> None:
+    """Every evaluation round, oldest first, with its measures and the person's verdict."""
+    reply = _host_call("ListRounds", host_pb.ListRoundsRequest(avatar_id=avatar_id))
+    rows = [
+        {
+            "round": r.round, "generation": r.generation, "evaluation_run": r.evaluation_run, "passed": r.passed, "preset": r.preset,
+            "words": list(r.words), "measures": json.loads(r.measures_json or "{}"), "preview": r.preview, "verdict": r.verdict,
+            "by": r.by, "reason": r.reason, "text": r.text, "adjustment": r.adjustment, "retrain_generation": r.retrain_generation,
+        }
+        for r in reply.rounds
+    ]
+    if as_json:
+        click.echo(json.dumps({"rounds": rows, "can_deploy": reply.can_deploy, "deploy_reason": reply.deploy_reason}, indent=2))
+        return
+    for r in rows:
+        verdict = f"{r['verdict']} by {r['by']}" + (f": {r['reason']} {r['text']}".rstrip() if r["reason"] else "") if r["verdict"] else "not judged"
+        click.echo(f"round {r['round']} (generation {r['generation']}, {r['preset']}): {'passed' if r['passed'] else 'did not pass'}; {verdict}")
+        for line in r["words"]:
+            click.echo(f"  {line}")
+    click.echo(f"can deploy: {'yes' if reply.can_deploy else 'no'} ({reply.deploy_reason})")
 
 
 main.add_command(queue)

@@ -12,6 +12,7 @@ from typing import Any
 
 import peewee
 
+from host import approval
 from host.artifacts import error_to_json, refs_from_json, refs_to_json
 from host.errors import AlreadyExists, IllegalTransition, InvalidArgument, NotFound
 from host.flow import Flow
@@ -334,7 +335,9 @@ def finish_run(uow: UnitOfWork, run_id: str, result: plugin_pb.Result) -> models
         fields["error_json"] = error_to_json(result.error)
     if target == StageState.SUCCEEDED:
         fields["progress"] = 1.0
-    return transition(uow, run, target, payload, **fields)
+    run = transition(uow, run, target, payload, **fields)
+    approval.evaluation_finished(uow, run)
+    return run
 
 
 def fail_run(uow: UnitOfWork, run_id: str, error: plugin_pb.StageError) -> models.StageRun:

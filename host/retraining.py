@@ -101,9 +101,13 @@ def _stand_in(avatar_id: str, stage: str, version: int, submodel: str) -> models
     return chosen
 
 
-def retrain(uow: UnitOfWork, avatar_id: str, submodel: str, flow: Flow, known_stages: set[str]) -> list[models.StageRun]:
+def retrain(
+    uow: UnitOfWork, avatar_id: str, submodel: str, flow: Flow, known_stages: set[str],
+    overrides: dict[str, dict[str, Any]] | None = None,
+) -> list[models.StageRun]:
     """Starts a new generation that reruns every stage downstream of the accepted sub-model and
-    nothing else; returns the runs submitted now (the caller enqueues them after the commit)."""
+    nothing else; returns the runs submitted now (the caller enqueues them after the commit).
+    `overrides` replaces parameters of rerun stages (a rejection's adjustment, host/approval.py)."""
     handlers.locked_avatar(avatar_id)
     _known(flow, submodel)
     version = handlers.latest_submission_version(avatar_id)
@@ -141,7 +145,10 @@ def retrain(uow: UnitOfWork, avatar_id: str, submodel: str, flow: Flow, known_st
         "from_run": accepted.id,
         "rerun": rerun,
         "base_runs": base_runs,
-        "parameters": {stage: {**_last_parameters(avatar_id, stage, version), "generation": generation} for stage in rerun},
+        "parameters": {
+            stage: {**_last_parameters(avatar_id, stage, version), **(overrides or {}).get(stage, {}), "generation": generation}
+            for stage in rerun
+        },
     }
     uow.notify(avatar_id, handlers.RETRAIN_STARTED, plan, stage=submodel)
     started = []

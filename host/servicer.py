@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 
-from host import convert, handlers, material_versions, registry
+from host import approval, convert, handlers, material_versions, registry
 from host.bootstrap import Runtime
 from host.errors import IntegrityError, InvalidArgument, NotFound, TooLarge
 from host.notifications import follow
@@ -37,6 +37,16 @@ def material_version(version: material_versions.MaterialVersion, current: bool) 
             parameters_json=json.dumps(edit.get("parameters", {}), sort_keys=True), based_on=int(edit.get("based_on", 0)),
             words=edit.get("words", ""),
         ),
+    )
+
+
+def approval_round(item: dict) -> host_pb.Round:
+    return host_pb.Round(
+        round=item.get("round", 0), evaluation_run=item["evaluation_run"], submission_version=item["submission_version"],
+        generation=item["generation"], passed=item["passed"], preset=item["preset"], words=item["words"],
+        measures_json=json.dumps(item["mean"], sort_keys=True), preview=item["preview"], verdict=item["verdict"] or "",
+        by=item["by"], reason=item["reason"], text=item["text"], adjustment=item["adjustment"],
+        retrain_generation=item["retrain_generation"] or 0,
     )
 
 
@@ -229,3 +239,31 @@ class HostServicer(host_grpc.HostServiceServicer):
             return host_pb.RevertMaterialsResponse(run=convert.stage_run(run), version=json.loads(run.parameters_json)["version"])
 
         return await asyncio.to_thread(submit)
+
+    async def ApproveAvatar(self, request, context):
+        def approve():
+            with self.rt.uow() as uow:
+                judged = approval.approve(uow, request.avatar_id, request.by)
+            allowed, why = approval.can_deploy(request.avatar_id)
+            return host_pb.ApproveAvatarResponse(round=approval_round(judged), can_deploy=allowed, deploy_reason=why)
+
+        return await asyncio.to_thread(approve)
+
+    async def RejectAvatar(self, request, context):
+        def reject():
+            with self.rt.uow() as uow:
+                judged, started, words = approval.reject(
+                    uow, request.avatar_id, request.by, request.reason, request.text, self.rt.flow, registry.known_stages()
+                )
+            self.rt.dispatch(started)
+            return host_pb.RejectAvatarResponse(round=approval_round(judged), started=[convert.stage_run(r) for r in started], message=words)
+
+        return await asyncio.to_thread(reject)
+
+    async def ListRounds(self, request, context):
+        def rows():
+            found = approval.rounds(request.avatar_id)
+            allowed, why = approval.can_deploy(request.avatar_id)
+            return host_pb.ListRoundsResponse(rounds=[approval_round(r) for r in found], can_deploy=allowed, deploy_reason=why)
+
+        return await asyncio.to_thread(rows)

@@ -61,6 +61,9 @@ class Trainer(Plugin):
                 "iterations": {"type": "integer", "minimum": 1},
                 # set by the host when a retrain makes a new generation of the sub-models (host/retraining.py)
                 "generation": {"type": "integer", "minimum": 0},
+                # multipliers of the preset's numbers (e.g. {"sync_weight": 2, "iterations": 1.5}): the
+                # adjustment a person's rejection asks for (host/approval.py)
+                "scale": {"type": "object", "additionalProperties": {"type": "number", "exclusiveMinimum": 0}},
             },
             "additionalProperties": False,
         }
@@ -72,6 +75,7 @@ class Trainer(Plugin):
         if "iterations" in ctx.parameters:
             config["iterations"] = min(int(config["iterations"]), int(ctx.parameters["iterations"]))
             config["checkpoint_every"] = min(int(config["checkpoint_every"]), config["iterations"])
+        config = scaled(config, ctx.parameters.get("scale", {}), name)
         seed = int(ctx.parameters.get("seed", DEFAULT_SEED))
         ctx.progress(0.0, f"preparing the {name} training data")
         rng = np.random.default_rng(seed)
@@ -119,6 +123,26 @@ class Trainer(Plugin):
         if self.prepare is not None:
             return self.prepare
         return importlib.import_module(f"plugins.lipsync.{self.submodel.name}").prepare
+
+
+def scaled(config: dict, scale: dict[str, float], name: str) -> dict:
+    """The preset's values multiplied as a rejection's adjustment asks; only numbers the preset
+    has can be scaled, so a misspelt or foreign setting fails instead of silently changing nothing."""
+    unknown = sorted(key for key in scale if not isinstance(config.get(key), (int, float)) or isinstance(config.get(key), bool))
+    if unknown:
+        known = sorted(key for key, value in config.items() if isinstance(value, (int, float)) and not isinstance(value, bool))
+        raise StageFailed(
+            "unknown_setting",
+            f"{name} has no numeric setting {', '.join(unknown)} to scale",
+            f"scale one of {', '.join(known)}",
+        )
+    result = dict(config)
+    for key, factor in scale.items():
+        value = config[key] * float(factor)
+        result[key] = max(1, int(round(value))) if isinstance(config[key], int) else value
+    if "iterations" in scale:
+        result["checkpoint_every"] = min(int(result["checkpoint_every"]), result["iterations"])
+    return result
 
 
 def upstream_models(ctx: RunContext, submodel: SubModel) -> dict[str, Path]:

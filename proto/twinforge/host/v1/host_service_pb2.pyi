@@ -419,3 +419,93 @@ class RevertMaterialsResponse(_message.Message):
     run: StageRun
     version: int
     def __init__(self, run: _Optional[_Union[StageRun, _Mapping]] = ..., version: _Optional[int] = ...) -> None: ...
+
+class Round(_message.Message):
+    __slots__ = ("round", "evaluation_run", "submission_version", "generation", "passed", "preset", "words", "measures_json", "preview", "verdict", "by", "reason", "text", "adjustment", "retrain_generation")
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    EVALUATION_RUN_FIELD_NUMBER: _ClassVar[int]
+    SUBMISSION_VERSION_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
+    PASSED_FIELD_NUMBER: _ClassVar[int]
+    PRESET_FIELD_NUMBER: _ClassVar[int]
+    WORDS_FIELD_NUMBER: _ClassVar[int]
+    MEASURES_JSON_FIELD_NUMBER: _ClassVar[int]
+    PREVIEW_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    BY_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    ADJUSTMENT_FIELD_NUMBER: _ClassVar[int]
+    RETRAIN_GENERATION_FIELD_NUMBER: _ClassVar[int]
+    round: int
+    evaluation_run: str
+    submission_version: int
+    generation: int
+    passed: bool
+    preset: str
+    words: _containers.RepeatedScalarFieldContainer[str]
+    measures_json: str
+    preview: str
+    verdict: str
+    by: str
+    reason: str
+    text: str
+    adjustment: str
+    retrain_generation: int
+    def __init__(self, round: _Optional[int] = ..., evaluation_run: _Optional[str] = ..., submission_version: _Optional[int] = ..., generation: _Optional[int] = ..., passed: bool = ..., preset: _Optional[str] = ..., words: _Optional[_Iterable[str]] = ..., measures_json: _Optional[str] = ..., preview: _Optional[str] = ..., verdict: _Optional[str] = ..., by: _Optional[str] = ..., reason: _Optional[str] = ..., text: _Optional[str] = ..., adjustment: _Optional[str] = ..., retrain_generation: _Optional[int] = ...) -> None: ...
+
+class ApproveAvatarRequest(_message.Message):
+    __slots__ = ("avatar_id", "by")
+    AVATAR_ID_FIELD_NUMBER: _ClassVar[int]
+    BY_FIELD_NUMBER: _ClassVar[int]
+    avatar_id: str
+    by: str
+    def __init__(self, avatar_id: _Optional[str] = ..., by: _Optional[str] = ...) -> None: ...
+
+class ApproveAvatarResponse(_message.Message):
+    __slots__ = ("round", "can_deploy", "deploy_reason")
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    CAN_DEPLOY_FIELD_NUMBER: _ClassVar[int]
+    DEPLOY_REASON_FIELD_NUMBER: _ClassVar[int]
+    round: Round
+    can_deploy: bool
+    deploy_reason: str
+    def __init__(self, round: _Optional[_Union[Round, _Mapping]] = ..., can_deploy: bool = ..., deploy_reason: _Optional[str] = ...) -> None: ...
+
+class RejectAvatarRequest(_message.Message):
+    __slots__ = ("avatar_id", "by", "reason", "text")
+    AVATAR_ID_FIELD_NUMBER: _ClassVar[int]
+    BY_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    avatar_id: str
+    by: str
+    reason: str
+    text: str
+    def __init__(self, avatar_id: _Optional[str] = ..., by: _Optional[str] = ..., reason: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
+
+class RejectAvatarResponse(_message.Message):
+    __slots__ = ("round", "started", "message")
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    STARTED_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    round: Round
+    started: _containers.RepeatedCompositeFieldContainer[StageRun]
+    message: str
+    def __init__(self, round: _Optional[_Union[Round, _Mapping]] = ..., started: _Optional[_Iterable[_Union[StageRun, _Mapping]]] = ..., message: _Optional[str] = ...) -> None: ...
+
+class ListRoundsRequest(_message.Message):
+    __slots__ = ("avatar_id",)
+    AVATAR_ID_FIELD_NUMBER: _ClassVar[int]
+    avatar_id: str
+    def __init__(self, avatar_id: _Optional[str] = ...) -> None: ...
+
+class ListRoundsResponse(_message.Message):
+    __slots__ = ("rounds", "can_deploy", "deploy_reason")
+    ROUNDS_FIELD_NUMBER: _ClassVar[int]
+    CAN_DEPLOY_FIELD_NUMBER: _ClassVar[int]
+    DEPLOY_REASON_FIELD_NUMBER: _ClassVar[int]
+    rounds: _containers.RepeatedCompositeFieldContainer[Round]
+    can_deploy: bool
+    deploy_reason: str
+    def __init__(self, rounds: _Optional[_Iterable[_Union[Round, _Mapping]]] = ..., can_deploy: bool = ..., deploy_reason: _Optional[str] = ...) -> None: ...

@@ -103,6 +103,21 @@ class HostServiceStub(object):
                 request_serializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.RevertMaterialsRequest.SerializeToString,
                 response_deserializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.RevertMaterialsResponse.FromString,
                 )
+        self.ApproveAvatar = channel.unary_unary(
+                '/twinforge.host.v1.HostService/ApproveAvatar',
+                request_serializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.ApproveAvatarRequest.SerializeToString,
+                response_deserializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.ApproveAvatarResponse.FromString,
+                )
+        self.RejectAvatar = channel.unary_unary(
+                '/twinforge.host.v1.HostService/RejectAvatar',
+                request_serializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.RejectAvatarRequest.SerializeToString,
+                response_deserializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.RejectAvatarResponse.FromString,
+                )
+        self.ListRounds = channel.unary_unary(
+                '/twinforge.host.v1.HostService/ListRounds',
+                request_serializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.ListRoundsRequest.SerializeToString,
+                response_deserializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.ListRoundsResponse.FromString,
+                )
 
 
 class HostServiceServicer(object):
@@ -225,6 +240,28 @@ class HostServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ApproveAvatar(self, request, context):
+        """ApproveAvatar approves the newest evaluation round that passed: the avatar may be deployed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RejectAvatar(self, request, context):
+        """RejectAvatar rejects the newest round with a reason, applies its adjustment and retrains from
+        the accepted sub-models (or, for a wrong clip, sends the person back to the materials).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRounds(self, request, context):
+        """ListRounds lists every evaluation round, oldest first, with its measures and verdict.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_HostServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -312,6 +349,21 @@ def add_HostServiceServicer_to_server(servicer, server):
                     servicer.RevertMaterials,
                     request_deserializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.RevertMaterialsRequest.FromString,
                     response_serializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.RevertMaterialsResponse.SerializeToString,
+            ),
+            'ApproveAvatar': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApproveAvatar,
+                    request_deserializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.ApproveAvatarRequest.FromString,
+                    response_serializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.ApproveAvatarResponse.SerializeToString,
+            ),
+            'RejectAvatar': grpc.unary_unary_rpc_method_handler(
+                    servicer.RejectAvatar,
+                    request_deserializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.RejectAvatarRequest.FromString,
+                    response_serializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.RejectAvatarResponse.SerializeToString,
+            ),
+            'ListRounds': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRounds,
+                    request_deserializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.ListRoundsRequest.FromString,
+                    response_serializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.ListRoundsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -613,5 +665,56 @@ class HostService(object):
         return grpc.experimental.unary_unary(request, target, '/twinforge.host.v1.HostService/RevertMaterials',
             twinforge_dot_host_dot_v1_dot_host__service__pb2.RevertMaterialsRequest.SerializeToString,
             twinforge_dot_host_dot_v1_dot_host__service__pb2.RevertMaterialsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ApproveAvatar(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/twinforge.host.v1.HostService/ApproveAvatar',
+            twinforge_dot_host_dot_v1_dot_host__service__pb2.ApproveAvatarRequest.SerializeToString,
+            twinforge_dot_host_dot_v1_dot_host__service__pb2.ApproveAvatarResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def RejectAvatar(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/twinforge.host.v1.HostService/RejectAvatar',
+            twinforge_dot_host_dot_v1_dot_host__service__pb2.RejectAvatarRequest.SerializeToString,
+            twinforge_dot_host_dot_v1_dot_host__service__pb2.RejectAvatarResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListRounds(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/twinforge.host.v1.HostService/ListRounds',
+            twinforge_dot_host_dot_v1_dot_host__service__pb2.ListRoundsRequest.SerializeToString,
+            twinforge_dot_host_dot_v1_dot_host__service__pb2.ListRoundsResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -1,0 +1,255 @@
+"""The person's approval of a trained avatar (issue #8): each evaluation of a generation is a round;
+a round that passes its preset's limits is sent to the person as a preview with its measures in
+plain words, and the person approves it (the avatar may be deployed) or rejects it with a reason,
+which applies an adjustment and retrains from the accepted sub-models (host/retraining.py).
+
+Like the sub-models' verdicts, rounds need no table: a round is a succeeded `quality_eval` run,
+and its verdict is a notification on that run (`avatar_approved`, `avatar_rejected`), so every
+round keeps its measures and its verdict in the avatar's history. Only an approval of the newest
+round lets the avatar be deployed (`can_deploy`): a rejection, a new evaluation or a retrain never
+does.
+
+The evaluation's contract (docs/evaluation.md, docs/approval.md): the run's summary holds `passed`
+(bool), `preset`, and `summary` (plain sentences) and/or `mean` (each role's measures); its outputs
+hold the preview (kind `preview`). Its generation is that of the model files it measured.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from host import handlers, retraining
+from host.errors import IllegalTransition, InvalidArgument, NotFound
+from host.flow import Flow
+from host.state import StageState
+from host.storage import models
+from host.unit_of_work import UnitOfWork
+
+EVALUATION_STAGE = "quality_eval"
+PREVIEW_KIND = "preview"
+MODEL_KIND = "model"
+PREVIEW_READY = "preview_ready"
+BELOW_LIMITS = "evaluation_below_limits"
+APPROVED = "avatar_approved"
+REJECTED = "avatar_rejected"
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    words: str  # what the person is told happens next
+    retrain_from: str | None  # the sub-model kept (accepted) whose downstream is retrained; None: no retrain
+    scale: dict[str, dict[str, float]] = field(default_factory=dict)  # stage -> multipliers of its preset values
+
+
+# What each reason for a rejection changes: the one place to tune (docs/approval.md). Multipliers
+# compound over rounds (a second "lips off" gives four times the sync weight).
+ADJUSTMENTS: dict[str, Adjustment] = {
+    "lips_off": Adjustment(
+        "the generator is retrained with twice the sync-loss weight and half again as many iterations, then the refiner",
+        "audio2lip", {"generator": {"sync_weight": 2.0, "iterations": 1.5}},
+    ),
+    "blurry_mouth": Adjustment("the refiner is retrained twice as long, to sharpen the mouth", "generator", {"refiner": {"iterations": 2.0}}),
+    "jitter": Adjustment(
+        "the generator and the refiner are retrained half again as long, for steadier lips",
+        "audio2lip", {"generator": {"iterations": 1.5}, "refiner": {"iterations": 1.5}},
+    ),
+    "wrong_clip": Adjustment(
+        "nothing is retrained: choose another driving clip in the materials (twinforge materials versions {avatar}, then "
+        "twinforge materials edit {avatar} choose --param driving=<clip id>), and the model is trained on it", None,
+    ),
+    "other": Adjustment("nothing is retrained automatically: an operator reads your words and adjusts the training", None),
+}
+REASONS = tuple(ADJUSTMENTS)
+
+
+def evaluation_finished(uow: UnitOfWork, run: models.StageRun) -> None:
+    """Called for every finished run (handlers.finish_run): a succeeded evaluation opens a round and
+    tells the person, with the preview when it passed, with what fell short when not."""
+    if run.stage != EVALUATION_STAGE or run.state != StageState.SUCCEEDED.value:
+        return
+    found = _round(run)
+    payload = {key: found[key] for key in ("generation", "passed", "preset", "words", "preview")}
+    uow.notify(run.avatar_id, PREVIEW_READY if found["passed"] else BELOW_LIMITS, payload, run_id=run.id, stage=run.stage)
+
+
+def rounds(avatar_id: str) -> list[dict[str, Any]]:
+    """Every round of the avatar, oldest first, each with its measures and the person's verdict."""
+    handlers.get_avatar(avatar_id)
+    found = [_round(run) for run in _evaluations(avatar_id)]
+    for number, item in enumerate(found, 1):
+        item["round"] = number
+    return found
+
+
+def approve(uow: UnitOfWork, avatar_id: str, by: str) -> dict[str, Any]:
+    """Approves the newest round; only a round that passed can be approved."""
+    current = _judgeable(avatar_id)
+    if not current["passed"]:
+        raise IllegalTransition(
+            stage=EVALUATION_STAGE, code="not_passed",
+            cause=f"round {current['round']} (generation {current['generation']}) did not pass the {current['preset']} limits",
+            advice=f"reject it with a reason so that it is retrained (twinforge avatar reject {avatar_id} REASON)",
+        )
+    uow.notify(avatar_id, APPROVED, {"by": by, "generation": current["generation"]}, run_id=current["evaluation_run"], stage=EVALUATION_STAGE)
+    return {**current, "verdict": "approved", "by": by}
+
+
+def reject(
+    uow: UnitOfWork, avatar_id: str, by: str, reason: str, text: str, flow: Flow, known_stages: set[str]
+) -> tuple[dict[str, Any], list[models.StageRun], str]:
+    """Rejects the newest round and applies the reason's adjustment: returns the round, the runs a
+    retrain submitted (the caller enqueues them after the commit) and what the person is told."""
+    if reason not in ADJUSTMENTS:
+        raise InvalidArgument(
+            stage=EVALUATION_STAGE, code="unknown_reason",
+            cause=f"{reason!r} is not a reason for a rejection", advice=f"use one of {', '.join(REASONS)}",
+        )
+    if reason == "other" and not text.strip():
+        raise InvalidArgument(stage=EVALUATION_STAGE, code="no_reason", cause="'other' needs a few words",
+                              advice="say what is wrong, e.g. --text 'the teeth look grey'")
+    current = _judgeable(avatar_id)
+    adjustment = ADJUSTMENTS[reason]
+    started: list[models.StageRun] = []
+    if adjustment.retrain_from is not None:
+        started = _retrain(uow, avatar_id, adjustment, f"{reason}: {text}".strip(": "), flow, known_stages)
+    words = adjustment.words.format(avatar=avatar_id)
+    payload = {
+        "by": by, "reason": reason, "text": text.strip(), "generation": current["generation"], "adjustment": words,
+        "retrain_generation": handlers.run_generation(started[0]) if started else None,
+        "parameters": {run.stage: json.loads(run.parameters_json) for run in started},
+    }
+    uow.notify(avatar_id, REJECTED, payload, run_id=current["evaluation_run"], stage=EVALUATION_STAGE)
+    return {**current, "verdict": "rejected", **payload}, started, words
+
+
+def can_deploy(avatar_id: str) -> tuple[bool, str]:
+    """Whether the avatar may be deployed, and why: only the person's approval of the newest round
+    allows it."""
+    found = rounds(avatar_id)
+    if not found:
+        return False, "the avatar has no evaluation yet"
+    newest = found[-1]
+    if newest["verdict"] == "approved":
+        return True, f"{newest['by']} approved round {newest['round']} (generation {newest['generation']})"
+    if newest["verdict"] == "rejected":
+        return False, f"round {newest['round']} was rejected ({newest['reason']}); the adjusted model must pass and be approved"
+    if not newest["passed"]:
+        return False, f"round {newest['round']} did not pass its limits"
+    return False, f"round {newest['round']} passed and waits for the person's approval"
+
+
+def _retrain(uow: UnitOfWork, avatar_id: str, adjustment: Adjustment, why: str, flow: Flow,
+             known_stages: set[str]) -> list[models.StageRun]:
+    """Keeps the adjustment's sub-model (accepting it unless it already is), marks the rerun
+    sub-models' current runs rejected, and retrains them with the scaled presets."""
+    kept = adjustment.retrain_from
+    version = handlers.latest_submission_version(avatar_id)
+    runs = handlers.succeeded_runs(avatar_id, kept, version)
+    if runs and retraining.verdict(runs[0].id) != "accepted":
+        retraining.accept(uow, avatar_id, kept, flow)
+    overrides = {}
+    for stage in flow.downstream(kept):
+        if stage == EVALUATION_STAGE or not handlers.succeeded_runs(avatar_id, stage, version):
+            continue
+        previous = retraining.reject(uow, avatar_id, stage, why, flow)
+        if stage in adjustment.scale:
+            scale = dict(json.loads(previous.parameters_json or "{}").get("scale", {}))
+            for key, factor in adjustment.scale[stage].items():
+                scale[key] = scale.get(key, 1.0) * factor
+            overrides[stage] = {"scale": scale}
+    return retraining.retrain(uow, avatar_id, kept, flow, known_stages, overrides)
+
+
+def _judgeable(avatar_id: str) -> dict[str, Any]:
+    """The newest round, if it can still be judged: it has no verdict, and no newer generation has
+    started since (that one's evaluation is the round to judge)."""
+    found = rounds(avatar_id)
+    if not found:
+        raise NotFound(
+            stage=EVALUATION_STAGE, code="no_evaluation",
+            cause=f"avatar {avatar_id} has no finished evaluation to judge",
+            advice=f"wait for {EVALUATION_STAGE} to finish (twinforge watch {avatar_id})",
+        )
+    newest = found[-1]
+    if newest["verdict"] is not None:
+        raise IllegalTransition(
+            stage=EVALUATION_STAGE, code="already_judged",
+            cause=f"round {newest['round']} was already {newest['verdict']} by {newest['by']}",
+            advice=f"wait for the next evaluation (twinforge avatar rounds {avatar_id})",
+        )
+    version = handlers.latest_submission_version(avatar_id)
+    trained = models.StageRun.select().where(
+        (models.StageRun.avatar == avatar_id) & (models.StageRun.submission_version == version) & (models.StageRun.stage != EVALUATION_STAGE)
+    )
+    newer = [run for run in trained if handlers.run_generation(run) > newest["generation"]]
+    if newer:
+        raise IllegalTransition(
+            stage=EVALUATION_STAGE, code="newer_generation",
+            cause=f"generation {handlers.run_generation(newer[0])} was started after round {newest['round']} was measured",
+            advice=f"judge that generation's evaluation once it is ready (twinforge watch {avatar_id})",
+        )
+    return newest
+
+
+def _evaluations(avatar_id: str) -> list[models.StageRun]:
+    return list(
+        models.StageRun.select()
+        .where((models.StageRun.avatar == avatar_id) & (models.StageRun.stage == EVALUATION_STAGE)
+               & (models.StageRun.state == StageState.SUCCEEDED.value))
+        .order_by(models.StageRun.updated_at, models.StageRun.id)
+    )
+
+
+def _round(run: models.StageRun) -> dict[str, Any]:
+    summary = json.loads(run.summary_json or "{}")
+    outputs = json.loads(run.outputs_json or "[]")
+    verdict = (
+        models.Notification.select()
+        .where((models.Notification.run_id == run.id) & (models.Notification.kind.in_([APPROVED, REJECTED])))
+        .order_by(models.Notification.global_seq.desc())
+        .first()
+    )
+    judged = json.loads(verdict.payload_json) if verdict else {}
+    return {
+        "evaluation_run": run.id,
+        "submission_version": run.submission_version,
+        "generation": _generation(run),
+        "measured_at": run.updated_at.isoformat(),
+        "passed": bool(summary.get("passed")),
+        "preset": summary.get("preset", ""),
+        "words": plain_words(summary),
+        "mean": summary.get("mean", {}),
+        "preview": next((ref["key"] for ref in outputs if ref["kind"] == PREVIEW_KIND), ""),
+        "verdict": None if verdict is None else ("approved" if verdict.kind == APPROVED else "rejected"),
+        "by": judged.get("by", ""),
+        "reason": judged.get("reason", ""),
+        "text": judged.get("text", ""),
+        "adjustment": judged.get("adjustment", ""),
+        "retrain_generation": judged.get("retrain_generation"),
+    }
+
+
+def _generation(run: models.StageRun) -> int:
+    """The generation of the model files the evaluation measured (the newest among them), so that
+    an evaluation submitted by hand is placed as well as one the flow started."""
+    keys = [ref["key"] for ref in json.loads(run.inputs_json or "[]") if ref["kind"] == MODEL_KIND]
+    makers = models.StageRun.select().join(models.Artifact, on=(models.Artifact.run == models.StageRun.id)).where(models.Artifact.key.in_(keys))
+    return max((handlers.run_generation(maker) for maker in makers), default=handlers.run_generation(run))
+
+
+def plain_words(summary: dict[str, Any]) -> list[str]:
+    """The evaluation's sentences for the person; where it gave none, its mean measures as lines of
+    the render beside the unchanged driving clip (the floor) and the real recording (the ceiling)."""
+    if summary.get("summary"):
+        return [str(line) for line in summary["summary"]]
+    verdict = "passes" if summary.get("passed") else "does not pass"
+    lines = [f"The video {verdict} the limits of the {summary.get('preset', 'chosen')} preset."]
+    mean = summary.get("mean", {})
+    for name, value in sorted(mean.get("render", {}).items()):
+        beside = [f"{label} {mean[role][name]:.3g}" for role, label in (("floor", "unchanged clip"), ("ceiling", "real recording"))
+                  if mean.get(role, {}).get(name) is not None]
+        shown = "not measured" if value is None else f"{value:.3g}"
+        lines.append(f"{name}: {shown}" + (f" ({', '.join(beside)})" if beside else ""))
+    return lines
