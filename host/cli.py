@@ -1,7 +1,8 @@
 """The `twinforge` command: `up` for the whole platform, `plugins ls`, `watch`, `worker`, `check` (the
 intake check of a video file, in-process), `model` (accept, reject, retrain sub-models), `render`
-(an avatar speaking new audio, in-process), `materials` (versions, edits and undo of the cut-out,
-through the host), `avatar` (approve, reject, rounds, through the host) and the queue administration mounted from the scheduler."""
+(an avatar speaking new audio, in-process), `evaluate` (the quality measures of any video),
+`materials` (versions, edits and undo of the cut-out, through the host), `avatar` (approve,
+reject, rounds, through the host) and the queue administration mounted from the scheduler."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import click
 import grpc
 
+from host.evaluate_command import evaluate_command
 from host.logs import configure_logging
 from host.render_command import render_command
 from host.settings import get_settings
@@ -380,6 +382,7 @@ def avatar_rounds(avatar_id: str, as_json: bool) -> None:
 
 main.add_command(queue)
 main.add_command(render_command)
+main.add_command(evaluate_command)
 
 if __name__ == "__main__":
     main()

@@ -55,10 +55,22 @@ TRAINING_INPUTS = ("crop", MATERIALS)
 
 def with_model(flow: Flow, spec: Spec) -> Flow:
     """The flow followed by the model's training (docs/model.md): the materials once the training
-    set is made, the cut-out once the materials are proposed, then each sub-model of the spec as a stage of its name once the training set, the
-    materials and the sub-models it needs have succeeded, so its inputs hold all of their outputs."""
+    set is made, the cut-out once the materials are proposed, then each sub-model of the spec as a
+    stage of its name once the training set, the materials and the sub-models it needs have
+    succeeded, so its inputs hold all of their outputs; last, the evaluation of the whole graph on
+    the held-out test clips (docs/evaluation.md)."""
     trainers = {name: TRAINING_INPUTS + spec.submodels[name].needs for level in spec.by_level() for name in level}
-    return Flow(needs={**flow.needs, MATERIALS: ("crop",), "cutout": ("segmentation", "crop", MATERIALS), **trainers})
+    evaluation = TRAINING_INPUTS + tuple(spec.submodels)  # the whole trained graph renders the test clips
+    return Flow(
+        needs={
+            **flow.needs,
+            MATERIALS: ("crop",),
+            "cutout": ("segmentation", "crop", MATERIALS),
+            **trainers,
+            "sync_detection": evaluation,
+            "quality_eval": evaluation,
+        }
+    )
 
 
 # The default flow: preprocessing, then the materials and the default model's sub-models.

@@ -38,6 +38,8 @@ BUILTIN_PLUGINS = (
     "plugins.trainer.refiner",
     "plugins.cutout.server",
     "plugins.interactive_edit.server",
+    "plugins.evaluation.sync_detection",
+    "plugins.evaluation.quality_eval",
 )
 RESTART_DELAYS_S = (5, 10, 20, 40, 60)
 

@@ -130,6 +130,7 @@ async def test_retraining_from_an_accepted_audio2lip_reruns_generator_and_refine
     kinds = [n.kind for n in models.Notification.select().where(models.Notification.avatar == avatar_id)]
     assert kinds.count("submodel_accepted") == 2 and kinds.count("submodel_rejected") == 1
     (plan,) = [json.loads(n.payload_json) for n in models.Notification.select().where(models.Notification.kind == "retrain_started")]
-    assert plan["rerun"] == ["generator", "refiner"] and plan["from_run"] == audio2lip.id
+    # the evaluation of the graph reruns too (its plugins are not registered in this test)
+    assert plan["rerun"] == ["generator", "refiner", "sync_detection", "quality_eval"] and plan["from_run"] == audio2lip.id
     assert plan["base_runs"] == {"crop": runs["crop"][0].id, "material_extraction": runs["material_extraction"][0].id,
                                  "syncnet": syncnet.id, "audio2lip": audio2lip.id}

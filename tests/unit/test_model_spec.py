@@ -55,15 +55,17 @@ def test_the_networks_presets_come_from_their_file_and_the_spec_adds_to_them(tmp
     assert load_spec().submodels["syncnet"].presets["draft"]["mouth_size"] > 0  # from plugins/lipsync/presets.yaml
 
 
-def test_the_flow_runs_every_trainer_after_the_training_set_and_the_materials() -> None:
+def test_the_flow_runs_every_trainer_after_the_training_set_and_the_materials_and_evaluates_the_graph() -> None:
     flow = with_model(PREPROCESSING_FLOW, load_spec())
     assert flow.needs["material_extraction"] == ("crop",)
     assert flow.needs["syncnet"] == ("crop", "material_extraction")
     assert flow.needs["generator"] == ("crop", "material_extraction", "syncnet", "audio2lip")
     assert flow.needs["refiner"] == ("crop", "material_extraction", "generator")
     assert {s: flow.needs[s] for s in PREPROCESSING_FLOW.needs} == PREPROCESSING_FLOW.needs
-    assert flow.downstream("audio2lip") == ["generator", "refiner"]
-    assert flow.downstream("generator") == ["refiner"] and flow.downstream("refiner") == []
+    evaluation = ["sync_detection", "quality_eval"]  # the whole graph is measured after any retrain
+    assert flow.needs["quality_eval"] == ("crop", "material_extraction", "syncnet", "audio2lip", "generator", "refiner")
+    assert flow.downstream("audio2lip") == ["generator", "refiner", *evaluation]
+    assert flow.downstream("generator") == ["refiner", *evaluation] and flow.downstream("refiner") == evaluation
 
 
 def test_an_unknown_need_is_named(default: dict) -> None:

@@ -1,0 +1,46 @@
+"""`twinforge evaluate VIDEO [--audio WAV] [--reference REAL.mp4] [--floor FLOOR.mp4] [--json]`:
+any video measured the way the `sync_detection` and `quality_eval` stages measure a render
+(docs/evaluation.md), on this machine, without the host.
+
+The video is the render; --reference is the real recording of the same speech (the ceiling: LMD,
+mouth PSNR/SSIM and sharpness need it) and --floor the driving clip left unchanged under the same
+sound (`twinforge render --floor`). Limits that need a baseline that was not given are reported as
+not checked.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from host.settings import get_settings
+
+PRESETS = ("draft", "standard", "high")
+
+
+@click.command("evaluate")
+@click.argument("video", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--audio", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="The sound the video is played with (default: its own).")
+@click.option("--reference", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="The real recording of the same speech: the ceiling.")
+@click.option("--floor", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="The driving clip unchanged under the same sound: the floor.")
+@click.option("--preset", type=click.Choice(PRESETS), default=None, help="Whose limits to check (default: the intake preset setting).")
+@click.option("--json", "as_json", is_flag=True, help="The whole report as JSON.")
+def evaluate_command(video: Path, audio: Path | None, reference: Path | None, floor: Path | None, preset: str | None, as_json: bool) -> None:
+    """Measure VIDEO's lip sync and mouth quality against the given baselines.
+
+    Exit codes: 0 measured (whether or not it passes: see `passed`), 1 the files cannot be read."""
+    from plugins.evaluation import report
+    from plugins.evaluation.measure import measure_files
+    from plugins.media.audio import NoSound
+    from plugins.media.frames import VideoUnreadable
+
+    try:
+        clips = measure_files(video, audio, reference, floor)
+    except NoSound as exc:
+        raise click.ClickException(f"{exc}: pass the sound it is played with as --audio") from None
+    except VideoUnreadable as exc:
+        raise click.ClickException(f"{exc}: pass an MP4, MOV, MKV or WebM video") from None
+    made = report.build(clips, preset or get_settings().intake_preset)
+    click.echo(json.dumps(made, indent=2) if as_json else report.text(made))

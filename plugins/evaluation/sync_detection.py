@@ -1,0 +1,42 @@
+"""`sync_detection`: does the trained model's mouth follow the sound? The held-out test clips are
+rendered with their own sound and measured against the floor and the ceiling (plugins/evaluation/
+clips.py): the proved sync measure's confidence and offset, and the trained sync expert's."""
+
+from __future__ import annotations
+
+from plugins.evaluation.clips import SYNC_MEASURES, evaluate_test_clips
+from plugins.sdk.context import RunContext
+from plugins.sdk.plugin import Plugin
+from plugins.sdk.server import main
+from plugins.video_analysis.thresholds import PRESETS_ORDER
+
+PARAMETERS = {
+    "type": "object",
+    "properties": {
+        "preset": {"enum": list(PRESETS_ORDER)},
+        "clips": {"type": "integer", "minimum": 1},
+        # set by the host when a retrain makes a new generation of the model (host/retraining.py)
+        "generation": {"type": "integer", "minimum": 0},
+    },
+    "additionalProperties": False,
+}
+
+
+class SyncDetection(Plugin):
+    name = "sync_detection"
+    version = "1.0.0"
+    stages = ("sync_detection",)
+    description = (
+        "Renders the held-out test clips with their own sound and measures audio-visual sync (confidence and offset, "
+        "and the trained sync expert's confidence) for the render, the floor and the real clip."
+    )
+    cpu_cores = 1.0
+    memory_bytes = 2 * 1024**3
+    parameters_schema = PARAMETERS
+
+    def run(self, ctx: RunContext) -> None:
+        evaluate_test_clips(ctx, "sync_detection", lambda measure: measure in SYNC_MEASURES)
+
+
+if __name__ == "__main__":
+    main(SyncDetection())
