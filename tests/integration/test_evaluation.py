@@ -5,7 +5,6 @@ on a tiny model trained on 20 s of the congress sample, as the host runs them.""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -13,24 +12,18 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from bench.preprocess import UPSTREAM, run_stage
+from bench.preprocess import run_stage
 from host.evaluate_command import evaluate_command
-from host.storage.blobs import blob_key
-from host.storage.local import LocalBlobStore
 from plugins.lipsync.sync_measure import speech_frames
-from plugins.crop.server import Crop
 from plugins.evaluation import measures
 from plugins.evaluation.measure import frames_of
 from plugins.evaluation.quality_eval import QualityEval
 from plugins.evaluation.sync import proved_sync
 from plugins.evaluation.sync_detection import SyncDetection
-from plugins.material_extraction.server import MaterialExtraction
 from plugins.media.audio import read_audio
 from plugins.media.frames import probe
-from plugins.sdk.context import LocalInput
-from plugins.trainer.plugin import MODEL_KIND, Trainer
+from tests.fixtures import trained_model
 from tests.fixtures.services import require_samples
-from twinforge.plugin.v1 import plugin_service_pb2 as plugin_pb
 
 pytestmark = pytest.mark.samples
 
@@ -136,27 +129,11 @@ def test_evaluate_asks_for_the_sound_of_a_video_without_one():
 @pytest.fixture(scope="module")
 def flow(tmp_path_factory) -> dict:
     """20 s of congress preprocessed, its materials, a tiny trained model and both evaluation stages run."""
-    samples = require_samples()
     torch.set_num_threads(2)
-    folder = tmp_path_factory.mktemp("evaluation")
-    clip = folder / "congress_20s.mp4"
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-i", str(samples / "congress_60s_256.mp4"), "-t", str(SECONDS), "-c", "copy", str(clip)],
-        check=True,
-    )
-    blobs = LocalBlobStore(folder / "blobs")
-    info = blobs.put_file(blob_key("av", "uploads", "v1", "video"), clip)
-    video = LocalInput(plugin_pb.ArtifactRef(key=info.key, kind="video", sha256=info.sha256, size=info.size, name="video"), clip)
-    produced = [video]
-    for plugin in UPSTREAM:
-        produced.extend(run_stage(plugin, [video], blobs, folder, {})[1])
-    _, (training_set,) = run_stage(Crop(), produced, blobs, folder, {"preset": "draft"})
-    _, (materials,) = run_stage(MaterialExtraction(), [video, training_set], blobs, folder, {"preset": "draft"})
-    base = [video, training_set, materials]
-    models: dict[str, LocalInput] = {}
-    for name, needs in (("syncnet", ()), ("audio2lip", ()), ("generator", ("syncnet", "audio2lip"))):
-        _, outputs = run_stage(Trainer(name), base + [models[n] for n in needs], blobs, folder, {"preset": "draft", "iterations": ITERATIONS, "seed": 3})
-        (models[name],) = [item for item in outputs if item.ref.kind == MODEL_KIND]
+    prepared = trained_model.prepared(require_samples(), tmp_path_factory.mktemp("evaluation"))
+    models = trained_model.trained(prepared, ("syncnet", "audio2lip", "generator"), ITERATIONS)
+    blobs, folder, materials = prepared["blobs"], prepared["folder"], prepared["materials"]
+    base = [prepared["video"], prepared["training_set"], materials]
     inputs = base + list(models.values())
     return {
         "materials": json.loads(materials.path.read_text()),

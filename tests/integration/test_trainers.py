@@ -1,5 +1,6 @@
-"""The four trainer plugins on a real person, as the host runs them: 20 s of the congress sample
-preprocessed by the five stages, its materials proposed by material_extraction, then syncnet,
+"""The four trainer plugins on a real person, as the host runs them (tests/fixtures/trained_model.py):
+20 s of the congress sample preprocessed by the five stages, its materials proposed by
+material_extraction, then syncnet,
 audio2lip, generator and refiner each trained a few iterations of the draft networks by its
 Trainer plugin with the inputs the flow gives it (the video, the training set, the materials and
 the model files it needs), and the graph rendered to an MP4 for a voice it never heard."""
@@ -7,69 +8,40 @@ the model files it needs), and the graph rendered to an MP4 for a voice it never
 from __future__ import annotations
 
 import json
-import subprocess
 
 import av
 import pytest
 import torch
 
-from bench.preprocess import UPSTREAM, run_stage
-from host.storage.blobs import blob_key
-from host.storage.local import LocalBlobStore
-from plugins.crop.server import Crop
+from bench.preprocess import run_stage
 from plugins.lipsync.graph import load_graph
 from plugins.lipsync.render import model_crops, render_video
-from plugins.material_extraction.server import MaterialExtraction
 from plugins.media.audio import read_audio
 from plugins.media.frames import probe
 from plugins.sdk.context import LocalInput
 from plugins.sdk.errors import StageFailed
-from plugins.trainer.plugin import MODEL_KIND, Trainer
+from plugins.trainer.plugin import Trainer
+from tests.fixtures import trained_model
 from tests.fixtures.services import require_samples
-from twinforge.plugin.v1 import plugin_service_pb2 as plugin_pb
 
 pytestmark = pytest.mark.samples
 
-SECONDS = 20
 ITERATIONS = 3
 ORDER = ("syncnet", "audio2lip", "generator", "refiner")
-NEEDS = {"syncnet": (), "audio2lip": (), "generator": ("syncnet", "audio2lip"), "refiner": ("generator",)}
 VOICE = "drive_speech_5s_a.wav"
 
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory) -> dict:
     """The flow's outputs up to the materials: what every trainer gets as inputs."""
-    samples = require_samples()
     torch.set_num_threads(2)
-    folder = tmp_path_factory.mktemp("trainers")
-    clip = folder / "congress_20s.mp4"
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-i", str(samples / "congress_60s_256.mp4"), "-t", str(SECONDS), "-c", "copy", str(clip)],
-        check=True,
-    )
-    blobs = LocalBlobStore(folder / "blobs")
-    info = blobs.put_file(blob_key("av", "uploads", "v1", "video"), clip)
-    video = LocalInput(plugin_pb.ArtifactRef(key=info.key, kind="video", sha256=info.sha256, size=info.size, name="video"), clip)
-    produced = [video]
-    for plugin in UPSTREAM:
-        produced.extend(run_stage(plugin, [video], blobs, folder, {})[1])
-    _, (training_set,) = run_stage(Crop(), produced, blobs, folder, {"preset": "draft"})
-    _, (materials,) = run_stage(MaterialExtraction(), [video, training_set], blobs, folder, {"preset": "draft"})
-    return {"folder": folder, "blobs": blobs, "video": video, "training_set": training_set, "materials": materials}
+    return trained_model.prepared(require_samples(), tmp_path_factory.mktemp("trainers"))
 
 
 @pytest.fixture(scope="module")
 def trained(prepared) -> dict[str, LocalInput]:
     """Each sub-model's model file, trained in the flow's order on its upstream's files."""
-    models: dict[str, LocalInput] = {}
-    for name in ORDER:
-        inputs = [prepared["video"], prepared["training_set"], prepared["materials"], *(models[need] for need in NEEDS[name])]
-        _, outputs = run_stage(
-            Trainer(name), inputs, prepared["blobs"], prepared["folder"], {"preset": "draft", "iterations": ITERATIONS, "seed": 3}
-        )
-        (models[name],) = [item for item in outputs if item.ref.kind == MODEL_KIND]
-    return models
+    return trained_model.trained(prepared, ORDER, ITERATIONS)
 
 
 @pytest.mark.parametrize("name", ORDER)
