@@ -143,8 +143,10 @@ def read_version(runtime, version: material_versions.MaterialVersion, folder) ->
     return read_cutout(local["cutout"]), json.loads(local["materials"].read_text())
 
 
-async def test_every_edit_is_a_version_in_the_message_center_and_going_back_restores_one(host, runtime, prepared, tmp_path):
-    known = {"cutout", "interactive_edit"}
+@contextlib.asynccontextmanager
+async def edit_plugins_and_avatar(host: str, prepared):
+    """A stub on the host with the real cutout and interactive_edit plugins registered, and a new
+    avatar with the prepared inputs uploaded: (stub, avatar id, input refs)."""
     async with contextlib.AsyncExitStack() as stack, grpc.aio.insecure_channel(host) as channel:
         stub = host_grpc.HostServiceStub(channel)
         await start_plugin(CutoutStage(), stack)
@@ -152,7 +154,12 @@ async def test_every_edit_is_a_version_in_the_message_center_and_going_back_rest
         await wait_registered(stub, "cutout")
         await wait_registered(stub, "interactive_edit")
         avatar = (await stub.CreateAvatar(host_pb.CreateAvatarRequest(name="Ted", owner="telegram:42"))).avatar.avatar_id
-        inputs = [await upload(stub, avatar, item) for item in prepared.inputs]
+        yield stub, avatar, [await upload(stub, avatar, item) for item in prepared.inputs]
+
+
+async def test_every_edit_is_a_version_in_the_message_center_and_going_back_restores_one(host, runtime, prepared, tmp_path):
+    known = {"cutout", "interactive_edit"}
+    async with edit_plugins_and_avatar(host, prepared) as (_, avatar, inputs):
 
         def step(submit) -> str:
             return run_through_host(runtime, submit)

@@ -21,14 +21,11 @@ from host import handlers
 from host.cli import main as cli
 from host.storage import models
 from plugins.cutout.artifact import read_cutout
-from plugins.cutout.server import CutoutStage
-from plugins.interactive_edit.server import InteractiveEdit
 from plugins.sdk.context import LocalInput
 from scheduler import jobs
 from tests.fixtures.cutout_inputs import Prepared, prepare
-from tests.fixtures.services import require_samples, start_plugin
-from tests.integration.test_host_flow import wait_registered
-from tests.integration.test_interactive_edit import upload
+from tests.fixtures.services import require_samples
+from tests.integration.test_interactive_edit import edit_plugins_and_avatar, upload
 from twinforge.host.v1 import host_service_pb2 as host_pb
 from twinforge.host.v1 import host_service_pb2_grpc as host_grpc
 from twinforge.plugin.v1 import plugin_service_pb2 as plugin_pb
@@ -52,14 +49,7 @@ def run_job(run_id: str) -> None:
 async def cut_out_avatar(host: str, runtime, prepared: Prepared):
     """A stub on the host with the real plugins registered, and an avatar whose cut-out (version 1)
     is done."""
-    async with contextlib.AsyncExitStack() as stack, grpc.aio.insecure_channel(host) as channel:
-        stub = host_grpc.HostServiceStub(channel)
-        await start_plugin(CutoutStage(), stack)
-        await start_plugin(InteractiveEdit(), stack)
-        await wait_registered(stub, "cutout")
-        await wait_registered(stub, "interactive_edit")
-        avatar = (await stub.CreateAvatar(host_pb.CreateAvatarRequest(name="Ted", owner="telegram:42"))).avatar.avatar_id
-        inputs = [await upload(stub, avatar, item) for item in prepared.inputs]
+    async with edit_plugins_and_avatar(host, prepared) as (stub, avatar, inputs):
         with runtime.uow() as uow:
             cut = handlers.submit_stage(uow, avatar, "cutout", inputs, {}, KNOWN)
         await asyncio.to_thread(run_job, cut.id)
