@@ -1,5 +1,5 @@
 """Sync of a video with its sound, two ways: the platform's proved measure (mouth opening against
-the sound's envelope over offsets of -10..+10 frames, plugins/lipsync/sync_measure.py), and the
+the rise of the speech band's loudness over offsets of -10..+10 frames, plugins/lipsync/sync_measure.py), and the
 trained sync expert's own confidence (plugins/lipsync/syncnet.py) where a model file is at hand.
 
 The expert is scored the way the proved measure is: its mean logit over the 5-frame windows inside
@@ -18,7 +18,7 @@ import torch
 
 from plugins.lipsync import data as lipdata
 from plugins.lipsync import features, syncnet
-from plugins.lipsync.sync_measure import MAX_LAG, correlate, envelope
+from plugins.lipsync.sync_measure import MAX_LAG, articulation, correlate
 
 BATCH = 64
 
@@ -27,7 +27,7 @@ def proved_sync(opening: np.ndarray, samples: np.ndarray, fps: float, speech: np
     """The sync measure of a mouth-opening track played with 16 kHz `samples` from its first frame,
     over the frames inside speech."""
     count = len(opening)
-    found = correlate(opening, envelope(samples, fps, count), counted=np.asarray(speech[:count], bool))
+    found = correlate(opening, articulation(samples, fps, count), counted=np.asarray(speech[:count], bool))
     return {"sync_confidence": float(found.confidence), "sync_offset": int(found.lag), "sync_best": float(found.best), "sync_frames": int(found.frames)}
 
 

@@ -8,9 +8,9 @@ follow the landmark noise and make the mouth jitter. Lips are stored relative to
 nose, which the jaw does not move, so that audio2lip learns articulation and not head motion; at
 inference the predicted lips are placed at the driving frame's own anchor.
 
-Recordings are often a few frames off between sound and picture (congress_60s_256.mp4: the mouth
-leads its sound by 3 frames). A model trained on them learns the offset and renders it. So the
-offset is measured on the training frames (mouth opening against the sound's envelope, as the sync
+Recordings are often a few frames off between sound and picture (a camera's sound path has its own
+delay; a voice recorded apart can be any amount off). A model trained on them learns the offset and renders it. So the
+offset is measured on the training frames (mouth opening against the speech band's rise, as the sync
 measure does) and every audio window is taken that much later or earlier: the sub-models learn
 sound and mouth aligned, and the graph renders them aligned.
 """
@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from plugins.lipsync import features
-from plugins.lipsync.sync_measure import EYE_CORNERS, correlate, envelope
+from plugins.lipsync.sync_measure import EYE_CORNERS, articulation, correlate
 from plugins.lipsync.sync_measure import INNER_BOTTOM as MESH_INNER_BOTTOM
 from plugins.lipsync.sync_measure import INNER_TOP as MESH_INNER_TOP
 from plugins.sdk.errors import StageFailed
@@ -183,7 +183,7 @@ def av_offset(landmarks: np.ndarray, samples: np.ndarray, fps: float, frames: np
     gap = np.linalg.norm(landmarks[:, MESH_INNER_TOP] - landmarks[:, MESH_INNER_BOTTOM], axis=1)
     opening = np.full(len(landmarks), np.nan, dtype=np.float32)
     opening[frames] = gap[frames] / np.maximum(eyes[frames], 1e-6)
-    found = correlate(opening, envelope(samples, fps, len(landmarks)), MAX_OFFSET)
+    found = correlate(opening, articulation(samples, fps, len(landmarks)), MAX_OFFSET)
     return int(found.lag) if found.best >= MIN_OFFSET_R else 0
 
 

