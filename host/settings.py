@@ -51,6 +51,21 @@ class Settings(BaseSettings):
 
     log_level: str = Field("WARNING", description="Root log level; logs are JSON lines on stderr.")
 
+    registry: str = Field("", description="OCI registry (host:port) avatar images are pushed to; empty keeps them in the data storage only.")
+    registry_tls: bool = Field(False, description="Speak HTTPS to the registry (plain HTTP suits a registry on 127.0.0.1).")
+    registry_username: str = Field("", description="Registry user, when the registry asks for one.")
+    registry_password: str = Field("", description="Registry password or token.")
+    image_base_cpu: str = Field(
+        "",
+        description="Base of avatar images on a machine without a GPU: oci:/path/to/layout[:tag] or registry/repo:tag; "
+        "empty builds on no base (the runtime layer carries the Python packages, the deploy host brings Python 3.11).",
+    )
+    image_base_cuda: str = Field("", description="Base of avatar images on a machine with a CUDA GPU (same forms as image_base_cpu).")
+    kubeconfig: str = Field("", description="kubeconfig file for the kubernetes deploy target; empty: manifests are written, not applied.")
+    kube_namespace: str = Field("default", description="Namespace avatar services are deployed to.")
+    inference_host: str = Field("127.0.0.1", description="Interface local inference services listen on.")
+    tts_engine: str = Field("auto", description="Text to speech: piper (optional extra), espeak (espeak-ng) or auto (piper when installed).")
+
     @property
     def resolved_data_dir(self) -> Path:
         return self.data_dir.expanduser().resolve()

@@ -21,7 +21,9 @@ class NoSound(Exception):
 
 def read_audio(path: Path, rate: int = SAMPLE_RATE) -> np.ndarray:
     """Decodes and resamples the first audio track; the result starts at the video's time 0 (a
-    track that starts late is padded with silence, one that starts early is cut)."""
+    track that starts late is padded with silence, one that starts early is cut). A file without
+    pictures starts at its sound: an MP3's start time is the encoder's delay, which the decoder
+    already skips."""
     try:
         container = av.open(str(path), metadata_errors="ignore")
     except (av.error.FFmpegError, ValueError) as exc:
@@ -30,7 +32,7 @@ def read_audio(path: Path, rate: int = SAMPLE_RATE) -> np.ndarray:
         if not container.streams.audio:
             raise NoSound(f"{Path(path).name} has no audio track")
         stream = container.streams.audio[0]
-        video_start = _start_seconds(container.streams.video[0]) if container.streams.video else 0.0
+        video_start = _start_seconds(container.streams.video[0]) if container.streams.video else _start_seconds(stream)
         offset = _start_seconds(stream) - video_start
         # Channels are averaged here rather than by the resampler, whose downmix adds them at -3 dB
         # and so pushes loud stereo past full scale.

@@ -1,0 +1,1 @@
+"""Text to speech: the text a person types turned into the audio their avatar speaks."""
