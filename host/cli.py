@@ -2,7 +2,8 @@
 intake check of a video file, in-process), `model` (accept, reject, retrain sub-models), `render`
 (an avatar speaking new audio, in-process), `evaluate` (the quality measures of any video),
 `materials` (versions, edits and undo of the cut-out, through the host), `avatar` (approve,
-reject, rounds, through the host) and the queue administration mounted from the scheduler."""
+reject, rounds, through the host), `deploy` and `undeploy` (through the host) and the queue
+administration mounted from the scheduler."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 import click
 import grpc
 
+from host.deploy_command import deploy_command, undeploy_command
 from host.evaluate_command import evaluate_command
 from host.logs import configure_logging
 from host.render_command import render_command
@@ -383,6 +385,8 @@ def avatar_rounds(avatar_id: str, as_json: bool) -> None:
 main.add_command(queue)
 main.add_command(render_command)
 main.add_command(evaluate_command)
+main.add_command(deploy_command)
+main.add_command(undeploy_command)
 
 if __name__ == "__main__":
     main()

@@ -12,7 +12,7 @@ from typing import Any
 
 import peewee
 
-from host import approval
+from host import approval, deployments
 from host.artifacts import error_to_json, refs_from_json, refs_to_json
 from host.errors import AlreadyExists, IllegalTransition, InvalidArgument, NotFound
 from host.flow import Flow
@@ -337,6 +337,7 @@ def finish_run(uow: UnitOfWork, run_id: str, result: plugin_pb.Result) -> models
         fields["progress"] = 1.0
     run = transition(uow, run, target, payload, **fields)
     approval.evaluation_finished(uow, run)
+    deployments.deployment_finished(uow, run)
     return run
 
 

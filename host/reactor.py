@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from host import handlers, registry
+from host import deployments, handlers, registry
 from host.bootstrap import Runtime
 from host.errors import TwinforgeError
 from host.notifications import follow
@@ -27,7 +27,8 @@ def load_cursor() -> int:
 
 def react(rt: Runtime, row: models.Notification) -> None:
     with rt.uow() as uow:
-        started = handlers.start_next_stages(uow, row.run_id, rt.flow, registry.known_stages())
+        known = registry.known_stages()
+        started = handlers.start_next_stages(uow, row.run_id, rt.flow, known) + deployments.after_packaging(uow, row.run_id, known)
         models.Counter.insert(name=CURSOR, value=row.global_seq).on_conflict(
             conflict_target=[models.Counter.name], update={models.Counter.value: row.global_seq}
         ).execute()

@@ -1,5 +1,6 @@
-"""`twinforge render AVATAR --audio X.wav -o out.mp4`: the avatar speaking a recording, rendered on
-this machine from what the platform made for it.
+"""`twinforge render AVATAR (--audio X.wav | --text T) -o out.mp4`: the avatar speaking, rendered by
+its live service when it is deployed on this machine (twinforge deploy), else here from what the
+platform made for it (the preview path, before any deployment).
 
 The host is asked, not the database: the command finds, for the avatar's newest video that has a
 training set, the newest succeeded run that made each artifact it needs (the training set, the
@@ -13,8 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -122,22 +121,42 @@ def parse_colour(text: str | None) -> tuple[int, int, int] | None:
         raise click.BadParameter(f"{text!r} is not a colour: write it as #RRGGBB, e.g. #00b140", param_hint="--background") from None
 
 
-def speech_engine() -> str:
-    """The offline eSpeak NG engine, the one text-to-speech engine this command uses; without it,
-    the person is told to install it or send a recording."""
-    engine = shutil.which("espeak-ng")
-    if engine is None:
-        raise click.UsageError(
-            "--text needs an offline text-to-speech engine and none is installed here "
-            "(install espeak-ng, e.g. `apt-get install espeak-ng`); or record the words and pass them with --audio"
-        )
-    return engine
+def render_remote(address: str, audio: Path | None, text: str | None, background: str, output: Path) -> dict:
+    """Renders on the avatar's live service: the request streamed as one message, the MP4 written
+    as its chunks arrive (to a partial file, renamed once whole)."""
+    from twinforge.inference.v1 import inference_service_pb2 as inference_pb
+    from twinforge.inference.v1 import inference_service_pb2_grpc as inference_grpc
 
-
-def speak(engine: str, text: str, folder: Path) -> Path:
-    path = folder / "speech.wav"
-    subprocess.run([engine, "-w", str(path), text], check=True, capture_output=True, timeout=120)
-    return path
+    request = inference_pb.RenderRequest(background=background)
+    if audio is not None:
+        request.audio = audio.read_bytes()
+    else:
+        request.text = text
+    partial = output.with_name(output.name + ".partial")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    summary = None
+    limit = get_settings().max_message_bytes + 1024 * 1024
+    with grpc.insecure_channel(address, options=[("grpc.max_send_message_length", limit), ("grpc.max_receive_message_length", limit)]) as channel:
+        stub = inference_grpc.InferenceServiceStub(channel)
+        try:
+            with open(partial, "wb") as out:
+                for reply in stub.Render(request, timeout=900):
+                    if reply.HasField("progress"):
+                        click.echo(f"{reply.progress.fraction * 100:5.1f}% {reply.progress.message}", err=True)
+                    elif reply.HasField("chunk"):
+                        out.write(reply.chunk)
+                    else:
+                        summary = reply.summary
+        except grpc.RpcError as exc:
+            partial.unlink(missing_ok=True)
+            raise click.ClickException(f"the avatar's service at {address} refused the render: {exc.details()}") from None
+    if summary is None:
+        partial.unlink(missing_ok=True)
+        raise click.ClickException(f"the avatar's service at {address} ended the render without a video; try again")
+    partial.replace(output)
+    return {"path": str(output), "frames": summary.frames, "seconds": summary.seconds, "fps": summary.fps,
+            "frames_per_second": summary.frames / summary.render_seconds if summary.render_seconds else 0.0,
+            "floor": False, "endpoint": address}
 
 
 @click.command("render")
@@ -147,23 +166,31 @@ def speak(engine: str, text: str, folder: Path) -> Path:
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The MP4 to write.")
 @click.option("--floor", is_flag=True, help="Keep the driving clip's own mouth (the floor a model must beat); needs no trained model.")
 @click.option("--background", default=None, help="Colour behind the cut-out, #RRGGBB (default: the cut-out's own; none: the recorded background).")
+@click.option("--local", "here", is_flag=True, help="Render on this machine even when the avatar is deployed.")
 @click.option("--json", "as_json", is_flag=True, help="The summary as JSON.")
-def render_command(avatar_id: str, audio: Path | None, text: str | None, output: Path, floor: bool, background: str | None, as_json: bool) -> None:
-    """Render AVATAR_ID speaking --audio (or --text) into an MP4, on this machine.
+def render_command(avatar_id: str, audio: Path | None, text: str | None, output: Path, floor: bool, background: str | None, here: bool, as_json: bool) -> None:
+    """Render AVATAR_ID speaking --audio (or --text) into an MP4: on its live service when it is
+    deployed (twinforge deploy), else on this machine from what the platform made for it.
 
     Exit codes: 0 written, 1 something is missing (the message names the stage to run), 3 the
     host is unavailable."""
     if (audio is None) == (text is None):
         raise click.UsageError("give exactly one of --audio and --text")
     colour = parse_colour(background)
-    engine = speech_engine() if text is not None else None
     from host.cli import host_stub, rpc_failed  # here, not at the top: host.cli registers this command
     from plugins.lipsync.render import model_crops, render_video
     from plugins.sdk.errors import StageFailed
+    from plugins.tts.speech import speak
 
     cache = get_settings().resolved_data_dir / "cache" / "render"
     channel, stub = host_stub()
     try:
+        live = None if here or floor else stub.GetEndpoint(host_pb.GetEndpointRequest(avatar_id=avatar_id), timeout=30)
+        if live is not None and live.HasField("endpoint") and live.endpoint.target == "local":
+            channel.close()
+            summary = render_remote(live.endpoint.grpc_address, audio, text, background or "", output)
+            click.echo(json.dumps(summary, indent=2) if as_json else f"{summary['path']}: {summary['frames']} frames, {summary['seconds']:.2f} s, rendered by {summary['endpoint']}")
+            return
         sources = find_sources(avatar_id, stub.ListStageRuns(host_pb.ListStageRunsRequest(avatar_id=avatar_id), timeout=30).runs)
         if not floor and missing_models(sources.models):
             names = ", ".join(missing_models(sources.models))
@@ -195,8 +222,8 @@ def render_command(avatar_id: str, audio: Path | None, text: str | None, output:
         click.echo(f"{fraction * 100:5.1f}% {message}{left}", err=True)
 
     with tempfile.TemporaryDirectory() as folder:
-        speech = audio if engine is None else speak(engine, text, Path(folder))
         try:
+            speech = audio if text is None else speak(text, Path(folder), get_settings().tts_engine)
             summary = render_video(video, training_set, materials, speech, crops_for, output, cutout=cutout, background=colour, progress=progress)
         except StageFailed as exc:
             raise click.ClickException(f"{exc.message}\n  advice: {exc.advice}") from None

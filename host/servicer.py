@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 
-from host import approval, convert, handlers, material_versions, registry
+from host import approval, convert, deployments, handlers, material_versions, registry
 from host.bootstrap import Runtime
 from host.errors import IntegrityError, InvalidArgument, NotFound, TooLarge
 from host.notifications import follow
@@ -259,6 +259,38 @@ class HostServicer(host_grpc.HostServiceServicer):
             return host_pb.RejectAvatarResponse(round=approval_round(judged), started=[convert.stage_run(r) for r in started], message=words)
 
         return await asyncio.to_thread(reject)
+
+    async def Deploy(self, request, context):
+        def deploy():
+            with self.rt.uow() as uow:
+                run = deployments.deploy(uow, request.avatar_id, request.target, request.by, registry.known_stages())
+            self.rt.dispatch([run])
+            return host_pb.DeployResponse(run=convert.stage_run(run))
+
+        return await asyncio.to_thread(deploy)
+
+    async def Undeploy(self, request, context):
+        def undeploy():
+            with self.rt.uow() as uow:
+                run = deployments.undeploy(uow, request.avatar_id, request.by, registry.known_stages())
+            self.rt.dispatch([run])
+            return host_pb.UndeployResponse(run=convert.stage_run(run))
+
+        return await asyncio.to_thread(undeploy)
+
+    async def GetEndpoint(self, request, context):
+        def get():
+            handlers.get_avatar(request.avatar_id)
+            live, why = deployments.endpoint(request.avatar_id)
+            if live is None:
+                return host_pb.GetEndpointResponse(reason=why)
+            return host_pb.GetEndpointResponse(endpoint=host_pb.Endpoint(
+                avatar_id=request.avatar_id, target=live.get("target", ""), grpc_address=live.get("grpc_address", ""),
+                http_address=live.get("http_address", ""), image_reference=live.get("image_reference", ""),
+                image_digest=live.get("image_digest", ""), run_id=live["run_id"], deployed_at=convert.timestamp(live["deployed_at"]),
+            ))
+
+        return await asyncio.to_thread(get)
 
     async def ListRounds(self, request, context):
         def rows():

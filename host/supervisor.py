@@ -40,6 +40,9 @@ BUILTIN_PLUGINS = (
     "plugins.interactive_edit.server",
     "plugins.evaluation.sync_detection",
     "plugins.evaluation.quality_eval",
+    "plugins.tts.server",
+    "plugins.image_packaging.server",
+    "plugins.deployment.server",
 )
 RESTART_DELAYS_S = (5, 10, 20, 40, 60)
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from host.deploy.errors import DeployError
-from host.deploy.kubernetes import DNS_LABEL, LABEL_VALUE, apply, delete, manifests, object_name, validate, write
+from plugins.deployment.errors import DeployError
+from plugins.deployment.kubernetes import DNS_LABEL, LABEL_VALUE, apply, delete, manifests, object_name, validate, write
 
 AVATAR = "0f3c2a9e5b7d4e1f8a6c3b2d1e0f9a8b"
 DIGEST = "sha256:" + "4e" * 32

@@ -509,3 +509,67 @@ class ListRoundsResponse(_message.Message):
     can_deploy: bool
     deploy_reason: str
     def __init__(self, rounds: _Optional[_Iterable[_Union[Round, _Mapping]]] = ..., can_deploy: bool = ..., deploy_reason: _Optional[str] = ...) -> None: ...
+
+class DeployRequest(_message.Message):
+    __slots__ = ("avatar_id", "target", "by")
+    AVATAR_ID_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    BY_FIELD_NUMBER: _ClassVar[int]
+    avatar_id: str
+    target: str
+    by: str
+    def __init__(self, avatar_id: _Optional[str] = ..., target: _Optional[str] = ..., by: _Optional[str] = ...) -> None: ...
+
+class DeployResponse(_message.Message):
+    __slots__ = ("run",)
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    run: StageRun
+    def __init__(self, run: _Optional[_Union[StageRun, _Mapping]] = ...) -> None: ...
+
+class UndeployRequest(_message.Message):
+    __slots__ = ("avatar_id", "by")
+    AVATAR_ID_FIELD_NUMBER: _ClassVar[int]
+    BY_FIELD_NUMBER: _ClassVar[int]
+    avatar_id: str
+    by: str
+    def __init__(self, avatar_id: _Optional[str] = ..., by: _Optional[str] = ...) -> None: ...
+
+class UndeployResponse(_message.Message):
+    __slots__ = ("run",)
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    run: StageRun
+    def __init__(self, run: _Optional[_Union[StageRun, _Mapping]] = ...) -> None: ...
+
+class GetEndpointRequest(_message.Message):
+    __slots__ = ("avatar_id",)
+    AVATAR_ID_FIELD_NUMBER: _ClassVar[int]
+    avatar_id: str
+    def __init__(self, avatar_id: _Optional[str] = ...) -> None: ...
+
+class Endpoint(_message.Message):
+    __slots__ = ("avatar_id", "target", "grpc_address", "http_address", "image_reference", "image_digest", "run_id", "deployed_at")
+    AVATAR_ID_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    GRPC_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    HTTP_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYED_AT_FIELD_NUMBER: _ClassVar[int]
+    avatar_id: str
+    target: str
+    grpc_address: str
+    http_address: str
+    image_reference: str
+    image_digest: str
+    run_id: str
+    deployed_at: _timestamp_pb2.Timestamp
+    def __init__(self, avatar_id: _Optional[str] = ..., target: _Optional[str] = ..., grpc_address: _Optional[str] = ..., http_address: _Optional[str] = ..., image_reference: _Optional[str] = ..., image_digest: _Optional[str] = ..., run_id: _Optional[str] = ..., deployed_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GetEndpointResponse(_message.Message):
+    __slots__ = ("endpoint", "reason")
+    ENDPOINT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    endpoint: Endpoint
+    reason: str
+    def __init__(self, endpoint: _Optional[_Union[Endpoint, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...

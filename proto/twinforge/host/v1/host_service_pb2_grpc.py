@@ -118,6 +118,21 @@ class HostServiceStub(object):
                 request_serializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.ListRoundsRequest.SerializeToString,
                 response_deserializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.ListRoundsResponse.FromString,
                 )
+        self.Deploy = channel.unary_unary(
+                '/twinforge.host.v1.HostService/Deploy',
+                request_serializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.DeployRequest.SerializeToString,
+                response_deserializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.DeployResponse.FromString,
+                )
+        self.Undeploy = channel.unary_unary(
+                '/twinforge.host.v1.HostService/Undeploy',
+                request_serializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.UndeployRequest.SerializeToString,
+                response_deserializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.UndeployResponse.FromString,
+                )
+        self.GetEndpoint = channel.unary_unary(
+                '/twinforge.host.v1.HostService/GetEndpoint',
+                request_serializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.GetEndpointRequest.SerializeToString,
+                response_deserializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.GetEndpointResponse.FromString,
+                )
 
 
 class HostServiceServicer(object):
@@ -262,6 +277,28 @@ class HostServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Deploy(self, request, context):
+        """Deploy packages the approved avatar as an OCI image (the image_packaging stage) and then
+        starts it on the target (the deployment stage); only an approved avatar can be deployed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Undeploy(self, request, context):
+        """Undeploy stops the avatar's service on its target and forgets its endpoint.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetEndpoint(self, request, context):
+        """GetEndpoint says where the avatar's live service answers, if it is deployed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_HostServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -364,6 +401,21 @@ def add_HostServiceServicer_to_server(servicer, server):
                     servicer.ListRounds,
                     request_deserializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.ListRoundsRequest.FromString,
                     response_serializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.ListRoundsResponse.SerializeToString,
+            ),
+            'Deploy': grpc.unary_unary_rpc_method_handler(
+                    servicer.Deploy,
+                    request_deserializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.DeployRequest.FromString,
+                    response_serializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.DeployResponse.SerializeToString,
+            ),
+            'Undeploy': grpc.unary_unary_rpc_method_handler(
+                    servicer.Undeploy,
+                    request_deserializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.UndeployRequest.FromString,
+                    response_serializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.UndeployResponse.SerializeToString,
+            ),
+            'GetEndpoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetEndpoint,
+                    request_deserializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.GetEndpointRequest.FromString,
+                    response_serializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.GetEndpointResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -716,5 +768,56 @@ class HostService(object):
         return grpc.experimental.unary_unary(request, target, '/twinforge.host.v1.HostService/ListRounds',
             twinforge_dot_host_dot_v1_dot_host__service__pb2.ListRoundsRequest.SerializeToString,
             twinforge_dot_host_dot_v1_dot_host__service__pb2.ListRoundsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def Deploy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/twinforge.host.v1.HostService/Deploy',
+            twinforge_dot_host_dot_v1_dot_host__service__pb2.DeployRequest.SerializeToString,
+            twinforge_dot_host_dot_v1_dot_host__service__pb2.DeployResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def Undeploy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/twinforge.host.v1.HostService/Undeploy',
+            twinforge_dot_host_dot_v1_dot_host__service__pb2.UndeployRequest.SerializeToString,
+            twinforge_dot_host_dot_v1_dot_host__service__pb2.UndeployResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetEndpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/twinforge.host.v1.HostService/GetEndpoint',
+            twinforge_dot_host_dot_v1_dot_host__service__pb2.GetEndpointRequest.SerializeToString,
+            twinforge_dot_host_dot_v1_dot_host__service__pb2.GetEndpointResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

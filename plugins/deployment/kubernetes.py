@@ -26,7 +26,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config import new_client_from_config
 from kubernetes.config.config_exception import ConfigException
 
-from host.deploy.errors import DeployError
+from plugins.deployment.errors import DeployError
 
 GRPC_PORT = 50070
 HTTP_PORT = 8080

@@ -1,0 +1,100 @@
+"""`twinforge deploy AVATAR [--target local|kubernetes]` and `twinforge undeploy AVATAR`: the one
+command from an approved avatar to a live service, with the packaging's and the deployment's
+progress as they happen, through the host (host/deployments.py)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+import grpc
+
+from twinforge.host.v1 import host_service_pb2 as host_pb
+
+PACKAGING, DEPLOYMENT = "image_packaging", "deployment"
+FAILED = ("stage_failed", "stage_cancelled")
+
+
+def follow(stub, avatar_id: str, first_run: str, last_stage: str) -> dict:
+    """Prints the progress of `first_run` and of the `last_stage` run that follows it; returns the
+    last run's succeeded payload, or raises with the failure's words."""
+    watched = {first_run}
+    seen_first = False
+    for reply in stub.WatchNotifications(host_pb.WatchNotificationsRequest(avatar_id=avatar_id, after_seq=0)):
+        n = reply.notification
+        seen_first = seen_first or n.run_id == first_run
+        if not seen_first:
+            continue
+        if n.stage == last_stage and n.kind == "stage_queued":
+            watched.add(n.run_id)
+        if n.run_id not in watched:
+            continue
+        payload = json.loads(n.payload_json or "{}")
+        if n.kind == "stage_progress":
+            click.echo(f"{n.stage}: {payload.get('fraction', 0) * 100:5.1f}% {payload.get('message', '')}", err=True)
+        elif n.kind in FAILED:
+            error = payload.get("error", {})
+            raise click.ClickException(f"{n.stage} failed: {error.get('message', n.kind)}" + (f"\n  advice: {error['advice']}" if error.get("advice") else ""))
+        elif n.kind == "stage_succeeded" and n.stage == last_stage:
+            return payload.get("summary", {})
+    raise click.ClickException("the host closed the notification stream before the deployment finished; follow it with twinforge watch")
+
+
+def start(method: str, request) -> tuple[object, object, grpc.Channel]:
+    """Calls the host; returns its reply with the stub and the channel, left open to follow the run."""
+    from host.cli import host_stub, rpc_failed  # here, not at the top: host.cli registers these commands
+
+    channel, stub = host_stub()
+    try:
+        return getattr(stub, method)(request, timeout=30), stub, channel
+    except grpc.RpcError as exc:
+        channel.close()
+        raise rpc_failed(exc) from None
+
+
+def finish(stub, channel: grpc.Channel, avatar_id: str, run_id: str) -> dict:
+    from host.cli import rpc_failed
+
+    try:
+        return follow(stub, avatar_id, run_id, DEPLOYMENT)
+    except grpc.RpcError as exc:
+        raise rpc_failed(exc) from None
+    finally:
+        channel.close()
+
+
+@click.command("deploy")
+@click.argument("avatar_id")
+@click.option("--target", type=click.Choice(["local", "kubernetes"]), default="local", show_default=True, help="Where the service runs.")
+@click.option("--by", default=None, help="Who deploys, kept in the avatar's history (default: cli:<your user name>).")
+@click.option("--no-wait", is_flag=True, help="Return once the packaging is queued; follow it with twinforge watch.")
+@click.option("--json", "as_json", is_flag=True, help="The endpoint as JSON.")
+def deploy_command(avatar_id: str, target: str, by: str | None, no_wait: bool, as_json: bool) -> None:
+    """Package the approved AVATAR_ID as an OCI image and start it on the target.
+
+    Exit codes: 0 deployed (or queued with --no-wait), 1 refused or failed (the message says why
+    and what to do), 3 the host is unavailable."""
+    from host.cli import _default_by
+
+    reply, stub, channel = start("Deploy", host_pb.DeployRequest(avatar_id=avatar_id, target=target, by=by or _default_by()))
+    click.echo(f"packaging the image (run {reply.run.run_id})", err=True)
+    if no_wait:
+        channel.close()
+        return
+    live = finish(stub, channel, avatar_id, reply.run.run_id).get("endpoint", {})
+    if as_json:
+        click.echo(json.dumps(live, indent=2))
+    else:
+        click.echo(f"avatar {avatar_id} is live ({live.get('target')}): gRPC {live.get('grpc_address')}, HTTP {live.get('http_address')}, image {live.get('image_reference') or live.get('image_digest')}")
+
+
+@click.command("undeploy")
+@click.argument("avatar_id")
+@click.option("--by", default=None, help="Who undeploys, kept in the avatar's history (default: cli:<your user name>).")
+def undeploy_command(avatar_id: str, by: str | None) -> None:
+    """Stop AVATAR_ID's live service and forget its endpoint (its image stays stored)."""
+    from host.cli import _default_by
+
+    reply, stub, channel = start("Undeploy", host_pb.UndeployRequest(avatar_id=avatar_id, by=by or _default_by()))
+    finish(stub, channel, avatar_id, reply.run.run_id)
+    click.echo(f"avatar {avatar_id} is no longer deployed")

@@ -1,0 +1,1 @@
+"""The deploy targets of an avatar image: a local process, or Kubernetes objects."""

@@ -1,0 +1,1 @@
+"""The inference service: one avatar's bundle loaded once, audio or text in, video of the person out."""
