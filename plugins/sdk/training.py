@@ -63,13 +63,16 @@ class Trainable:
 
 @dataclass(frozen=True)
 class StopRules:
-    """When to stop before `iterations`: a held-out measure (from `evaluate`) that has not improved
-    by `min_delta` for `patience` evaluations in a row, or a time budget over every attempt."""
+    """When to stop before `iterations`: a held-out measure (from `evaluate`, lower is better)
+    that reached `target` (good enough: more training only costs time), or has not improved by
+    `min_delta` for `patience` evaluations in a row (a plateau), or a time budget over every
+    attempt."""
 
     measure: str | None = None
     patience: int = 0
     min_delta: float = 0.0
     max_seconds: float | None = None
+    target: float | None = None
 
 
 def training_device(cpu_cores: float) -> torch.device:
@@ -174,6 +177,11 @@ def _evaluate(ctx: RunContext, trainable: Trainable, state: _State, losses: dict
     return measures
 
 
+def _reached(rules: StopRules, measures: dict[str, float]) -> bool:
+    value = measures.get(rules.measure) if rules.measure is not None else None
+    return rules.target is not None and value is not None and math.isfinite(value) and value <= rules.target
+
+
 def _improved(rules: StopRules, state: _State, measures: dict[str, float]) -> bool:
     """Updates the early-stop state; False once the measure has stalled for `patience` evaluations."""
     if rules.measure is None or rules.patience <= 0:
@@ -261,6 +269,9 @@ def run_training(
             measures = _evaluate(ctx, trainable, state, for_history.take())
             if over_time:
                 state.stopped = "time_limit"
+            elif _reached(rules, measures):
+                state.stopped = "target_reached"
+                ctx.log(f"stopping: {rules.measure} reached its target {rules.target:g}")
             elif not _improved(rules, state, measures):
                 state.stopped = "early_stop"
                 ctx.log(f"stopping early: {rules.measure} has not improved for {rules.patience} evaluations")

@@ -99,6 +99,7 @@ class Trainer(Plugin):
             patience=early.patience if early else 0,
             min_delta=early.min_delta if early else 0.0,
             max_seconds=float(config["max_minutes"]) * 60,
+            target=early.target if early else None,
         )
         summary = run_training(
             ctx, trainable, rng, int(config["iterations"]), int(config["checkpoint_every"]),

@@ -34,6 +34,7 @@ class EarlyStop:
     measure: str
     patience: int
     min_delta: float = 0.0
+    target: float | None = None
 
 
 @dataclass(frozen=True)
@@ -188,10 +189,16 @@ def _early_stop(where: str, raw: Any, problems: list[str]) -> EarlyStop | None |
         or raw["patience"] < 1
         or not isinstance(raw.get("min_delta", 0.0), (int, float))
         or raw.get("min_delta", 0.0) < 0
+        or not isinstance(raw.get("target", 0.0), (int, float))
+        or set(raw) - {"measure", "patience", "min_delta", "target"}
     ):
-        problems.append(f"{where}: `early_stop` must be {{measure: a name from evaluate(), patience: a whole number from 1, min_delta: 0 or more}}")
+        problems.append(
+            f"{where}: `early_stop` must be {{measure: a name from evaluate(), patience: a whole number from 1, "
+            "min_delta: 0 or more, target: a number (optional)}"
+        )
         return False
-    return EarlyStop(raw["measure"], raw["patience"], float(raw.get("min_delta", 0.0)))
+    target = raw.get("target")
+    return EarlyStop(raw["measure"], raw["patience"], float(raw.get("min_delta", 0.0)), None if target is None else float(target))
 
 
 def _check_graph(models: dict[str, SubModel], problems: list[str]) -> None:

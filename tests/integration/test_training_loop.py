@@ -156,6 +156,17 @@ def test_stop_rules_end_training_early(tmp_path, data) -> None:
     summary = training.run_training(ctx, trainable, trainable.rng, ITERATIONS, EVERY, rules=training.StopRules(max_seconds=0.0))
     assert summary["stopped"] == "time_limit" and summary["iterations"] == 1
 
+    ctx = context(tmp_path, data, [])
+    trainable = prepare(_setup(ctx, data))
+    first = trainable.evaluate()["held_out_mse"]
+    target = training.StopRules(measure="held_out_mse", patience=100, target=first * 10)  # already good enough
+    summary = training.run_training(ctx, trainable, trainable.rng, ITERATIONS, EVERY, rules=target)
+    assert summary["stopped"] == "target_reached" and summary["iterations"] == EVERY
+    unreachable = training.StopRules(measure="held_out_mse", patience=100, target=-1.0)
+    ctx = context(tmp_path, data, [])
+    trainable = prepare(_setup(ctx, data))
+    assert training.run_training(ctx, trainable, trainable.rng, ITERATIONS, EVERY, rules=unreachable)["stopped"] == "iterations"
+
 
 def _setup(ctx: RunContext, data: tuple[Path, Path]) -> training.Setup:
     return training.Setup(
