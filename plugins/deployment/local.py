@@ -89,12 +89,6 @@ def _extract(layer: bytes, folder: Path) -> None:
                     shutil.copyfileobj(source, out)
 
 
-def _python_path(app: Path) -> str:
-    """The image's code first: the service runs what was packaged, not this checkout."""
-    paths = [app] + ([app / "proto"] if (app / "proto" / "twinforge").is_dir() else [])
-    return os.pathsep.join(str(p) for p in paths)
-
-
 def start(image_tar: Path, root: Path, host: str, progress: Progress) -> dict:
     """Starts the image's service under root/<digest>; returns its endpoint once it answers its
     health check, then stops the service it replaces."""
@@ -115,7 +109,8 @@ def start(image_tar: Path, root: Path, host: str, progress: Progress) -> dict:
     shutil.rmtree(folder, ignore_errors=True)
     staging.rename(folder)
     ready = folder / "ready.json"
-    env = dict(os.environ, PYTHONPATH=_python_path(folder / APP), TWINFORGE_BUNDLE=str(folder / BUNDLE))
+    # The image's code first: the service runs what was packaged, not this checkout.
+    env = dict(os.environ, PYTHONPATH=str(folder / APP), TWINFORGE_BUNDLE=str(folder / BUNDLE))
     progress(0.3, "starting the inference service")
     with open(folder / "service.log", "ab") as log:
         process = subprocess.Popen(

@@ -86,7 +86,7 @@ def evaluate_test_clips(ctx: RunContext, stage: str, keep: Callable[[str], bool]
     metadata = {"preset": preset, "passed": made["passed"], "clips": len(measured)}
     ctx.save_artifact(path, path.name, REPORT_KIND, metadata)
     ctx.save_artifact(previews[0], f"{stage}_preview.mp4", PREVIEW_KIND, {"clip": clips[0].get("id")})
-    ctx.summary = {"preset": preset, "passed": made["passed"], "mean": made["mean"]}
+    ctx.summary = {"preset": preset, "passed": made["passed"], "mean": made["mean"], "summary": made["summary"]}
     for line in made["summary"]:
         ctx.log(line)
     ctx.progress(1.0, "the model is measured")
