@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     image_base_cuda: str = Field("", description="Base of avatar images on a machine with a CUDA GPU (same forms as image_base_cpu).")
     kubeconfig: str = Field("", description="kubeconfig file for the kubernetes deploy target; empty: manifests are written, not applied.")
     kube_namespace: str = Field("default", description="Namespace avatar services are deployed to.")
+    bundle: str = Field("", description="The avatar bundle folder an inference service serves (the image sets it).")
     inference_host: str = Field("127.0.0.1", description="Interface local inference services listen on.")
     tts_engine: str = Field("auto", description="Text to speech: piper (optional extra), espeak (espeak-ng) or auto (piper when installed).")
 

@@ -8,11 +8,12 @@ silence (chatter in silence is the second) -> the lip map at the driving frame's
 -> refiner -> pasted into the driving crop's lower face with a feathered mask.
 
 The driving clip is played forth and back to the audio's length (`driving_order`); a caller that
-loops it itself passes the looped frames, whose order is then the identity.
+loops it itself passes its own order of the clip's frames (or the looped frames themselves).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,7 @@ SILENCE_RAMP = (0.2, 0.6)  # speech probability mapped to 0..1 weight of the pre
 RAMP_FRAMES = 5  # the weight is averaged over this many frames: a smooth ramp, no snap
 BATCH = 32
 FEATHER = 0.08  # of the box side: the soft edge of the pasted lower face
+LEAD_S = 25.0  # made from the first Whisper window alone (its rows are kept up to 27.5 s), see render_batches
 
 
 def driving_order(count: int, clip_length: int) -> np.ndarray:
@@ -110,37 +112,79 @@ class LipSyncGraph:
         deltas = weight * predicted + (1 - weight) * self.lips_file["closed"].numpy()[None]
         return (anchor[:, None] + geometry.mean_shape + deltas.reshape(count, -1, 2) * geometry.delta_scale).astype(np.float32)
 
-    @torch.no_grad()
     def render(self, samples: np.ndarray, faces: np.ndarray, landmarks: np.ndarray, fps: float) -> np.ndarray:
         """uint8[T, S, S, 3]: output frame t is driving crop `driving_order(T, len(faces))[t]` with
         its lower face speaking the audio around t / fps. `faces` uint8[N, S, S, 3] and `landmarks`
         float32[N, 468, 2] (crop pixels) are the driving clip's, as in the training set."""
+        return np.concatenate(list(self.render_batches(samples, faces, landmarks, fps)))
+
+    @torch.no_grad()
+    def render_batches(
+        self,
+        samples: np.ndarray,
+        faces: np.ndarray,
+        landmarks: np.ndarray,
+        fps: float,
+        first_batch: int = BATCH,
+        order: np.ndarray | None = None,
+        lead: bool = False,
+    ) -> Iterator[np.ndarray]:
+        """`render`'s crops batch by batch (uint8[B, S, S, 3], in order), so that a caller can show
+        the first frames while the rest are made. What needs the whole audio (the audio features,
+        the lips and their smoothing over time, the voice activity) is done before the first batch;
+        a smaller `first_batch` makes the first frames come out sooner. `order`: which row of
+        `faces` each output frame shows, one per output frame (default `driving_order`), so that
+        a caller looping a clip passes each of its crops once rather than one per output frame.
+
+        `lead`: for audio longer than one Whisper window (30 s), the first LEAD_S seconds are made
+        from that window alone, before the rest of the audio is encoded, so that the first frame
+        does not wait for minutes of audio to be heard (Whisper keeps those rows from the first
+        window anyway, and the voice activity runs forward; only the batch sizes differ). It costs
+        one more Whisper window (about 0.7 s on 2 cores): worth it for a player, not for a file."""
         samples = np.asarray(samples, dtype=np.float32).reshape(-1)
         count = frame_count(len(samples), fps)
-        order = driving_order(count, len(faces))
+        order = driving_order(count, len(faces)) if order is None else np.asarray(order, dtype=np.int64)
+        landmarks = np.asarray(landmarks, dtype=np.float32)[order]
+        done = 0
+        if lead and len(samples) > features.WINDOW_SAMPLES:
+            head = samples[: features.WINDOW_SAMPLES]
+            head_count = frame_count(len(head), fps)
+            done = min(count, int(LEAD_S * fps))
+            rows, lips = self.conditioning(head, fps, head_count, landmarks[:head_count], faces.shape[1])
+            yield from self.generated(faces, order, rows, lips, 0, done, first_batch)
+            first_batch = BATCH
+        rows, lips = self.conditioning(samples, fps, count, landmarks, faces.shape[1])
+        yield from self.generated(faces, order, rows, lips, done, count, first_batch)
+
+    def conditioning(self, samples: np.ndarray, fps: float, count: int, landmarks: np.ndarray, crop_size: int) -> tuple[torch.Tensor, np.ndarray]:
+        """The audio window [count, 20, 512] and the target lips [count, 40, 2] of the first
+        `count` frames; `landmarks` are theirs, in output order."""
         rows = torch.from_numpy(features.frame_windows(features.encode(samples), np.arange(count), fps))
-        lips = self.target_lips(samples, fps, rows, np.asarray(landmarks, dtype=np.float32)[order], faces.shape[1])
+        return rows, self.target_lips(samples, fps, rows, landmarks, crop_size)
+
+    def generated(
+        self, faces: np.ndarray, order: np.ndarray, rows: torch.Tensor, lips: np.ndarray, begin: int, end: int, first_batch: int
+    ) -> Iterator[np.ndarray]:
+        """Frames begin..end-1 made and pasted into their driving crops, batch by batch."""
         geometry, size, top = self.geometry, self.size, float(self.generator_file["mask_top"])
         x0, y0, side = geometry.pixels(faces.shape[1])
         mask = feather_mask(side, top)[..., None]
         reference = self.generator_file["reference"].permute(2, 0, 1).float()[None] / 255.0
-        out = np.empty((count, *faces.shape[1:]), dtype=np.uint8)
-        for first in range(0, count, BATCH):
-            part = order[first : first + BATCH]
+        starts = [begin, *range(begin + max(1, min(first_batch, BATCH)), end, BATCH)] if end > begin else []
+        for first, stop in zip(starts, [*starts[1:], end]):
+            part = order[first:stop]
             crops = np.asarray(faces)[part]
             lower = torch.from_numpy(lipdata.cut_lower(crops, geometry, size)).permute(0, 3, 1, 2).float() / 255.0
-            maps = generator.lip_map_tensor(lips[first : first + BATCH], size)
-            made = self.generator(generator.masked(lower, top), reference.expand(len(part), -1, -1, -1), maps, rows[first : first + BATCH])
+            maps = generator.lip_map_tensor(lips[first:stop], size)
+            made = self.generator(generator.masked(lower, top), reference.expand(len(part), -1, -1, -1), maps, rows[first:stop])
             if self.refiner is not None:
                 made = self.refiner(made)
             made = (made.permute(0, 2, 3, 1).numpy() * 255.0).clip(0, 255).astype(np.float32)
-            for row, crop in enumerate(crops):
-                pasted = crop.astype(np.float32)
+            for row, crop in enumerate(crops):  # `crops` is a copy (fancy indexing): pasted in place
                 patch = cv2.resize(made[row], (side, side), interpolation=cv2.INTER_AREA if size > side else cv2.INTER_LINEAR)
-                area = pasted[y0 : y0 + side, x0 : x0 + side]
-                pasted[y0 : y0 + side, x0 : x0 + side] = mask * patch + (1 - mask) * area
-                out[first + row] = np.round(pasted).clip(0, 255).astype(np.uint8)
-        return out
+                area = crop[y0 : y0 + side, x0 : x0 + side]
+                area[...] = np.round(mask * patch + (1 - mask) * area.astype(np.float32)).clip(0, 255).astype(np.uint8)
+            yield crops
 
 
 def load_graph(paths: dict[str, Path]) -> LipSyncGraph:

@@ -5,21 +5,25 @@ Streamed: one output frame is composed, encoded and dropped at a time (the drivi
 pictures are held only when short, see plugins/lipsync/driving.py), the sound is encoded alongside
 so the file is interleaved as it is written, and the crops come from an iterator, so that a model
 can generate them as the frames go. H.264 (yuv420p, CRF 18) and AAC in MP4 with the index at the
-front: what phones, browsers and Telegram play as they download.
+front: what phones, browsers and Telegram play as they download. `compose` gives the same frames,
+each with the sound under it, to a caller that shows them instead of writing a file (the inference
+service's streaming render); render_video encodes what it gives.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import NamedTuple
 
 import av
 import numpy as np
 
 from plugins.lipsync.composite import background_picture, cut_out, paste
-from plugins.lipsync.driving import MEMORY_BYTES, chosen_clip, driving_frames, frame_order, output_frame_count
+from plugins.lipsync.driving import MEMORY_BYTES, DrivingClip, chosen_clip, driving_frames, frame_order, output_frame_count
 from plugins.media.audio import SAMPLE_RATE, NoSound, read_audio
 from plugins.sdk.errors import StageFailed
 from plugins.sdk.training_set import open_training_set
@@ -34,6 +38,69 @@ AAC_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 AAC_FALLBACK_RATE = 48000
 AAC_BITRATE = 128_000
 PROGRESS_EVERY_S = 1.0
+FIRST_BATCH = 4  # crops the model makes before the first frame can be shown; then the graph's own batch
+
+
+class ComposedFrame(NamedTuple):
+    index: int
+    picture: np.ndarray  # uint8[height, width, 3] RGB, even sides; a view, copy it to keep it
+    sound: np.ndarray  # float32 samples at the answer's rate: the sound from the previous frame's end to this one's
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer being made: what it will be, and its frames, each composed only when asked for."""
+
+    frames: Iterator[ComposedFrame]
+    count: int
+    fps: float
+    width: int
+    height: int
+    rate: int  # of the sound
+    audio_seconds: float
+    clip: DrivingClip
+    floor: bool
+    cutout: bool
+
+
+def compose(
+    video: Path,
+    training_set: Path,
+    materials: dict,
+    audio: Path,
+    crops_for: CropsFor | None,
+    cutout: Path | None = None,
+    background: object = None,
+    memory_bytes: int = MEMORY_BYTES,
+) -> Answer:
+    """The answer as frames with their sound instead of a file (for `render_video`, and for a
+    player that shows frames as they come). Arguments as `render_video`'s. The audio is read and
+    checked here; the model and the pictures work only as the frames are taken."""
+    sound16k, sound, rate = read_sound(audio)
+    dataset = open_training_set(training_set)
+    info = video_info(video)
+    fps = float(dataset.manifest.get("fps") or info.fps)
+    clip = chosen_clip(materials)
+    count = output_frame_count(len(sound16k) / SAMPLE_RATE, fps)
+    order = frame_order(clip, count)
+    alpha, behind = load_cutout(cutout, clip.start, clip.stop, background, info.width, info.height)
+    crop_size = int(dataset.manifest.get("crop_size") or dataset["faces"].shape[1])
+    width, height = info.width - info.width % 2, info.height - info.height % 2  # yuv420p needs even sides
+
+    def frames() -> Iterator[ComposedFrame]:
+        crops = None if crops_for is None else iter(crops_for(sound16k, [int(n) for n in order]))
+        sent = 0
+        for i, driving in enumerate(driving_frames(video, info, dataset, clip, order, memory_bytes)):
+            crop = driving.face if crops is None else next_crop(crops, i, count)
+            landmarks = driving.landmarks * (crop.shape[0] / crop_size)
+            picture = paste(driving.picture, crop, driving.box, landmarks)
+            if alpha is not None:
+                picture = cut_out(picture, alpha[driving.number - clip.start], behind)
+            until = len(sound) if i == count - 1 else min(len(sound), int(round((i + 1) * rate / fps)))
+            yield ComposedFrame(i, picture[:height, :width], sound[sent:max(sent, until)])
+            sent = max(sent, until)
+
+    return Answer(frames(), count, fps, width, height, rate, len(sound) / rate, clip, crops_for is None, alpha is not None)
 
 
 def render_video(
@@ -56,54 +123,31 @@ def render_video(
     started = time.perf_counter()
     report = progress or (lambda fraction, message, eta=None: None)
     report(0.0, "reading the audio", None)
-    sound16k, sound, rate = read_sound(audio)
-    dataset = open_training_set(training_set)
-    info = video_info(video)
-    fps = float(dataset.manifest.get("fps") or info.fps)
-    clip = chosen_clip(materials)
-    count = output_frame_count(len(sound16k) / SAMPLE_RATE, fps)
-    order = frame_order(clip, count)
-    numbers = [int(n) for n in order]
-    alpha, behind = load_cutout(cutout, clip.start, clip.stop, background, info.width, info.height)
-    crops: Iterator[np.ndarray] | None = None
+    answer = compose(video, training_set, materials, audio, crops_for, cutout, background, memory_bytes)
     if crops_for is not None:
         report(0.0, "making the mouth move to the audio", None)
-        crops = iter(crops_for(sound16k, numbers))
-    crop_size = int(dataset.manifest.get("crop_size") or dataset["faces"].shape[1])
-    width, height = info.width - info.width % 2, info.height - info.height % 2  # yuv420p needs even sides
-    frames = driving_frames(video, info, dataset, clip, order, memory_bytes)
-
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
     try:
         with av.open(str(partial), "w", format="mp4", options={"movflags": "+faststart"}) as container:
-            picture_stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001), options={"crf": CRF, "preset": PRESET})
-            picture_stream.width, picture_stream.height, picture_stream.pix_fmt = width, height, "yuv420p"
-            sound_stream = container.add_stream("aac", rate=rate, layout="mono")
+            picture_stream = container.add_stream("libx264", rate=Fraction(answer.fps).limit_denominator(1001), options={"crf": CRF, "preset": PRESET})
+            picture_stream.width, picture_stream.height, picture_stream.pix_fmt = answer.width, answer.height, "yuv420p"
+            sound_stream = container.add_stream("aac", rate=answer.rate, layout="mono")
             sound_stream.bit_rate = AAC_BITRATE
             sent, last_report = 0, time.perf_counter()
-            for i, driving in enumerate(frames):
-                if crops is None:
-                    crop = driving.face
-                else:
-                    crop = next_crop(crops, i, count)
-                landmarks = driving.landmarks * (crop.shape[0] / crop_size)
-                picture = paste(driving.picture, crop, driving.box, landmarks)
-                if alpha is not None:
-                    picture = cut_out(picture, alpha[driving.number - clip.start], behind)
-                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(picture[:height, :width]), format="rgb24")
+            for i, picture, sound in answer.frames:
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(picture), format="rgb24")
                 frame.pts = i
                 container.mux(picture_stream.encode(frame))
-                sent = encode_sound(container, sound_stream, sound, sent, int(round((i + 1) * rate / fps)))
+                sent = encode_sound(container, sound_stream, sound, sent)
                 now = time.perf_counter()
                 if now - last_report >= PROGRESS_EVERY_S:
                     last_report = now
-                    done = (i + 1) / count
+                    done = (i + 1) / answer.count
                     eta = (now - started) * (1 - done) / done
-                    report(done, f"rendering frame {i + 1} of {count}", eta)
+                    report(done, f"rendering frame {i + 1} of {answer.count}", eta)
             container.mux(picture_stream.encode(None))
-            encode_sound(container, sound_stream, sound, sent, len(sound))
             container.mux(sound_stream.encode(None))
     except BaseException:
         partial.unlink(missing_ok=True)
@@ -113,31 +157,34 @@ def render_video(
     report(1.0, "the video is ready", 0.0)
     return {
         "path": str(out),
-        "frames": count,
-        "fps": fps,
-        "seconds": count / fps,
-        "audio_seconds": len(sound) / rate,
-        "width": width,
-        "height": height,
-        "driving_clip": clip.id,
-        "loop": clip.loop,
-        "floor": crops_for is None,
-        "cutout": alpha is not None,
+        "frames": answer.count,
+        "fps": answer.fps,
+        "seconds": answer.count / answer.fps,
+        "audio_seconds": answer.audio_seconds,
+        "width": answer.width,
+        "height": answer.height,
+        "driving_clip": answer.clip.id,
+        "loop": answer.clip.loop,
+        "floor": answer.floor,
+        "cutout": answer.cutout,
         "render_seconds": elapsed,
-        "frames_per_second": count / elapsed if elapsed > 0 else 0.0,
+        "frames_per_second": answer.count / elapsed if elapsed > 0 else 0.0,
     }
 
 
-def model_crops(graph: object, training_set: Path, fps: float) -> CropsFor:
-    """`crops_for` from the inference graph (plugins.lipsync.graph): it gets the driving crops and
-    landmarks already in output order, so its own looping is the identity and the clip plays in
-    the materials' loop mode. Holds the crops of the whole answer (49 KB a frame at 128 px: 74 MB
-    for a minute at 25 fps)."""
+def model_crops(graph: object, training_set: Path, fps: float, lead: bool = False) -> CropsFor:
+    """`crops_for` from the inference graph (plugins.lipsync.graph): the crops come batch by batch
+    as the frames are composed, so the first frames are out before the last are made. The graph
+    gets each driving frame's crop once with the output order of them, so its own looping is
+    replaced and the clip plays in the materials' loop mode; only one batch of generated crops is
+    held, whatever the answer's length. `lead`: the graph's early start for long audio (the same
+    crops, the first sooner, a little more work in all): for a player, not for a file."""
     dataset = open_training_set(training_set)
 
-    def crops_for(sound16k: np.ndarray, numbers: list[int]) -> np.ndarray:
-        rows = np.asarray(numbers, dtype=np.int64)
-        return graph.render(sound16k, dataset["faces"][rows], dataset["landmarks"][rows], fps)
+    def crops_for(sound16k: np.ndarray, numbers: list[int]) -> Iterator[np.ndarray]:
+        rows, order = np.unique(np.asarray(numbers, dtype=np.int64), return_inverse=True)
+        for batch in graph.render_batches(sound16k, dataset["faces"][rows], dataset["landmarks"][rows], fps, FIRST_BATCH, order, lead):
+            yield from batch
 
     return crops_for
 
@@ -191,15 +238,13 @@ def next_crop(crops: Iterator[np.ndarray], index: int, count: int) -> np.ndarray
     return crop
 
 
-def encode_sound(container: av.container.OutputContainer, stream: av.audio.stream.AudioStream, sound: np.ndarray, sent: int, until: int) -> int:
-    """Encodes the samples from `sent` up to `until`; returns how far it got."""
-    until = min(until, len(sound))
-    if until <= sent:
+def encode_sound(container: av.container.OutputContainer, stream: av.audio.stream.AudioStream, sound: np.ndarray, sent: int) -> int:
+    """Encodes `sound`, the samples that follow the first `sent`; returns how many are sent then."""
+    if len(sound) == 0:
         return sent
-    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(sound[None, sent:until], np.float32), format="flt", layout="mono")
+    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(sound[None], np.float32), format="flt", layout="mono")
     frame.sample_rate = stream.rate
     frame.pts = sent
     frame.time_base = Fraction(1, stream.rate)
     container.mux(stream.encode(frame))
-    return until
-
+    return sent + len(sound)

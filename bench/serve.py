@@ -1,0 +1,118 @@
+"""Does the deployed avatar answer in real time: the inference service's whole pipeline (the request's
+audio decoded and checked, Whisper features, audio2lip, the generator, the paste into the full
+frame, H.264 + AAC encoding into an MP4) on this machine, with the draft model.
+
+    .venv/bin/python -m bench.serve [--repeats 3]
+
+The model is the draft networks trained for a few iterations on 20 s of congress_60s_256.mp4
+(tests/fixtures/trained_model.py: the platform's own stages); speed does not depend on how well it
+is trained. It is packaged with write_bundle and loaded as the service loads it (plugins.inference
+.avatar.Avatar.load: sha256 of every file, the graph, a warm-up), then rendered through the same
+object the gRPC and HTTP front doors call, at the source resolution (256x256, 25 fps). For 8 s of
+speech (drive_speech_8s_c.wav) and the same looped to 60 s (Whisper encodes 30 s windows, so a
+short answer pays for a whole one): frames per second of Avatar.render against the 25 fps real-time
+target and against the floor (render_video with no model: the driving clip's own crops pasted back,
+composited and encoded the same way) measured in the same round; and the streaming render's
+first-frame latency (Avatar.stream, from the request to the first JPEG frame ready to send) and its
+frames per second. Medians over the rounds. Other work on the machine (two shared cores) makes the
+timings noisy: the load average is printed beside them.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+import torch
+
+from bench.intake import SAMPLES
+from plugins.inference.avatar import Avatar
+from plugins.inference.bundle import write_bundle
+from plugins.inference.metrics import Metrics
+from plugins.inference.speech import Speech
+from plugins.lipsync.render import render_video
+from plugins.media.audio import read_audio, write_wav
+from tests.fixtures import trained_model
+
+TARGET_FPS = 25.0
+VOICE = "drive_speech_8s_c.wav"
+LONG_SECONDS = 60
+ITERATIONS = 3
+
+
+def packaged(folder: Path) -> tuple[Path, float]:
+    """A bundle of the draft model, and the seconds it took to make."""
+    started = time.perf_counter()
+    flow = trained_model.prepared(SAMPLES, folder)
+    models = trained_model.trained(flow, ("syncnet", "audio2lip", "generator"), ITERATIONS)
+    root = folder / "bundle"
+    write_bundle(
+        root, "bench", {name: item.path for name, item in models.items()},
+        {"video": flow["video"].path, "training_set": flow["training_set"].path, "materials": flow["materials"].path},
+    )
+    return root, time.perf_counter() - started
+
+
+def voices(folder: Path) -> list[tuple[str, Path]]:
+    short = SAMPLES / VOICE
+    sound = read_audio(short)
+    long = folder / "voice_60s.wav"
+    write_wav(long, np.tile(sound, -(-LONG_SECONDS * 16000 // len(sound)))[: LONG_SECONDS * 16000])
+    return [(f"{len(sound) / 16000:.0f} s", short), (f"{LONG_SECONDS} s", long)]
+
+
+def one_round(avatar: Avatar, audio: Path, folder: Path) -> dict[str, float]:
+    """Frames per second of the floor, the model render and the stream, and the stream's first frame."""
+    floor = render_video(avatar.video, avatar.training_set, avatar.materials, audio, None, folder / "floor.mp4")
+    speech = Speech(audio=audio.read_bytes())
+    started = time.perf_counter()
+    made = avatar.render(speech, folder)
+    model_fps = made["frames"] / (time.perf_counter() - started)
+    started = time.perf_counter()
+    first, frames = None, 0
+    for chunk in avatar.stream(speech, folder, received=started):
+        first = first if first is not None else chunk.elapsed_seconds
+        frames += len(chunk.frames)
+    stream_fps = frames / (time.perf_counter() - started)
+    return {"frames": made["frames"], "floor": floor["frames_per_second"], "model": model_fps, "stream": stream_fps, "first": first}
+
+
+@click.command()
+@click.option("--repeats", default=3, show_default=True, help="Rounds per voice; medians count.")
+def main(repeats: int) -> None:
+    if not SAMPLES.is_dir():
+        raise click.ClickException(f"sample media not found at {SAMPLES}")
+    torch.set_num_threads(2)
+    with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
+        root = Path(tmp)
+        (root / "flow").mkdir()
+        bundle, made_s = packaged(root / "flow")
+        click.echo(f"draft model trained ({ITERATIONS} iterations) and packaged in {made_s:.0f} s")
+        started = time.perf_counter()
+        avatar = Avatar.load(bundle, Metrics())
+        click.echo(f"bundle loaded in {time.perf_counter() - started:.1f} s (sha256 of every file, the graph, a warm-up); "
+                   f"{avatar.width}x{avatar.height} at {avatar.fps:g} fps, torch threads {torch.get_num_threads()}")
+        click.echo(f"{'speech':<8} {'frames':>6} {'floor fps':>10} {'model fps':>10} {'x target':>9} {'x floor':>8} "
+                   f"{'stream fps':>11} {'first frame':>12} {'load avg':>9}")
+        for label, audio in voices(root):
+            rounds = []
+            for index in range(repeats):
+                folder = root / f"round-{label.replace(' ', '')}-{index}"
+                folder.mkdir()
+                rounds.append(one_round(avatar, audio, folder))
+            median = {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
+            click.echo(
+                f"{label:<8} {median['frames']:>6.0f} {median['floor']:>10.1f} {median['model']:>10.1f} "
+                f"{median['model'] / TARGET_FPS:>8.2f}x {median['model'] / median['floor']:>7.2f}x "
+                f"{median['stream']:>11.1f} {median['first']:>10.2f} s {os.getloadavg()[0]:>9.2f}"
+            )
+        click.echo(f"target: the model render at {TARGET_FPS:g} fps or more on 2 cores (x target >= 1)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""How a failed request is answered: one table from a StageFailed code to the gRPC status and
+the HTTP status, so the two front doors of the service always agree."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+import grpc
+
+from plugins.sdk.errors import Cancelled, StageFailed
+
+# What the caller sent is wrong: the message says what to send instead.
+INVALID_REQUEST = frozenset({
+    "no_input", "audio_unreadable", "audio_empty", "audio_too_long", "empty_text", "text_too_long",
+    "bad_background", "no_cutout", "bad_jpeg_quality",
+})
+TOO_LARGE = "request_too_large"
+BUSY = "busy"
+NO_SPEECH_ENGINE = frozenset({"tts_engine_missing", "unknown_tts_engine"})
+
+
+def grpc_status(error: StageFailed) -> grpc.StatusCode:
+    if error.code in INVALID_REQUEST or error.code == TOO_LARGE:
+        return grpc.StatusCode.INVALID_ARGUMENT
+    if error.code == BUSY:
+        return grpc.StatusCode.RESOURCE_EXHAUSTED
+    if error.code in NO_SPEECH_ENGINE:
+        return grpc.StatusCode.FAILED_PRECONDITION
+    return grpc.StatusCode.INTERNAL
+
+
+def http_status(error: StageFailed) -> HTTPStatus:
+    if error.code in INVALID_REQUEST:
+        return HTTPStatus.BAD_REQUEST
+    if error.code == TOO_LARGE:
+        return HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    if error.code == BUSY:
+        return HTTPStatus.TOO_MANY_REQUESTS
+    if error.code in NO_SPEECH_ENGINE:
+        return HTTPStatus.NOT_IMPLEMENTED
+    return HTTPStatus.INTERNAL_SERVER_ERROR
+
+
+def outcome(error: BaseException | None) -> str:
+    """The `outcome` label of the renders counter."""
+    if error is None:
+        return "ok"
+    if isinstance(error, StageFailed):
+        if error.code in INVALID_REQUEST or error.code == TOO_LARGE:
+            return "invalid"
+        return "busy" if error.code == BUSY else "failed"
+    return "cancelled" if isinstance(error, (GeneratorExit, Cancelled)) else "error"
+
+
+def unexpected(error: Exception) -> StageFailed:
+    """A crash in the render, in the same shape as the errors that were foreseen."""
+    return StageFailed("render_failed", f"the render failed: {type(error).__name__}: {error}", "retry; if it fails again, report it with this message")
+
+
+def sentence(error: StageFailed) -> str:
+    """The status details: what is wrong, then what to do."""
+    return f"{error.message}; {error.advice}"
