@@ -52,8 +52,8 @@ ADJUSTMENTS: dict[str, Adjustment] = {
     ),
     "blurry_mouth": Adjustment("the refiner is retrained twice as long, to sharpen the mouth", "generator", {"refiner": {"iterations": 2.0}}),
     "jitter": Adjustment(
-        "the generator and the refiner are retrained half again as long, for steadier lips",
-        "audio2lip", {"generator": {"iterations": 1.5}, "refiner": {"iterations": 1.5}},
+        "the lips are smoothed over twice as many frames, and the generator and the refiner are retrained half again as long",
+        "audio2lip", {"generator": {"iterations": 1.5, "smooth_frames": 2.0}, "refiner": {"iterations": 1.5}},
     ),
     "wrong_clip": Adjustment(
         "nothing is retrained: choose another driving clip in the materials (twinforge materials versions {avatar}, then "

@@ -31,6 +31,8 @@ from plugins.vad.windows import WINDOW_S, window_count, window_probabilities
 from plugins.video_analysis.detectors import VoiceActivity
 
 SMOOTH_FRAMES = 5  # Savitzky-Golay window (0.2 s at 25 fps), order 2: keeps the peaks of syllables
+# A generator trained with `smooth_frames` in its config (a "jitter" rejection doubles it, see
+# host/approval.py) sets the window instead: steadier lips at the cost of the shortest syllables.
 SILENCE_RAMP = (0.2, 0.6)  # speech probability mapped to 0..1 weight of the predicted lips
 RAMP_FRAMES = 5  # the weight is averaged over this many frames: a smooth ramp, no snap
 BATCH = 32
@@ -85,6 +87,11 @@ class LipSyncGraph:
         return lipdata.Geometry.from_tensors(self.generator_file)
 
     @property
+    def smooth_frames(self) -> int:
+        """The smoothing window: odd (Savitzky-Golay needs a centre) and at least 3."""
+        return max(3, int(self.generator_file["config"].get("smooth_frames", SMOOTH_FRAMES)) | 1)
+
+    @property
     def size(self) -> int:
         return int(self.generator_file["config"]["size"])
 
@@ -94,8 +101,9 @@ class LipSyncGraph:
         smoothed and in the person's range (units of delta_scale, around the mean shape)."""
         count = len(rows)
         deltas = torch.cat([self.lips_net(rows[i : i + 256]) for i in range(0, count, 256)]).numpy()
-        if count >= SMOOTH_FRAMES:
-            deltas = savgol_filter(deltas, SMOOTH_FRAMES, 2, axis=0)
+        window = self.smooth_frames
+        if count >= window:
+            deltas = savgol_filter(deltas, window, 2, axis=0)
         deltas = deltas * float(self.lips_file["gain"])
         return np.clip(deltas, self.lips_file["delta_low"].numpy(), self.lips_file["delta_high"].numpy()).astype(np.float32)
 

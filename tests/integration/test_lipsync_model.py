@@ -126,6 +126,18 @@ def test_the_recordings_offset_is_found_and_undone():
     assert lipdata.av_offset(landmarks, samples, fps, np.arange(count)) == -3
 
 
+def test_a_longer_smoothing_window_steadies_the_lips(trained):
+    """What a "jitter" rejection changes: the generator's smooth_frames, read by the graph."""
+    sound = read_audio(require_samples() / "drive_speech_8s_c.wav")
+    graph = load_graph(trained["paths"])
+    rows = torch.from_numpy(features.frame_windows(features.encode(sound), np.arange(200), 25.0))
+    jitter = {}
+    for window in (5, 11):
+        graph.generator_file["config"]["smooth_frames"] = window
+        jitter[window] = float(np.abs(np.diff(graph.predict_deltas(rows), axis=0)).mean())
+    assert graph.smooth_frames == 11 and jitter[11] < 0.9 * jitter[5]
+
+
 def test_driving_order_plays_forth_and_back():
     assert driving_order(9, 4).tolist() == [0, 1, 2, 3, 2, 1, 0, 1, 2]
 
