@@ -12,10 +12,12 @@ import grpc
 import pytest
 
 from bench.preprocess import run_stage
+from host.render_command import render_remote
 from host.settings import get_settings
 from plugins.deployment import local
 from plugins.deployment.server import Deployment
 from plugins.image_packaging.server import ImagePackaging
+from plugins.media.frames import probe
 from plugins.sdk.context import RunContext
 from plugins.sdk.errors import StageFailed
 from tests.fixtures import trained_model
@@ -93,6 +95,8 @@ def test_a_local_deployment_renders_the_audio_and_undeploy_frees_its_port_and_pr
         spoken = float(container.duration / av.time_base)
     assert summary is not None and abs(seconds - spoken) <= 1 / 25 + 1e-6
     assert sound.codec_context.name == "aac"
+    said = render_remote(endpoint["grpc_address"], None, "Hello, I am live now.", "", tmp_path / "said.mp4")  # twinforge render --text
+    assert said["frames"] > 25 and probe(tmp_path / "said.mp4").frame_count == said["frames"]
     pid = endpoint["pid"]
     deployed(image, "undeploy", endpoint=endpoint)
     assert not port_open(endpoint["grpc_address"]) and not port_open(endpoint["http_address"])
