@@ -9,7 +9,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -65,6 +67,17 @@ class Settings(BaseSettings):
     kube_namespace: str = Field("default", description="Namespace avatar services are deployed to.")
     bundle: str = Field("", description="The avatar bundle folder an inference service serves (the image sets it).")
     inference_host: str = Field("127.0.0.1", description="Interface local inference services listen on.")
+    bot_token: SecretStr = Field(SecretStr(""), description="The Telegram bot's token from @BotFather; empty: the bot does not start.")
+    bot_api_base_url: str = Field("", description="A local Bot API server (telegram-bot-api), e.g. http://127.0.0.1:8081; empty: api.telegram.org.")
+    bot_max_download_mb: int = Field(0, description="Largest video the bot fetches; 0: 20 MB on api.telegram.org, 2000 MB on a local Bot API server.")
+    bot_access: Literal["open", "allowlist", "invite"] = Field(
+        "allowlist", description="Who may use the bot: anyone, the listed Telegram user ids, or whoever sends an invite code."
+    )
+    bot_allowlist: str = Field("", description="Comma-separated Telegram user ids allowed in 'allowlist' mode.")
+    bot_invite_codes: str = Field("", description="Comma-separated codes; '/start CODE' admits a person in 'invite' mode.")
+    bot_edit_interval_s: float = Field(1.0, description="Least time between two message edits in one chat.")
+    bot_language: str = Field("en", description="Catalogue used when a person's Telegram language has none.")
+    bot_polling_timeout_s: int = Field(30, description="Long-polling timeout of getUpdates.")
     tts_engine: str = Field("auto", description="Text to speech: piper (optional extra), espeak (espeak-ng) or auto (piper when installed).")
 
     @property

@@ -111,6 +111,8 @@ def children(settings: Settings, env: dict[str, str], logs: Path, cpu_workers: i
         procs.append(Child(f"plugin:{name}", [python, "-m", module], plugin_env, logs / f"plugin-{name}.log"))
     for slot in range(cpu_workers):
         procs.append(Child(f"worker:cpu{slot}", [python, "-m", "host.cli", "worker", "--cpu-slot", str(slot)], env, logs / f"worker-cpu{slot}.log"))
+    if settings.bot_token.get_secret_value():  # the Telegram bot, once an operator gave it a token
+        procs.append(Child("bot", [python, "-m", "bot.main"], env, logs / "bot.log"))
     return procs
 
 

@@ -1,0 +1,129 @@
+"""English: the reference catalogue; every key the bot uses is here."""
+
+MESSAGES: dict[str, str] = {
+    # access
+    "not_allowed": "Sorry, this bot is private. Ask its operator to add your Telegram id {user_id}.",
+    "invite_needed": "This bot needs an invite code: send /start CODE with the code you were given.",
+    "invite_wrong": "That invite code is not valid. Check it with whoever gave it to you.",
+    "invite_ok": "Welcome, your invite code is accepted.",
+    # commands
+    "start": (
+        "Hello! I turn a video of you talking into a digital twin: an avatar that says any text or voice message "
+        "you send, with your face and lip-sync.\n\n"
+        "Record one video:\n"
+        "• 1 to 5 minutes of you talking naturally\n"
+        "• head and shoulders in the frame, facing the camera\n"
+        "• even light on your face, no window behind you\n"
+        "• a quiet room, no music\n"
+        "• only your face in the picture\n\n"
+        "Then send /new and the video (as a video, a video note or an mp4/mov/mkv/webm file). /help lists everything."
+    ),
+    "help": (
+        "/new [name]: start a new avatar\n"
+        "/avatars: your avatars and where each one is\n"
+        "/status: what your current avatar is doing\n"
+        "/cancel: stop what is waiting or running for your current avatar\n"
+        "/help: this list\n\n"
+        "Send a video to check it; once your avatar is live, send text or a voice message to hear it speak."
+    ),
+    "created": "New avatar “{name}” ({avatar_id}). Now send the video of you talking (1 to 5 minutes).",
+    "created_for_upload": "I started a new avatar “{name}” ({avatar_id}) for this video.",
+    "default_name": "My avatar",
+    "no_avatars": "You have no avatar yet: send /new to start one.",
+    "avatars_title": "Your avatars (the current one is marked ▶):",
+    "avatar_line": "{mark} {name} ({avatar_id}): {state}",
+    "use_button": "Use {name}",
+    "now_current": "Your current avatar is now {name} ({avatar_id}).",
+    "state_new": "waiting for a video",
+    "state_stage": "{stage} {state}",
+    "status_title": "{name} ({avatar_id}):",
+    "status_line": "• {stage}: {state}{progress}",
+    "status_nothing": "{name} ({avatar_id}) is waiting for a video.",
+    "cancelled_input": "OK, forgotten.",
+    "cancelled_runs": "Stopping: {stages}.",
+    "nothing_to_cancel": "Nothing is waiting or running for {name}.",
+    "run_state_pending": "pending",
+    "run_state_queued": "waiting in the queue",
+    "run_state_running": "running",
+    "run_state_waiting_for_user": "waiting for you",
+    "run_state_succeeded": "done",
+    "run_state_failed": "failed",
+    "run_state_cancelled": "cancelled",
+    # upload
+    "received": "Received your video ({size}). Sending it for the check…",
+    "submitted": "Stored as version {version} of {name}. The check starts now.",
+    "not_a_video": (
+        "I can only take a video: send it as a video, a video note, or a file ending in .mp4, .mov, .mkv or .webm. "
+        "“{name}” is not one of those."
+    ),
+    "too_big": (
+        "This video is {size}, and Telegram only lets bots fetch files up to {limit}. Please send a shorter or "
+        "more compressed video (1 to 2 minutes at 720p is plenty), or ask the operator to run a local Bot API "
+        "server for larger files."
+    ),
+    "upload_failed": "I could not store your video: {reason}",
+    # progress
+    "stage_queued": "{stage}: waiting for a free machine…",
+    "stage_running": "{stage}: started",
+    "stage_progress": "{stage}\n{bar} {percent}%{eta}\n{message}",
+    "eta": " · about {eta} left",
+    "stage_succeeded": "{stage}: done ✓",
+    "stage_failed": "{stage}: failed ✗",
+    "stage_cancelled": "{stage}: cancelled",
+    "stage_error": "{stage} failed: {message}\nWhat to do: {advice}",
+    "flow_blocked": "The work stopped after {stage}: {message}\nWhat to do: {advice}",
+    # intake report
+    "report_pass": "Your video passed the check ({preset}):",
+    "report_fail": "Your video did not pass the check ({preset}):",
+    "report_line": "{mark} {name}: {value}",
+    "report_advice": "   → {advice}",
+    "report_next_fail": "Please record a new video with the advice above and send it: it becomes the next version.",
+    "report_next_pass": "Next: preparing your video for training.",
+    # review
+    "preview": "Your avatar is ready for review (generation {generation}):\n{words}\n\nDoes it look right?",
+    "below_limits": "The last training did not reach the {preset} limits:\n{words}\nTell me what is wrong so it is retrained.",
+    "approve": "Approve ✓",
+    "reject": "Reject ✗",
+    "reject_ask": "What is wrong?",
+    "reason_lips_off": "Lips are off",
+    "reason_blurry_mouth": "Mouth is blurry",
+    "reason_jitter": "It jitters",
+    "reason_wrong_clip": "Wrong clip",
+    "reason_other": "Something else",
+    "other_ask": "In a few words, what is wrong? (/cancel to stop)",
+    "rejected": "Thanks, noted. {message}",
+    "approved": "Approved ✓ Your avatar can now go live.",
+    "approved_elsewhere": "{by} approved generation {generation}.",
+    "rejected_elsewhere": "{by} rejected generation {generation}: {adjustment}",
+    "deploy": "Deploy 🚀",
+    "deploy_started": "Building your avatar's service… I will tell you when it is live.",
+    "live": "Your avatar is live! Send me any text or a voice message and it will say it in a video.",
+    "undeployed": "Your avatar is no longer live.",
+    # the cut-out
+    "cutout_preview": "Your cut-out, version {version}{words}. Keep what belongs to you, remove what does not:",
+    "keep_region": "Keep {region}",
+    "remove_region": "Remove {region}",
+    "despill_less": "Despill less",
+    "despill_more": "Despill more",
+    "undo": "Undo ↩",
+    "editing": "Making version {version}…",
+    # speaking
+    "rendering": "Your avatar is speaking…",
+    "rendered": "{seconds:.1f} s of video",
+    "not_live": "Your avatar is not live yet ({reason}). Send a video first, or /status to see where it is.",
+    "no_voice_text": "Send text or a voice message once your avatar is live; /help lists what I do.",
+    "render_failed": "Your avatar's service did not render this: {reason}",
+    # buttons
+    "button_expired": "This button has expired. Send /avatars to start again.",
+    "button_not_yours": "This button belongs to someone else's avatar, so I ignored it.",
+    "host_error": "That did not work: {reason}",
+    "host_down": "The platform is not answering right now; please try again in a minute.",
+    # stage names (a stage without one is shown by its id)
+    "stage_name_video_analysis": "Checking your video",
+    "stage_name_preprocess": "Preparing your video",
+    "stage_name_image_packaging": "Building your avatar's service",
+    "stage_name_deployment": "Starting your avatar's service",
+    "stage_name_quality_eval": "Testing your avatar",
+    "stage_name_cutout": "Cutting you out of the background",
+    "stage_name_interactive_edit": "Editing the materials",
+}

@@ -1,0 +1,89 @@
+"""Button presses. The callback data is only a token (bot.keyboards); the action and the avatar come
+from the database, and a press by anyone but the person the button was given to is refused, as is
+a token that does not exist (forged or from an old conversation)."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.types import CallbackQuery
+
+from bot import keyboards, state
+from bot.catalogue import say
+from bot.handlers.common import own_avatar
+from bot.host_client import HostClient
+from bot.models import BotUser, CallbackToken
+from bot.notifications import Follower
+
+
+
+async def pressed(query: CallbackQuery, person: BotUser, host: HostClient, follower: Follower) -> None:
+    found = state.token(query.data.removeprefix(keyboards.PREFIX))
+    if found is None:
+        await query.answer(say("button_expired", person.language), show_alert=True)
+        return
+    avatar = await own_avatar(host, person, found.avatar_id) if found.user_id == person.user_id else None
+    if avatar is None:
+        await query.answer(say("button_not_yours", person.language), show_alert=True)
+        return
+    await query.answer()
+    await ACTIONS[found.action](query, person, host, follower, found)
+
+
+async def use(query: CallbackQuery, person: BotUser, host: HostClient, follower: Follower, found: CallbackToken) -> None:
+    avatar = await host.avatar(found.avatar_id)
+    state.set_current(person.user_id, avatar.avatar_id)
+    follower.follow(avatar.avatar_id, person.user_id, person.chat_id)
+    await query.message.answer(say("now_current", person.language, name=avatar.name, avatar_id=avatar.avatar_id))
+
+
+async def approve(query: CallbackQuery, person: BotUser, host: HostClient, follower: Follower, found: CallbackToken) -> None:
+    reply = await host.approve(found.avatar_id, state.owner_of(person.user_id))
+    markup = keyboards.deploy(person.user_id, found.avatar_id, person.language) if reply.can_deploy else None
+    await query.message.answer(say("approved", person.language), reply_markup=markup)
+
+
+async def reject(query: CallbackQuery, person: BotUser, host: HostClient, follower: Follower, found: CallbackToken) -> None:
+    await query.message.answer(say("reject_ask", person.language), reply_markup=keyboards.reasons(person.user_id, found.avatar_id, person.language))
+
+
+async def reason(query: CallbackQuery, person: BotUser, host: HostClient, follower: Follower, found: CallbackToken) -> None:
+    """Rejects with the chosen reason; "other" first asks for the words (bot.handlers.speak takes them)."""
+    if found.argument == "other":
+        state.set_awaiting(person.user_id, f"reject_other:{found.avatar_id}")
+        await query.message.answer(say("other_ask", person.language))
+        return
+    reply = await host.reject(found.avatar_id, state.owner_of(person.user_id), found.argument)
+    await query.message.answer(say("rejected", person.language, message=reply.message))
+
+
+async def deploy(query: CallbackQuery, person: BotUser, host: HostClient, follower: Follower, found: CallbackToken) -> None:
+    follower.follow(found.avatar_id, person.user_id, person.chat_id)
+    await host.deploy(found.avatar_id, state.owner_of(person.user_id))
+    await query.message.answer(say("deploy_started", person.language))
+
+
+async def region(query: CallbackQuery, person: BotUser, host: HostClient, follower: Follower, found: CallbackToken) -> None:
+    action, region_id = found.argument.split(":", 1)
+    reply = await host.edit_materials(found.avatar_id, state.owner_of(person.user_id), "region", {"action": action, "region": region_id})
+    await query.message.answer(say("editing", person.language, version=reply.version))
+
+
+async def despill(query: CallbackQuery, person: BotUser, host: HostClient, follower: Follower, found: CallbackToken) -> None:
+    reply = await host.edit_materials(found.avatar_id, state.owner_of(person.user_id), "despill", {"strength": float(found.argument)})
+    await query.message.answer(say("editing", person.language, version=reply.version))
+
+
+async def undo(query: CallbackQuery, person: BotUser, host: HostClient, follower: Follower, found: CallbackToken) -> None:
+    reply = await host.revert_materials(found.avatar_id, state.owner_of(person.user_id), int(found.argument))
+    await query.message.answer(say("editing", person.language, version=reply.version))
+
+
+ACTIONS = {"use": use, "approve": approve, "reject": reject, "reason": reason, "deploy": deploy,
+           "region": region, "despill": despill, "undo": undo}
+
+
+def router() -> Router:
+    """A fresh router per dispatcher (a router belongs to one dispatcher)."""
+    router = Router(name="buttons")
+    router.callback_query.register(pressed, F.data.startswith(keyboards.PREFIX))
+    return router

@@ -1,0 +1,64 @@
+"""Plain text and voice messages: the answer to a question the bot asked (the words of a rejection),
+or, once the current avatar is live, what it should say: the video comes back as an MP4."""
+
+from __future__ import annotations
+
+from aiogram import Bot, F, Router
+from aiogram.types import BufferedInputFile, Message
+
+from bot import state
+from bot.catalogue import say
+from bot.handlers.common import current_avatar, own_avatar
+from bot.host_client import HostClient, HostError
+from bot.models import BotUser
+
+REJECT_OTHER = "reject_other:"
+
+
+async def text(message: Message, person: BotUser, host: HostClient) -> None:
+    if person.awaiting.startswith(REJECT_OTHER):
+        avatar = await own_avatar(host, person, person.awaiting.removeprefix(REJECT_OTHER))
+        state.set_awaiting(person.user_id, "")
+        if avatar is not None:
+            reply = await host.reject(avatar.avatar_id, state.owner_of(person.user_id), "other", message.text)
+            await message.answer(say("rejected", person.language, message=reply.message))
+        return
+    await speak(message, person, host, text=message.text)
+
+
+async def voice(message: Message, bot: Bot, person: BotUser, host: HostClient) -> None:
+    """Telegram's voice messages are OGG/Opus, which the avatar's service decodes itself."""
+    telegram_file = await bot.get_file(message.voice.file_id)
+    audio = await bot.download_file(telegram_file.file_path)
+    await speak(message, person, host, audio=audio.read())
+
+
+async def speak(message: Message, person: BotUser, host: HostClient, text: str = "", audio: bytes = b"") -> None:
+    avatar = await current_avatar(host, person)
+    if avatar is None:
+        await message.answer(say("no_voice_text", person.language))
+        return
+    found = await host.endpoint(avatar.avatar_id)
+    if not found.HasField("endpoint") or not found.endpoint.grpc_address:
+        await message.answer(say("not_live", person.language, reason=found.reason or "no address"))
+        return
+    await message.answer(say("rendering", person.language))
+    try:
+        video, summary = await host.render(found.endpoint.grpc_address, text=text, audio=audio)
+    except HostError as exc:
+        await message.answer(say("render_failed", person.language, reason=exc.words))
+        return
+    await message.answer_video(BufferedInputFile(video, "avatar.mp4"), caption=say("rendered", person.language, seconds=summary.seconds))
+
+
+async def anything_else(message: Message, person: BotUser) -> None:
+    await message.answer(say("no_voice_text", person.language))
+
+
+def router() -> Router:
+    """A fresh router per dispatcher (a router belongs to one dispatcher)."""
+    router = Router(name="speak")
+    router.message.register(text, F.text & ~F.text.startswith("/"))
+    router.message.register(voice, F.voice)
+    router.message.register(anything_else)
+    return router

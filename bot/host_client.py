@@ -1,0 +1,150 @@
+"""The host's gRPC API as the bot calls it (grpc.aio): one method per call it makes, and every
+refusal turned into `HostError`, a sentence the person can read with what to do next."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterable, AsyncIterator
+
+import grpc
+
+from twinforge.host.v1 import host_service_pb2 as host_pb
+from twinforge.host.v1 import host_service_pb2_grpc as host_grpc
+from twinforge.inference.v1 import inference_service_pb2 as inference_pb
+from twinforge.inference.v1 import inference_service_pb2_grpc as inference_grpc
+from twinforge.plugin.v1 import plugin_service_pb2 as plugin_pb
+
+TIMEOUT_S = 30
+RENDER_TIMEOUT_S = 900
+
+
+class HostError(Exception):
+    """A call the host (or the avatar's service) refused or could not answer; `words` says why and
+    what to do, `unavailable` that nobody answered at all."""
+
+    def __init__(self, words: str, unavailable: bool = False) -> None:
+        super().__init__(words)
+        self.words = words
+        self.unavailable = unavailable
+
+
+def host_error(exc: grpc.aio.AioRpcError) -> HostError:
+    advice = dict(exc.trailing_metadata() or ()).get("twinforge-advice", "")
+    details = exc.details() or exc.code().name
+    words = details if not advice or advice in details else f"{details}. What to do: {advice}"
+    return HostError(words, unavailable=exc.code() == grpc.StatusCode.UNAVAILABLE)
+
+
+class HostClient:
+    def __init__(self, address: str, max_message_bytes: int, chunk_bytes: int) -> None:
+        limit = max_message_bytes + 1024 * 1024
+        self.options = [("grpc.max_send_message_length", limit), ("grpc.max_receive_message_length", limit)]
+        self.channel = grpc.aio.insecure_channel(address, options=self.options)
+        self.stub = host_grpc.HostServiceStub(self.channel)
+        self.chunk_bytes = chunk_bytes
+
+    async def close(self) -> None:
+        await self.channel.close()
+
+    async def _call(self, method: str, request):
+        try:
+            return await getattr(self.stub, method)(request, timeout=TIMEOUT_S)
+        except grpc.aio.AioRpcError as exc:
+            raise host_error(exc) from None
+
+    async def create_avatar(self, name: str, owner: str) -> host_pb.Avatar:
+        return (await self._call("CreateAvatar", host_pb.CreateAvatarRequest(name=name, owner=owner))).avatar
+
+    async def avatar(self, avatar_id: str) -> host_pb.Avatar:
+        return (await self._call("GetAvatar", host_pb.GetAvatarRequest(avatar_id=avatar_id))).avatar
+
+    async def avatars(self, owner: str) -> list[host_pb.Avatar]:
+        return list((await self._call("ListAvatars", host_pb.ListAvatarsRequest(owner=owner))).avatars)
+
+    async def upload_video(self, avatar_id: str, filename: str, chunks: AsyncIterable[bytes]) -> plugin_pb.ArtifactRef:
+        """Streams the video to storage as it arrives, re-cut to the host's chunk size."""
+
+        async def parts() -> AsyncIterator[host_pb.UploadArtifactRequest]:
+            yield host_pb.UploadArtifactRequest(header=host_pb.UploadHeader(avatar_id=avatar_id, kind="video", filename=filename))
+            buffer = b""
+            async for chunk in chunks:
+                buffer += chunk
+                while len(buffer) >= self.chunk_bytes:
+                    yield host_pb.UploadArtifactRequest(chunk=buffer[: self.chunk_bytes])
+                    buffer = buffer[self.chunk_bytes :]
+            if buffer:
+                yield host_pb.UploadArtifactRequest(chunk=buffer)
+
+        try:
+            return (await self.stub.UploadArtifact(parts(), timeout=RENDER_TIMEOUT_S)).artifact
+        except grpc.aio.AioRpcError as exc:
+            raise host_error(exc) from None
+
+    async def submit(self, avatar_id: str, video: plugin_pb.ArtifactRef) -> host_pb.CreateSubmissionResponse:
+        return await self._call("CreateSubmission", host_pb.CreateSubmissionRequest(avatar_id=avatar_id, video=video))
+
+    async def runs(self, avatar_id: str) -> list[host_pb.StageRun]:
+        return list((await self._call("ListStageRuns", host_pb.ListStageRunsRequest(avatar_id=avatar_id))).runs)
+
+    async def cancel(self, run_id: str, reason: str) -> host_pb.StageRun:
+        return (await self._call("CancelStageRun", host_pb.CancelStageRunRequest(run_id=run_id, reason=reason))).run
+
+    async def watch(self, avatar_id: str, after_seq: int) -> AsyncIterator[host_pb.Notification]:
+        """Every notification of the avatar after `after_seq`, then new ones as they come."""
+        try:
+            async for reply in self.stub.WatchNotifications(host_pb.WatchNotificationsRequest(avatar_id=avatar_id, after_seq=after_seq)):
+                yield reply.notification
+        except grpc.aio.AioRpcError as exc:
+            raise host_error(exc) from None
+
+    async def download(self, key: str) -> bytes:
+        try:
+            return b"".join([reply.chunk async for reply in self.stub.DownloadArtifact(host_pb.DownloadArtifactRequest(key=key), timeout=RENDER_TIMEOUT_S)])
+        except grpc.aio.AioRpcError as exc:
+            raise host_error(exc) from None
+
+    async def material_versions(self, avatar_id: str) -> list[host_pb.MaterialVersion]:
+        return list((await self._call("ListMaterialVersions", host_pb.ListMaterialVersionsRequest(avatar_id=avatar_id))).versions)
+
+    async def edit_materials(self, avatar_id: str, by: str, operation: str, arguments: dict) -> host_pb.EditMaterialsResponse:
+        return await self._call("EditMaterials", host_pb.EditMaterialsRequest(
+            avatar_id=avatar_id, operation=operation, parameters_json=json.dumps(arguments), by=by))
+
+    async def revert_materials(self, avatar_id: str, by: str, version: int) -> host_pb.RevertMaterialsResponse:
+        return await self._call("RevertMaterials", host_pb.RevertMaterialsRequest(avatar_id=avatar_id, version=version, by=by))
+
+    async def approve(self, avatar_id: str, by: str) -> host_pb.ApproveAvatarResponse:
+        return await self._call("ApproveAvatar", host_pb.ApproveAvatarRequest(avatar_id=avatar_id, by=by))
+
+    async def reject(self, avatar_id: str, by: str, reason: str, text: str = "") -> host_pb.RejectAvatarResponse:
+        return await self._call("RejectAvatar", host_pb.RejectAvatarRequest(avatar_id=avatar_id, by=by, reason=reason, text=text))
+
+    async def deploy(self, avatar_id: str, by: str, target: str = "local") -> host_pb.StageRun:
+        return (await self._call("Deploy", host_pb.DeployRequest(avatar_id=avatar_id, target=target, by=by))).run
+
+    async def endpoint(self, avatar_id: str) -> host_pb.GetEndpointResponse:
+        return await self._call("GetEndpoint", host_pb.GetEndpointRequest(avatar_id=avatar_id))
+
+    async def render(self, address: str, text: str = "", audio: bytes = b"") -> tuple[bytes, inference_pb.RenderSummary]:
+        """The avatar speaking `text` or `audio`, rendered by its live service: the MP4 and its summary."""
+        request = inference_pb.RenderRequest(audio=audio) if audio else inference_pb.RenderRequest(text=text)
+        video, summary = bytearray(), None
+        async with grpc.aio.insecure_channel(address, options=self.options) as channel:
+            try:
+                async for reply in inference_grpc.InferenceServiceStub(channel).Render(request, timeout=RENDER_TIMEOUT_S):
+                    if reply.HasField("chunk"):
+                        video += reply.chunk
+                    elif reply.HasField("summary"):
+                        summary = reply.summary
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() == grpc.StatusCode.UNAVAILABLE:
+                    raise HostError(f"the avatar's service at {address} is not answering (it may have stopped); deploy it "
+                                    "again, or ask the operator", unavailable=True) from None
+                raise host_error(exc) from None
+        if summary is None:
+            raise HostError("the service ended the render without a video; try again")
+        return bytes(video), summary
+
+
+def payload(notification: host_pb.Notification) -> dict:
+    return json.loads(notification.payload_json or "{}")

@@ -1,0 +1,40 @@
+"""Inline buttons whose callback data is an opaque token (bot.state.issue_token): the action, the
+avatar and the person it was given to stay in the database, out of reach of a crafted callback."""
+
+from __future__ import annotations
+
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot import state
+from bot.catalogue import say
+
+PREFIX = "t:"
+REASONS = ("lips_off", "blurry_mouth", "jitter", "wrong_clip", "other")
+
+
+def button(user_id: int, label: str, action: str, avatar_id: str, argument: str = "") -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=label, callback_data=PREFIX + state.issue_token(user_id, action, avatar_id, argument))
+
+
+def review(user_id: int, avatar_id: str, language: str, can_approve: bool = True) -> InlineKeyboardMarkup:
+    row = [button(user_id, say("reject", language), "reject", avatar_id)]
+    if can_approve:
+        row.insert(0, button(user_id, say("approve", language), "approve", avatar_id))
+    return InlineKeyboardMarkup(inline_keyboard=[row])
+
+
+def reasons(user_id: int, avatar_id: str, language: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[button(user_id, say(f"reason_{reason}", language), "reason", avatar_id, reason)] for reason in REASONS]
+    )
+
+
+def deploy(user_id: int, avatar_id: str, language: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[button(user_id, say("deploy", language), "deploy", avatar_id)]])
+
+
+def choose(user_id: int, avatars: list[tuple[str, str]], language: str) -> InlineKeyboardMarkup:
+    """One button per (avatar id, name) to make it the current avatar."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[button(user_id, say("use_button", language, name=name), "use", avatar_id)] for avatar_id, name in avatars]
+    )

@@ -1,0 +1,71 @@
+"""The bot's own tables, in the host's database (host.storage) beside its tables: conversation state
+lives here, not in memory, so a bot restart loses nothing. Created when the bot starts
+(`create_tables`); the host's migrations never touch them."""
+
+from __future__ import annotations
+
+import peewee
+
+from host.storage.models import BaseModel, utcnow
+
+
+class BotUser(BaseModel):
+    """A person talking to the bot, and where their conversation stands."""
+
+    user_id = peewee.BigIntegerField(primary_key=True)
+    chat_id = peewee.BigIntegerField()
+    language = peewee.CharField(default="en", max_length=16)
+    current_avatar = peewee.CharField(default="", max_length=32)
+    # What the next text answers, e.g. "reject_other:<avatar id>"; empty: nothing asked.
+    awaiting = peewee.CharField(default="", max_length=96)
+    # How they were admitted in invite mode (the code), empty otherwise.
+    invited_with = peewee.CharField(default="", max_length=64)
+    created_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "bot_user"
+
+
+class FollowedAvatar(BaseModel):
+    """An avatar whose notifications go to a chat, and the last one delivered there."""
+
+    avatar_id = peewee.CharField(primary_key=True, max_length=32)
+    user_id = peewee.BigIntegerField(index=True)
+    chat_id = peewee.BigIntegerField()
+    last_seq = peewee.BigIntegerField(default=0)
+
+    class Meta:
+        table_name = "bot_followed_avatar"
+
+
+class StageMessage(BaseModel):
+    """The one message per stage run that its progress edits in place."""
+
+    run_id = peewee.CharField(primary_key=True, max_length=32)
+    chat_id = peewee.BigIntegerField()
+    message_id = peewee.BigIntegerField()
+
+    class Meta:
+        table_name = "bot_stage_message"
+
+
+class CallbackToken(BaseModel):
+    """What a button does, kept here so callback data carries only an opaque token: a forged or
+    replayed press is checked against the person who was given the button."""
+
+    token = peewee.CharField(primary_key=True, max_length=24)
+    user_id = peewee.BigIntegerField()
+    action = peewee.CharField(max_length=32)
+    avatar_id = peewee.CharField(max_length=32)
+    argument = peewee.CharField(default="", max_length=64)
+    created_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "bot_callback_token"
+
+
+BOT_MODELS = [BotUser, FollowedAvatar, StageMessage, CallbackToken]
+
+
+def create_tables(db: peewee.Database) -> None:
+    db.create_tables(BOT_MODELS, safe=True)

@@ -1,0 +1,174 @@
+"""Follows the notifications of every avatar the bot serves and turns them into the conversation:
+stage messages edited in place, the intake report, the preview to review, the deployment.
+
+One task per followed avatar reads WatchNotifications from the last notification delivered to its
+chat (stored after each one), so after a bot restart, or a lost connection to the host, it resumes
+where it stopped: what arrived meanwhile is delivered, each notification once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
+from aiogram.types import BufferedInputFile
+
+from bot import keyboards, materials, state
+from bot.catalogue import say, stage_name
+from bot.host_client import HostClient, HostError, payload
+from bot.models import FollowedAvatar
+from bot.progress import Pacer, progress_text
+from bot.report import intake_report
+from twinforge.host.v1 import host_service_pb2 as host_pb
+
+log = logging.getLogger(__name__)
+INTAKE_STAGE = "video_analysis"
+RECONNECT_S = (0.5, 1, 2, 5, 10)
+TEXT_LIMIT = 4000  # Telegram's message limit is 4096 characters
+
+
+def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """A long text as messages within Telegram's limit, cut between lines."""
+    parts, current = [], ""
+    for line in text.split("\n"):
+        if current and len(current) + len(line) + 1 > limit:
+            parts.append(current)
+            current = ""
+        current = f"{current}\n{line}" if current else line[:limit]
+    return parts + [current] if current else parts
+
+
+class Follower:
+    def __init__(self, bot: Bot, host: HostClient, pacer: Pacer) -> None:
+        self.bot, self.host, self.pacer = bot, host, pacer
+        self.tasks: dict[str, asyncio.Task] = {}
+
+    def resume(self) -> None:
+        """Follows again every avatar followed before the restart."""
+        for row in state.followed():
+            self._start(row.avatar_id)
+
+    def follow(self, avatar_id: str, user_id: int, chat_id: int) -> None:
+        state.follow(avatar_id, user_id, chat_id)
+        self._start(avatar_id)
+
+    def _start(self, avatar_id: str) -> None:
+        if avatar_id not in self.tasks or self.tasks[avatar_id].done():
+            self.tasks[avatar_id] = asyncio.create_task(self._follow(avatar_id), name=f"follow {avatar_id}")
+
+    async def stop(self) -> None:
+        for task in self.tasks.values():
+            task.cancel()
+        for task in self.tasks.values():
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.tasks.clear()
+
+    async def _follow(self, avatar_id: str) -> None:
+        failures = 0
+        while True:
+            row = state.followed_avatar(avatar_id)
+            try:
+                async for notification in self.host.watch(avatar_id, row.last_seq):
+                    failures = 0
+                    try:
+                        await self.deliver(row, notification)
+                    except HostError as exc:
+                        await self._send(row, say("host_error", self._language(row), reason=exc.words))
+                    except TelegramNetworkError:
+                        raise  # Telegram unreachable: retried from this notification
+                    except TelegramAPIError as exc:  # refused for good (e.g. the person blocked the bot): skipped, not retried forever
+                        log.warning("notification %s of %s not delivered: %s", notification.seq, avatar_id, exc.message)
+                    state.delivered(avatar_id, notification.seq)
+            except HostError as exc:
+                log.warning("following %s: %s; reconnecting", avatar_id, exc.words)
+            except Exception:
+                log.exception("following %s failed; reconnecting", avatar_id)
+            await asyncio.sleep(RECONNECT_S[min(failures, len(RECONNECT_S) - 1)])
+            failures += 1
+
+    def _language(self, row: FollowedAvatar) -> str:
+        person = state.user(row.user_id)
+        return person.language if person else "en"
+
+    async def _send(self, row: FollowedAvatar, text: str, **kwargs) -> None:
+        for part in split_text(text):
+            await self.bot.send_message(row.chat_id, part, **kwargs)
+
+    async def deliver(self, row: FollowedAvatar, n: host_pb.Notification) -> None:
+        language = self._language(row)
+        data = payload(n)
+        kind = n.kind
+        if kind.startswith("stage_") and kind.removeprefix("stage_") in ("queued", "running", "progress", "succeeded", "failed", "cancelled"):
+            await self._stage_message(row, n, data, language)
+        if kind in ("stage_succeeded", "stage_failed") and n.stage == INTAKE_STAGE and data.get("summary", {}).get("measures"):
+            await self._send(row, intake_report(data["summary"], language))
+        elif kind == "stage_succeeded" and n.stage in (materials.CUTOUT_STAGE, materials.EDIT_STAGE):
+            await self._cutout(row, n, language)
+        elif kind == "stage_failed":
+            error = data.get("error", {})
+            await self._send(row, say("stage_error", language, stage=stage_name(n.stage, language),
+                                      message=error.get("message", ""), advice=error.get("advice", "")))
+        elif kind == "flow_blocked":
+            await self._send(row, say("flow_blocked", language, stage=stage_name(data.get("after_stage", ""), language),
+                                      message=data.get("message", ""), advice=data.get("advice", "")))
+        elif kind in ("preview_ready", "evaluation_below_limits"):
+            await self._review(row, n, data, language)
+        elif kind == "avatar_approved" and data.get("by") != state.owner_of(row.user_id):
+            await self._send(row, say("approved_elsewhere", language, by=data.get("by", ""), generation=data.get("generation", 0)))
+        elif kind == "avatar_rejected" and data.get("by") != state.owner_of(row.user_id):
+            await self._send(row, say("rejected_elsewhere", language, by=data.get("by", ""), generation=data.get("generation", 0),
+                                      adjustment=data.get("adjustment", "")))
+        elif kind == "avatar_deployed":
+            await self._send(row, say("live", language))
+        elif kind == "avatar_undeployed":
+            await self._send(row, say("undeployed", language))
+
+    async def _stage_message(self, row: FollowedAvatar, n: host_pb.Notification, data: dict, language: str) -> None:
+        """Creates the run's message on its first notification, then edits it through the pacer."""
+        step = n.kind.removeprefix("stage_")
+        if step == "progress":
+            text = progress_text(n.stage, data, language)
+        else:
+            text = say(f"stage_{step}", language, stage=stage_name(n.stage, language))
+        existing = state.stage_message(n.run_id)
+        if existing is None:
+            sent = await self.bot.send_message(row.chat_id, text)
+            state.keep_stage_message(n.run_id, row.chat_id, sent.message_id)
+        else:
+            self.pacer.edit(existing.chat_id, existing.message_id, text)
+
+    async def _cutout(self, row: FollowedAvatar, n: host_pb.Notification, language: str) -> None:
+        """The current version's preview and edit buttons; a version that is no longer current
+        (a replay after a restart) is not shown again."""
+        versions = await self.host.material_versions(n.avatar_id)
+        current = next((v for v in versions if v.current), None)
+        if current is None or current.run_id != n.run_id:
+            return
+        preview = next((f for f in current.files if f.kind == materials.PREVIEW_KIND), None)
+        markup = materials.keyboard(row.user_id, n.avatar_id, versions, current, materials.regions_of(await self.host.runs(n.avatar_id)), language)
+        if preview is None:
+            await self._send(row, materials.caption(current, language), reply_markup=markup)
+            return
+        video = await self.host.download(preview.key)
+        await self.bot.send_video(row.chat_id, BufferedInputFile(video, "cutout.mp4"), caption=materials.caption(current, language), reply_markup=markup)
+
+    async def _review(self, row: FollowedAvatar, n: host_pb.Notification, data: dict, language: str) -> None:
+        words = "\n".join(f"• {line}" for line in data.get("words", []))
+        if n.kind == "evaluation_below_limits":
+            await self._send(row, say("below_limits", language, preset=data.get("preset", ""), words=words),
+                             reply_markup=keyboards.review(row.user_id, n.avatar_id, language, can_approve=False))
+            return
+        caption = say("preview", language, generation=data.get("generation", 0), words=words)
+        markup = keyboards.review(row.user_id, n.avatar_id, language)
+        if not data.get("preview"):
+            await self._send(row, caption, reply_markup=markup)
+            return
+        video = await self.host.download(data["preview"])
+        if len(caption) > 1024:  # a caption holds 1024 characters; the words then follow as a message
+            await self.bot.send_video(row.chat_id, BufferedInputFile(video, "preview.mp4"))
+            await self._send(row, caption, reply_markup=markup)
+        else:
+            await self.bot.send_video(row.chat_id, BufferedInputFile(video, "preview.mp4"), caption=caption, reply_markup=markup)

@@ -1,0 +1,78 @@
+"""Conversation state in the database: who talks from which chat, their current avatar, what the
+bot asked them, which avatars it follows and how far, and the buttons it handed out."""
+
+from __future__ import annotations
+
+import secrets
+
+from bot.models import BotUser, CallbackToken, FollowedAvatar, StageMessage
+
+OWNER_PREFIX = "telegram:"
+
+
+def owner_of(user_id: int) -> str:
+    """The host's identity of a Telegram user (the avatars' owner field)."""
+    return f"{OWNER_PREFIX}{user_id}"
+
+
+def remember(user_id: int, chat_id: int, language: str | None) -> BotUser:
+    """The person's row, created on first contact; chat and language follow their latest message."""
+    user, _ = BotUser.get_or_create(user_id=user_id, defaults={"chat_id": chat_id, "language": language or "en"})
+    if user.chat_id != chat_id or (language and user.language != language):
+        user.chat_id, user.language = chat_id, language or user.language
+        user.save()
+    return user
+
+
+def user(user_id: int) -> BotUser | None:
+    return BotUser.get_or_none(BotUser.user_id == user_id)
+
+
+def set_current(user_id: int, avatar_id: str) -> None:
+    BotUser.update(current_avatar=avatar_id).where(BotUser.user_id == user_id).execute()
+
+
+def set_awaiting(user_id: int, awaiting: str) -> None:
+    BotUser.update(awaiting=awaiting).where(BotUser.user_id == user_id).execute()
+
+
+def admit(user_id: int, code: str) -> None:
+    BotUser.update(invited_with=code).where(BotUser.user_id == user_id).execute()
+
+
+def follow(avatar_id: str, user_id: int, chat_id: int) -> FollowedAvatar:
+    """Starts following an avatar from its first notification; following it again keeps the place."""
+    row, _ = FollowedAvatar.get_or_create(avatar_id=avatar_id, defaults={"user_id": user_id, "chat_id": chat_id})
+    return row
+
+
+def followed() -> list[FollowedAvatar]:
+    return list(FollowedAvatar.select())
+
+
+def followed_avatar(avatar_id: str) -> FollowedAvatar | None:
+    return FollowedAvatar.get_or_none(FollowedAvatar.avatar_id == avatar_id)
+
+
+def delivered(avatar_id: str, seq: int) -> None:
+    """Records that notification `seq` reached the chat; only ever moves forward."""
+    FollowedAvatar.update(last_seq=seq).where((FollowedAvatar.avatar_id == avatar_id) & (FollowedAvatar.last_seq < seq)).execute()
+
+
+def stage_message(run_id: str) -> StageMessage | None:
+    return StageMessage.get_or_none(StageMessage.run_id == run_id)
+
+
+def keep_stage_message(run_id: str, chat_id: int, message_id: int) -> None:
+    StageMessage.insert(run_id=run_id, chat_id=chat_id, message_id=message_id).on_conflict_replace().execute()
+
+
+def issue_token(user_id: int, action: str, avatar_id: str, argument: str = "") -> str:
+    """A button's callback data: 16 random characters that mean nothing without this row."""
+    token = secrets.token_urlsafe(12)
+    CallbackToken.create(token=token, user_id=user_id, action=action, avatar_id=avatar_id, argument=argument)
+    return token
+
+
+def token(value: str) -> CallbackToken | None:
+    return CallbackToken.get_or_none(CallbackToken.token == value)

@@ -1,0 +1,369 @@
+"""The Telegram bot (bot/) end to end: the real aiogram bot polls a fake Bot API server on loopback
+(tests/fixtures/fake_telegram.py) and works against the real host over gRPC. The intake check is
+the real video_analysis plugin run by the job function; the evaluation, packaging and deployment
+runs are finished through the host's own handlers (as tests/integration/test_deploy_api.py does;
+the packaging and deployment plugins are registered so that the host accepts the Deploy), since
+training and packaging a model is not what is tested here."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+from pathlib import Path
+
+import av
+import grpc
+import numpy as np
+import pytest
+from pydantic import SecretStr
+
+from bot.app import running_bot
+from bot.models import create_tables
+from bot.settings import BotSettings
+from host import deployments, handlers
+from host.storage import models
+from host.storage.blobs import blob_key
+from host.storage.db import database_proxy
+from plugins.deployment.server import Deployment
+from plugins.image_packaging.server import ImagePackaging
+from plugins.interactive_edit.server import InteractiveEdit
+from plugins.video_analysis.server import VideoAnalysis
+from scheduler import jobs
+from tests.fixtures.fake_telegram import TOKEN, FakeTelegram
+from tests.fixtures.media import write_test_video
+from tests.fixtures.services import require_samples, start_plugin
+from tests.integration.test_deploy_api import finished
+from tests.integration.test_host_flow import wait_registered
+from tests.integration.test_inference_service import Service, bundle, duration_and_sound, encoded  # noqa: F401 (bundle is a fixture)
+from twinforge.host.v1 import host_service_pb2 as host_pb
+from twinforge.host.v1 import host_service_pb2_grpc as host_grpc
+from twinforge.plugin.v1 import plugin_service_pb2 as plugin_pb
+
+ANNA, BEN, CAROL = 1001, 1002, 1003
+EVALUATION = {"quality_eval"}
+TRANSCRIPT = "bot-transcript.txt"
+
+
+@pytest.fixture
+async def telegram():
+    fake = FakeTelegram()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@contextlib.asynccontextmanager
+async def bot(runtime, host: str, telegram: FakeTelegram, **overrides):
+    values = {"access": "allowlist", "allowlist": f"{ANNA},{BEN}", "polling_timeout_s": 1, "edit_interval_s": 1.0,
+              "max_download_mb": 20}  # the fake stands in for api.telegram.org, with its 20 MB limit
+    settings = BotSettings(token=SecretStr(TOKEN), api_base_url=telegram.base_url, **{**values, **overrides})
+    create_tables(database_proxy.obj)
+    async with running_bot(settings, host, runtime.settings.max_message_bytes, runtime.settings.upload_chunk_bytes) as running:
+        yield running
+
+
+def avatar_of(user_id: int) -> str:
+    return models.Avatar.select().join(models.User).where(models.User.external_id == f"telegram:{user_id}").order_by(models.Avatar.created_at.desc()).first().id
+
+
+def evaluation_round(runtime, avatar_id: str, tmp_path: Path, passed: bool = True) -> None:
+    """A finished quality_eval run with a real preview video: what makes the host send preview_ready."""
+    with runtime.uow() as uow:
+        run = handlers.submit_stage(uow, avatar_id, "quality_eval", [], {"preset": "draft"}, EVALUATION, 1)
+    video = write_test_video(tmp_path / f"preview-{run.id}.mp4", seconds=1.0)
+    key = blob_key(avatar_id, "quality_eval", run.id, "preview.mp4")
+    info = runtime.blobs.put_file(key, video)
+    preview = plugin_pb.ArtifactRef(key=key, kind="preview", name="preview.mp4", sha256=info.sha256, size=info.size)
+    words = ["lips follow the voice 92% as well as the real recording", "the mouth is as sharp as the recording"]
+    finished(runtime, run, {"passed": passed, "preset": "draft", "summary": words}, [preview])
+
+
+def ogg_voice(path: Path) -> bytes:
+    """A second of a tone as Telegram sends voice messages: Opus in an OGG container."""
+    with av.open(str(path), "w", format="ogg") as out:
+        stream = out.add_stream("libopus", rate=48000)
+        stream.layout = "mono"
+        tone = (0.3 * np.sin(2 * np.pi * 220 * np.arange(48000) / 48000)).astype(np.float32)
+        for start in range(0, 48000, 960):
+            frame = av.AudioFrame.from_ndarray(tone[None, start : start + 960], format="flt", layout="mono")
+            frame.sample_rate = 48000
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path.read_bytes()
+
+
+def button(call, label: str) -> str:
+    """The callback data of the button labelled `label` on a sent message."""
+    rows = json.loads(call.params["reply_markup"])["inline_keyboard"]
+    return next(b["callback_data"] for row in rows for b in row if b["text"].startswith(label))
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def verdicts(host: str, avatar_id: str) -> list[str]:
+    async with grpc.aio.insecure_channel(host) as channel:
+        rounds = await host_grpc.HostServiceStub(channel).ListRounds(host_pb.ListRoundsRequest(avatar_id=avatar_id))
+    return [r.verdict for r in rounds.rounds]
+
+
+async def test_a_whole_conversation_from_video_to_live_avatar(host, runtime, telegram, tmp_path):
+    async with contextlib.AsyncExitStack() as stack, grpc.aio.insecure_channel(host) as channel:
+        for plugin in (VideoAnalysis(), ImagePackaging(), Deployment()):  # registered; the test finishes the last two's runs
+            await start_plugin(plugin, stack)
+            await wait_registered(host_grpc.HostServiceStub(channel), plugin.stages[0])
+        running = await stack.enter_async_context(bot(runtime, host, telegram))
+        telegram.text(ANNA, "/start")
+        await telegram.said_containing(ANNA, "1 to 5 minutes")
+        telegram.text(ANNA, "/new Anna")
+        await telegram.said_containing(ANNA, "New avatar “Anna”")
+        avatar = avatar_of(ANNA)
+
+        telegram.document(ANNA, "notes.txt", b"hello", mime="text/plain")
+        await telegram.said_containing(ANNA, "“notes.txt” is not one of those")
+        telegram.document(ANNA, "../../etc/me.mp4", write_test_video(tmp_path / "me.mp4", seconds=2.0).read_bytes())
+        await telegram.said_containing(ANNA, "Received your video")
+        await telegram.said_containing(ANNA, "Stored as version 1")
+        (run,) = [r for r in models.StageRun.select().where(models.StageRun.avatar == avatar)]
+        assert await asyncio.to_thread(jobs.run_stage, run.id) == "failed"
+        report = await telegram.said_containing(ANNA, "did not pass the check")
+        text = report.params["text"]
+        assert "❌ duration: 2.0 s" in text and "→ " in text and "next version" in text
+        assert models.Submission.get(models.Submission.avatar == avatar).filename == "me.mp4"
+
+        await asyncio.to_thread(evaluation_round, runtime, avatar, tmp_path)
+        preview = await telegram.said_containing(ANNA, "ready for review")
+        assert preview.method == "sendVideo" and len(preview.files["video"]) > 1000 and "lips follow the voice" in preview.params["caption"]
+        telegram.press(ANNA, button(preview, "Reject"), "Reject ✗")
+        reasons = await telegram.said_containing(ANNA, "What is wrong?")
+        assert [b["text"] for row in json.loads(reasons.params["reply_markup"])["inline_keyboard"] for b in row] == [
+            "Lips are off", "Mouth is blurry", "It jitters", "Wrong clip", "Something else"]
+        telegram.press(ANNA, button(reasons, "Something else"), "Something else")
+        await telegram.said_containing(ANNA, "In a few words")
+        telegram.text(ANNA, "the teeth look grey")
+        await telegram.said_containing(ANNA, "an operator reads your words")
+        assert await verdicts(host, avatar) == ["rejected"]
+
+        await asyncio.to_thread(evaluation_round, runtime, avatar, tmp_path)
+        second = await telegram.wait_for(lambda: [c for c in telegram.sent(ANNA, "sendVideo")][1:], "the second preview")
+        telegram.press(ANNA, button(second[0], "Approve"), "Approve ✓")
+        approved = await telegram.said_containing(ANNA, "Approved ✓")
+        telegram.press(ANNA, button(approved, "Deploy"), "Deploy 🚀")
+        await telegram.said_containing(ANNA, "Building your avatar's service…")
+        packaging = await telegram.wait_for(
+            lambda: models.StageRun.get_or_none((models.StageRun.avatar == avatar) & (models.StageRun.stage == deployments.PACKAGING)), "the packaging run")
+        await telegram.said_containing(ANNA, "Building your avatar's service: waiting")
+        image = plugin_pb.ArtifactRef(key=f"avatars/{avatar}/image_packaging/{packaging.id}/image.oci.tar", kind="image", name="image.oci.tar",
+                                      sha256="0" * 64, size=1)
+        await asyncio.to_thread(finished, runtime, packaging, {"image": {"digest": "sha256:" + "1" * 64}}, [image])
+        deployment = await telegram.wait_for(
+            lambda: models.StageRun.get_or_none((models.StageRun.avatar == avatar) & (models.StageRun.stage == deployments.DEPLOYMENT)), "the deployment run")
+        address = f"127.0.0.1:{closed_port()}"
+        await asyncio.to_thread(finished, runtime, deployment, {"endpoint": {"target": "local", "grpc_address": address, "http_address": ""}})
+        await telegram.said_containing(ANNA, "Your avatar is live!")
+
+        telegram.text(ANNA, "Hello, this is my twin speaking.")
+        await telegram.said_containing(ANNA, "Your avatar is speaking")
+        failed = await telegram.said_containing(ANNA, "did not render this")
+        assert f"the avatar's service at {address} is not answering" in failed.params["text"]
+
+        telegram.voice(ANNA, ogg_voice(tmp_path / "voice.ogg"))
+        await telegram.wait_for(lambda: sum("did not render this" in t for t in telegram.said(ANNA)) == 2, "the voice message tried")
+        assert [c for c in telegram.calls if c.method == "getFile"][-1].status == 200
+
+        telegram.text(ANNA, "/avatars")
+        listed = await telegram.said_containing(ANNA, "Your avatars")
+        assert f"▶ Anna ({avatar}): Starting your avatar's service done" in listed.params["text"]
+        await running.pacer.drain()
+
+    edits = [c.at for c in telegram.calls if c.method == "editMessageText" and c.params["chat_id"] == str(ANNA)]
+    assert all(b - a >= 0.99 for a, b in zip(edits, edits[1:])), "two edits in one chat less than a second apart"
+    (tmp_path / TRANSCRIPT).write_text(telegram.transcript())
+    print(f"transcript: {tmp_path / TRANSCRIPT}")
+
+
+async def test_people_act_only_on_their_own_avatars(host, runtime, telegram, tmp_path):
+    async with bot(runtime, host, telegram):
+        telegram.text(ANNA, "/new Anna")
+        await telegram.said_containing(ANNA, "New avatar")
+        avatar = avatar_of(ANNA)
+        await asyncio.to_thread(evaluation_round, runtime, avatar, tmp_path)
+        preview = await telegram.said_containing(ANNA, "ready for review")
+
+        telegram.press(BEN, button(preview, "Approve"), "Anna's Approve, crafted by Ben")
+        await telegram.wait_for(lambda: any("someone else's avatar" in c.params.get("text", "") for c in telegram.calls
+                                            if c.method == "answerCallbackQuery"), "Ben's press refused")
+        telegram.press(BEN, "t:forged-token-123", "a forged token")
+        await telegram.wait_for(lambda: any("expired" in c.params.get("text", "") for c in telegram.calls
+                                            if c.method == "answerCallbackQuery"), "the forged press refused")
+        assert await verdicts(host, avatar) == [""]
+        telegram.text(BEN, "/avatars")
+        await telegram.said_containing(BEN, "You have no avatar yet")
+        assert not any(avatar in text for text in telegram.said(BEN))
+
+        telegram.text(CAROL, "/start")
+        await telegram.said_containing(CAROL, f"add your Telegram id {CAROL}")
+        assert len(telegram.said(CAROL)) == 1
+
+        telegram.document(ANNA, "long.mp4", b"", size=25 * 1024 * 1024)
+        too_big = await telegram.said_containing(ANNA, "Telegram only lets bots fetch files up to 20.0 MB")
+        assert "shorter or more compressed" in too_big.params["text"]
+        assert not [c for c in telegram.calls if c.method == "getFile"]
+
+
+async def test_invite_codes_admit_a_person(host, runtime, telegram):
+    async with bot(runtime, host, telegram, access="invite", invite_codes="spring-42"):
+        telegram.text(CAROL, "/help")
+        await telegram.said_containing(CAROL, "needs an invite code")
+        telegram.text(CAROL, "/start autumn")
+        await telegram.said_containing(CAROL, "not valid")
+        telegram.text(CAROL, "/start spring-42")
+        await telegram.said_containing(CAROL, "Welcome")
+        await telegram.said_containing(CAROL, "1 to 5 minutes")
+        telegram.text(CAROL, "/help")
+        await telegram.said_containing(CAROL, "/new [name]")
+
+
+async def test_a_restart_keeps_the_conversation_and_delivers_what_came_meanwhile_once(host, runtime, telegram, tmp_path):
+    async with bot(runtime, host, telegram):
+        telegram.text(ANNA, "/new Anna")
+        await telegram.said_containing(ANNA, "New avatar")
+        avatar = avatar_of(ANNA)
+        await asyncio.to_thread(evaluation_round, runtime, avatar, tmp_path)
+        preview = await telegram.said_containing(ANNA, "ready for review")
+        telegram.press(ANNA, button(preview, "Reject"))
+        reasons = await telegram.said_containing(ANNA, "What is wrong?")
+        telegram.press(ANNA, button(reasons, "Something else"))
+        await telegram.said_containing(ANNA, "In a few words")
+
+    async with bot(runtime, host, telegram):  # the question asked before the restart is still open
+        telegram.text(ANNA, "the teeth look grey")
+        await telegram.said_containing(ANNA, "an operator reads your words")
+    assert await verdicts(host, avatar) == ["rejected"]
+
+    await asyncio.to_thread(evaluation_round, runtime, avatar, tmp_path)  # while the bot is down
+    async with bot(runtime, host, telegram):
+        await telegram.wait_for(lambda: len(telegram.sent(ANNA, "sendVideo")) == 2, "the preview that came while the bot was down")
+        await asyncio.sleep(1.5)
+    assert len(telegram.sent(ANNA, "sendVideo")) == 2
+    assert sum("Testing your avatar: waiting" in text for text in telegram.said(ANNA)) == 2  # one stage message per round
+    assert sum("New avatar" in text for text in telegram.said(ANNA)) == 1
+
+
+async def test_flood_control_is_obeyed(host, runtime, telegram):
+    telegram.too_many["sendMessage"] = 1
+    async with bot(runtime, host, telegram) as running:
+        telegram.text(ANNA, "/new Anna")
+        await telegram.said_containing(ANNA, "New avatar")
+        refused, accepted = [c for c in telegram.calls if c.method == "sendMessage"][:2]
+        assert refused.status == 429 and accepted.status == 200 and accepted.at - refused.at >= telegram.retry_after
+
+        avatar = avatar_of(ANNA)
+        with runtime.uow() as uow:
+            run = handlers.submit_stage(uow, avatar, "quality_eval", [], {}, EVALUATION, 0)
+        with runtime.uow() as uow:
+            handlers.start_run(uow, run.id)
+        for step in range(1, 31):
+            with runtime.uow() as uow:
+                handlers.record_progress(uow, run, plugin_pb.Progress(fraction=step / 30, message=f"clip {step} of 30", eta_seconds=90 - 3 * step))
+            await asyncio.sleep(0.05)
+        await telegram.said_containing(ANNA, "Testing your avatar: waiting")
+        await telegram.wait_for(lambda: any("clip 30 of 30" in c.params["text"] for c in telegram.sent(ANNA, "editMessageText")),
+                                "the newest progress shown")
+        await running.pacer.drain()
+    edits = telegram.sent(ANNA, "editMessageText")
+    assert 2 <= len(edits) <= 5, f"{len(edits)} edits for 31 notifications in about 2 s"
+    assert all(b.at - a.at >= 0.99 for a, b in zip(edits, edits[1:]))
+    assert "██████████ 100%" in edits[-1].params["text"]
+
+
+@pytest.mark.samples
+async def test_a_live_avatar_answers_text_and_voice_with_video(host, runtime, telegram, tmp_path, bundle):
+    """The real inference service (a tiny model trained on a sample, tests/integration/test_inference_service.py)
+    as the deployment reports it: a voice message and a text come back as MP4s of the avatar."""
+    service = await asyncio.to_thread(Service, bundle, tmp_path)
+    try:
+        async with bot(runtime, host, telegram):
+            telegram.text(ANNA, "/new Anna")
+            await telegram.said_containing(ANNA, "New avatar")
+            avatar = avatar_of(ANNA)
+            with runtime.uow() as uow:
+                run = handlers.submit_stage(uow, avatar, deployments.DEPLOYMENT, [], {"target": "local"}, {deployments.DEPLOYMENT}, 0)
+            await asyncio.to_thread(finished, runtime, run, {"endpoint": {"target": "local", "grpc_address": service.grpc, "http_address": ""}})
+            await telegram.said_containing(ANNA, "Your avatar is live!")
+            wav = require_samples() / "drive_speech_5s_a.wav"
+            telegram.voice(ANNA, encoded(wav, "libopus", "ogg", 48000, tmp_path / "voice.ogg").read_bytes())
+            spoken = await telegram.said_containing(ANNA, "s of video", timeout=120)
+            telegram.text(ANNA, "Hello, I am glad to meet you.")
+            await telegram.wait_for(lambda: len(telegram.sent(ANNA, "sendVideo")) == 2, "the text rendered", timeout=120)
+        for video in telegram.sent(ANNA, "sendVideo"):
+            seconds, frames, has_sound = duration_and_sound(video.files["video"])
+            assert has_sound and frames > 10 and seconds > 0.5
+        assert abs(duration_and_sound(spoken.files["video"])[0] - 5.0) < 0.5
+    finally:
+        await asyncio.to_thread(service.stop)
+
+
+def stored(runtime, avatar_id: str, run_id: str, stage: str, kind: str, name: str, path: Path) -> plugin_pb.ArtifactRef:
+    key = blob_key(avatar_id, stage, run_id, name)
+    info = runtime.blobs.put_file(key, path)
+    return plugin_pb.ArtifactRef(key=key, kind=kind, name=name, sha256=info.sha256, size=info.size)
+
+
+def material_version(runtime, run, tmp_path: Path, summary: dict) -> None:
+    """Finishes a cutout or interactive_edit run with a whole version: a real preview video, and
+    small stand-ins for the files the bot never opens."""
+    blob = tmp_path / f"{run.id}.bin"
+    blob.write_bytes(b"x")
+    files = [stored(runtime, run.avatar_id, run.id, run.stage, kind, name, blob)
+             for kind, name in (("cutout", "cutout.npz"), ("materials", "materials.json"), ("cutout_frames", "cutout_frames.zip"))]
+    preview = write_test_video(tmp_path / f"{run.id}.mp4", seconds=1.0)
+    files.append(stored(runtime, run.avatar_id, run.id, run.stage, "cutout_preview", "cutout_preview.mp4", preview))
+    finished(runtime, run, summary, files)
+
+
+async def test_the_cut_out_is_edited_with_buttons_and_undone(host, runtime, telegram, tmp_path):
+    async with contextlib.AsyncExitStack() as stack, grpc.aio.insecure_channel(host) as channel:
+        await start_plugin(InteractiveEdit(), stack)
+        await wait_registered(host_grpc.HostServiceStub(channel), "interactive_edit")
+        await stack.enter_async_context(bot(runtime, host, telegram))
+        telegram.text(ANNA, "/new Anna")
+        await telegram.said_containing(ANNA, "New avatar")
+        avatar = avatar_of(ANNA)
+        blob = tmp_path / "source.bin"
+        blob.write_bytes(b"x")
+        with runtime.uow() as uow:  # what a cut-out is made from, as the avatar's own artifacts
+            source = handlers.submit_stage(uow, avatar, "sources", [], {}, {"sources"}, 0)
+        sources = [stored(runtime, avatar, source.id, "sources", kind, f"{kind}.bin", blob) for kind in ("video", "matte", "training_set", "materials")]
+        await asyncio.to_thread(finished, runtime, source, {}, sources)
+        with runtime.uow() as uow:
+            cut = handlers.submit_stage(uow, avatar, "cutout", sources, {}, {"cutout"}, 0)
+        regions = [{"id": "r1", "point": [10, 60], "box": [0, 50, 30, 64], "area": 0.09, "contact": 0.25}]
+        await asyncio.to_thread(material_version, runtime, cut, tmp_path, {"version": 1, "regions": regions,
+                                "edit": {"version": 1, "by": "twinforge", "operation": "cutout", "parameters": {}}})
+        first = await telegram.said_containing(ANNA, "Your cut-out, version 1")
+        assert first.method == "sendVideo" and len(first.files["video"]) > 1000
+        labels = [b["text"] for row in json.loads(first.params["reply_markup"])["inline_keyboard"] for b in row]
+        assert labels == ["Keep r1", "Remove r1", "Despill less"]
+
+        telegram.press(ANNA, button(first, "Remove r1"), "Remove r1")
+        await telegram.said_containing(ANNA, "Making version 2")
+        edit = models.StageRun.get((models.StageRun.avatar == avatar) & (models.StageRun.stage == "interactive_edit"))
+        assert {k: v for k, v in json.loads(edit.parameters_json).items() if k != "version"} == {
+            "operation": "region", "action": "remove", "region": "r1", "by": f"telegram:{ANNA}"}
+        await asyncio.to_thread(material_version, runtime, edit, tmp_path, {"version": 2, "edit": {
+            "version": 2, "by": f"telegram:{ANNA}", "operation": "region", "parameters": {"action": "remove", "region": "r1"},
+            "based_on": 1, "words": "removed region r1"}})
+        second = await telegram.said_containing(ANNA, "Your cut-out, version 2 (removed region r1)")
+        telegram.press(ANNA, button(second, "Undo"), "Undo ↩")
+        await telegram.said_containing(ANNA, "Making version 3")
+        undo = models.StageRun.select().where((models.StageRun.avatar == avatar) & (models.StageRun.stage == "interactive_edit")).order_by(
+            models.StageRun.created_at.desc()).first()
+        assert json.loads(undo.parameters_json)["operation"] == "revert" and json.loads(undo.parameters_json)["to_version"] == 1
