@@ -12,7 +12,7 @@ from typing import Any
 
 import peewee
 
-from host import approval, deployments
+from host import approval, deployments, registry
 from host.artifacts import error_to_json, refs_from_json, refs_to_json
 from host.errors import AlreadyExists, IllegalTransition, InvalidArgument, NotFound
 from host.flow import Flow
@@ -23,6 +23,8 @@ from host.unit_of_work import UnitOfWork
 from twinforge.plugin.v1 import plugin_service_pb2 as plugin_pb
 
 SUBMISSION_VIDEO_KIND = "video"
+SUBMISSION_CREATED = "submission_created"
+PRESETS = ("", "draft", "standard", "high")
 
 
 def new_id() -> str:
@@ -87,9 +89,14 @@ def create_avatar(uow: UnitOfWork, owner: str, name: str) -> models.Avatar:
 
 
 def create_submission(
-    uow: UnitOfWork, avatar_id: str, video: plugin_pb.ArtifactRef, flow: Flow, known_stages: set[str]
+    uow: UnitOfWork, avatar_id: str, video: plugin_pb.ArtifactRef, flow: Flow, known_stages: set[str], preset: str = ""
 ) -> tuple[models.Submission, list[models.StageRun]]:
-    """Records the video as the avatar's next version and submits the flow's first stages on it."""
+    """Records the video as the avatar's next version and submits the flow's first stages on it.
+    The preset, kept in the submission's notification, reaches every stage of its flow that takes
+    one (`flow_parameters`)."""
+    if preset not in PRESETS:
+        raise InvalidArgument(stage="intake", code="unknown_preset", cause=f"{preset!r} is not a preset",
+                              advice="use draft, standard or high, or leave it empty for each stage's default")
     avatar = get_avatar(avatar_id)
     artifact = models.Artifact.get_or_none(models.Artifact.key == video.key)
     if artifact is None or artifact.avatar_id != avatar.id:
@@ -112,12 +119,24 @@ def create_submission(
         video_size=artifact.size,
         filename=json.loads(artifact.metadata_json).get("filename", ""),
     )
-    uow.notify(avatar.id, "submission_created", {"version": submission.version, "video": artifact.key})
+    uow.notify(avatar.id, SUBMISSION_CREATED, {"version": submission.version, "video": artifact.key, "preset": preset})
     ref = artifact_ref(artifact)
     runs = [
-        submit_stage(uow, avatar.id, stage, [ref], {}, known_stages, submission.version) for stage in flow.roots()
+        submit_stage(uow, avatar.id, stage, [ref], flow_parameters(avatar.id, submission.version, stage), known_stages, submission.version)
+        for stage in flow.roots()
     ]
     return submission, runs
+
+
+def flow_parameters(avatar_id: str, version: int, stage: str) -> dict[str, Any]:
+    """The parameters the flow gives a stage of a submission: its preset, where the stage takes one."""
+    for row in models.Notification.select().where(
+        (models.Notification.avatar == avatar_id) & (models.Notification.kind == SUBMISSION_CREATED)
+    ):
+        payload = json.loads(row.payload_json)
+        if payload["version"] == version and payload.get("preset") and registry.takes_parameter(stage, "preset"):
+            return {"preset": payload["preset"]}
+    return {}
 
 
 def artifact_ref(artifact: models.Artifact) -> plugin_pb.ArtifactRef:
@@ -439,7 +458,7 @@ def start_next_stages(uow: UnitOfWork, run_id: str, flow: Flow, known_stages: se
         inputs = [submission_video(done.avatar_id, done.submission_version)]
         for u in upstream:
             inputs.extend(refs_from_json(u.outputs_json))
-        parameters = plan["parameters"][stage] if plan else {}
+        parameters = plan["parameters"][stage] if plan else flow_parameters(done.avatar_id, done.submission_version, stage)
         started.append(submit_stage(uow, done.avatar_id, stage, inputs, parameters, known_stages, done.submission_version))
     return started
 

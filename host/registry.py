@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 
 import grpc
 from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from host import handlers
 from host.errors import AlreadyExists, InvalidArgument, NotFound, Unavailable
-from host.handlers import new_id
 from host.storage import models
 from host.storage.models import utcnow
 from twinforge.plugin.v1 import plugin_service_pb2 as plugin_pb
@@ -58,7 +59,7 @@ def register(address: str, description: plugin_pb.DescribeResponse) -> models.Pl
         "last_error": "",
     }
     if existing is None:
-        return models.Plugin.create(id=new_id(), address=address, **fields)
+        return models.Plugin.create(id=handlers.new_id(), address=address, **fields)
     models.Plugin.update(**fields).where(models.Plugin.id == existing.id).execute()
     return models.Plugin.get_by_id(existing.id)
 
@@ -93,6 +94,15 @@ def list_plugins(stage: str = "") -> list[models.Plugin]:
 
 def known_stages() -> set[str]:
     return {s for r in models.Plugin.select() for s in description_of(r).stages}
+
+
+def takes_parameter(stage: str, name: str) -> bool:
+    """Whether the plugins serving `stage` declare the parameter `name` in their schema."""
+    for row in list_plugins(stage):
+        schema = json.loads(description_of(row).parameters_schema_json or "{}")
+        if name in schema.get("properties", {}):
+            return True
+    return False
 
 
 def needs_gpu(stage: str) -> bool:

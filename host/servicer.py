@@ -108,7 +108,7 @@ class HostServicer(host_grpc.HostServiceServicer):
         def create():
             with self.rt.uow() as uow:
                 submission, runs = handlers.create_submission(
-                    uow, request.avatar_id, request.video, self.rt.flow, registry.known_stages()
+                    uow, request.avatar_id, request.video, self.rt.flow, registry.known_stages(), request.preset
                 )
             self.rt.dispatch(runs)
             return host_pb.CreateSubmissionResponse(

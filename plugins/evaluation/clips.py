@@ -8,7 +8,7 @@ on these frames (materials' `exclude_from_training`), so the render has to gener
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -100,12 +100,13 @@ def evaluate_clip(workdir: Path, video: Path, training_set: Path, materials: dic
     name = str(clip.get("id") or start)
     wav = workdir / f"{name}.wav"
     write_wav(wav, samples)
-    made: dict[str, np.ndarray] = {}
+    made: list[np.ndarray] = []  # the generated crops, kept for the sync expert as they stream to the render
     model = model_crops(graph, training_set, fps)
 
-    def generated(sound16k: np.ndarray, numbers: list[int]) -> np.ndarray:
-        made["crops"] = np.asarray(model(sound16k, numbers))
-        return made["crops"]
+    def generated(sound16k: np.ndarray, numbers: list[int]) -> Iterator[np.ndarray]:
+        for crop in model(sound16k, numbers):
+            made.append(crop)
+            yield crop
 
     rendered, floor = workdir / f"{name}_render.mp4", workdir / f"{name}_floor.mp4"
     summary = render_video(video, training_set, materials, wav, generated, rendered,
@@ -122,7 +123,7 @@ def evaluate_clip(workdir: Path, video: Path, training_set: Path, materials: dic
     if expert is not None:
         faces = open_training_set(training_set)["faces"]
         order = frame_order(chosen_clip(materials), int(summary["frames"]))
-        crops = {"ceiling": np.asarray(faces[start:stop]), "render": made["crops"], "floor": np.asarray(faces[order])}
+        crops = {"ceiling": np.asarray(faces[start:stop]), "render": np.stack(made), "floor": np.asarray(faces[order])}
         rows = sound_rows(samples)
         for role, pictures in crops.items():
             roles[role].update(expert.confidence(pictures, rows, fps, speech))

@@ -201,12 +201,14 @@ class ListAvatarsResponse(_message.Message):
     def __init__(self, avatars: _Optional[_Iterable[_Union[Avatar, _Mapping]]] = ...) -> None: ...
 
 class CreateSubmissionRequest(_message.Message):
-    __slots__ = ("avatar_id", "video")
+    __slots__ = ("avatar_id", "video", "preset")
     AVATAR_ID_FIELD_NUMBER: _ClassVar[int]
     VIDEO_FIELD_NUMBER: _ClassVar[int]
+    PRESET_FIELD_NUMBER: _ClassVar[int]
     avatar_id: str
     video: _plugin_service_pb2.ArtifactRef
-    def __init__(self, avatar_id: _Optional[str] = ..., video: _Optional[_Union[_plugin_service_pb2.ArtifactRef, _Mapping]] = ...) -> None: ...
+    preset: str
+    def __init__(self, avatar_id: _Optional[str] = ..., video: _Optional[_Union[_plugin_service_pb2.ArtifactRef, _Mapping]] = ..., preset: _Optional[str] = ...) -> None: ...
 
 class CreateSubmissionResponse(_message.Message):
     __slots__ = ("submission", "started")
