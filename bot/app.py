@@ -20,7 +20,7 @@ from bot.access import Access, AccessMiddleware
 from bot.catalogue import say
 from bot.handlers import routers
 from bot.host_client import HostClient, HostError
-from bot.notifications import Follower
+from bot.notifications import CHART_EVERY_S, Follower
 from bot.progress import Pacer
 from bot.retry import RetryAfter
 from bot.settings import BotSettings
@@ -68,13 +68,14 @@ def make_dispatcher(settings: BotSettings, host: HostClient, follower: Follower)
 
 
 @contextlib.asynccontextmanager
-async def running_bot(settings: BotSettings, host_address: str, max_message_bytes: int, chunk_bytes: int) -> AsyncIterator[RunningBot]:
+async def running_bot(settings: BotSettings, host_address: str, max_message_bytes: int, chunk_bytes: int,
+                      chart_every_s: float = CHART_EVERY_S) -> AsyncIterator[RunningBot]:
     """Polls Telegram and follows the host's notifications until the block ends. The database must
     be open (host.storage.db.init_database) with the bot's tables created (bot.models)."""
     bot = make_bot(settings)
     host = HostClient(host_address, max_message_bytes, chunk_bytes)
     pacer = Pacer(bot, settings.edit_interval_s)
-    follower = Follower(bot, host, pacer)
+    follower = Follower(bot, host, pacer, chart_every_s)
     dispatcher = make_dispatcher(settings, host, follower)
     started = asyncio.Event()
 

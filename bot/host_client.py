@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterable, AsyncIterator
+from pathlib import Path
 
 import grpc
 
@@ -102,6 +103,16 @@ class HostClient:
             return b"".join([reply.chunk async for reply in self.stub.DownloadArtifact(host_pb.DownloadArtifactRequest(key=key), timeout=RENDER_TIMEOUT_S)])
         except grpc.aio.AioRpcError as exc:
             raise host_error(exc) from None
+
+    async def download_to(self, key: str, path: Path) -> Path:
+        """The artifact written to `path` as it arrives: a person's video is never held whole in memory."""
+        try:
+            with path.open("wb") as out:
+                async for reply in self.stub.DownloadArtifact(host_pb.DownloadArtifactRequest(key=key), timeout=RENDER_TIMEOUT_S):
+                    out.write(reply.chunk)
+        except grpc.aio.AioRpcError as exc:
+            raise host_error(exc) from None
+        return path
 
     async def material_versions(self, avatar_id: str) -> list[host_pb.MaterialVersion]:
         return list((await self._call("ListMaterialVersions", host_pb.ListMaterialVersionsRequest(avatar_id=avatar_id))).versions)

@@ -1,5 +1,7 @@
 """Follows the notifications of every avatar the bot serves and turns them into the conversation:
-stage messages edited in place, the intake report, the preview to review, the deployment.
+stage messages edited in place (with the place in the queue), the training loss chart, the intake
+report with its frames, the materials to pick, the cut-out to edit, the preview to review, the
+deployment.
 
 One task per followed avatar reads WatchNotifications from the last notification delivered to its
 chat (stored after each one), so after a bot restart, or a lost connection to the host, it resumes
@@ -9,24 +11,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
 
+import av
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
-from aiogram.types import BufferedInputFile
+from aiogram.types import BufferedInputFile, InputMediaPhoto
 
-from bot import keyboards, materials, state
+from bot import chart, keyboards, materials, picking, state
 from bot.catalogue import say, stage_name
 from bot.host_client import HostClient, HostError, payload
 from bot.models import FollowedAvatar
 from bot.progress import Pacer, progress_text
-from bot.report import intake_report
+from bot.report import intake_report, thumbnails
 from twinforge.host.v1 import host_service_pb2 as host_pb
 
 log = logging.getLogger(__name__)
 INTAKE_STAGE = "video_analysis"
+VIDEO_KIND = "video"
 RECONNECT_S = (0.5, 1, 2, 5, 10)
 TEXT_LIMIT = 4000  # Telegram's message limit is 4096 characters
+CHART_EVERY_S = 180.0  # least time between two refreshes of a run's loss chart
+ENDED = ("stage_succeeded", "stage_failed", "stage_cancelled")
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
@@ -40,10 +51,26 @@ def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
     return parts + [current] if current else parts
 
 
+@dataclass
+class LossChart:
+    """A training run's chart as shown: the losses so far and the photo message that shows them.
+    Held in memory: after a restart a run's chart starts again from the metrics that follow."""
+
+    series: chart.Series = field(default_factory=dict)
+    message: tuple[int, int] | None = None  # chat, message
+    shown_at: float = 0.0
+    shown_points: int = 0
+
+    @property
+    def points(self) -> int:
+        return sum(len(values) for values in self.series.values())
+
+
 class Follower:
-    def __init__(self, bot: Bot, host: HostClient, pacer: Pacer) -> None:
-        self.bot, self.host, self.pacer = bot, host, pacer
+    def __init__(self, bot: Bot, host: HostClient, pacer: Pacer, chart_every_s: float = CHART_EVERY_S) -> None:
+        self.bot, self.host, self.pacer, self.chart_every_s = bot, host, pacer, chart_every_s
         self.tasks: dict[str, asyncio.Task] = {}
+        self.charts: dict[str, LossChart] = {}
 
     def resume(self) -> None:
         """Follows again every avatar followed before the restart."""
@@ -101,12 +128,18 @@ class Follower:
         language = self._language(row)
         data = payload(n)
         kind = n.kind
-        if kind.startswith("stage_") and kind.removeprefix("stage_") in ("queued", "running", "progress", "succeeded", "failed", "cancelled"):
+        if kind.startswith("stage_") and kind.removeprefix("stage_") in ("queued", "position", "running", "progress", "succeeded", "failed", "cancelled"):
             await self._stage_message(row, n, data, language)
+        if kind == "stage_metric" and chart.is_loss(data.get("name", "")):
+            await self._loss(row, n, data, language)
+        elif kind in ENDED and n.run_id in self.charts:
+            await self._show_chart(row, n, self.charts.pop(n.run_id), language)
         if kind in ("stage_succeeded", "stage_failed") and n.stage == INTAKE_STAGE and data.get("summary", {}).get("measures"):
-            await self._send(row, intake_report(data["summary"], language))
+            await self._intake(row, n, data["summary"], language)
         elif kind == "stage_succeeded" and n.stage in (materials.CUTOUT_STAGE, materials.EDIT_STAGE):
             await self._cutout(row, n, language)
+        elif kind == "stage_succeeded" and n.stage == picking.STAGE:
+            await self._picking(row, n, language)
         elif kind == "stage_failed":
             error = data.get("error", {})
             await self._send(row, say("stage_error", language, stage=stage_name(n.stage, language),
@@ -131,6 +164,8 @@ class Follower:
         step = n.kind.removeprefix("stage_")
         if step == "progress":
             text = progress_text(n.stage, data, language)
+        elif step == "position":
+            text = say("stage_position", language, stage=stage_name(n.stage, language), position=data.get("position", 0), of=data.get("of", 0))
         else:
             text = say(f"stage_{step}", language, stage=stage_name(n.stage, language))
         existing = state.stage_message(n.run_id)
@@ -154,6 +189,68 @@ class Follower:
             return
         video = await self.host.download(preview.key)
         await self.bot.send_video(row.chat_id, BufferedInputFile(video, "cutout.mp4"), caption=materials.caption(current, language), reply_markup=markup)
+
+    async def _loss(self, row: FollowedAvatar, n: host_pb.Notification, data: dict, language: str) -> None:
+        """Adds the point; the chart is sent with the first one and refreshed at most every `chart_every_s`."""
+        shown = self.charts.setdefault(n.run_id, LossChart())
+        shown.series.setdefault(data["name"], []).append((int(data.get("step", 0)), float(data.get("value", 0.0))))
+        if shown.message is None or time.monotonic() - shown.shown_at >= self.chart_every_s:
+            await self._show_chart(row, n, shown, language)
+
+    async def _show_chart(self, row: FollowedAvatar, n: host_pb.Notification, shown: LossChart, language: str) -> None:
+        if shown.points == shown.shown_points:
+            return
+        step = max(s for values in shown.series.values() for s, _ in values)
+        picture = await asyncio.to_thread(chart.loss_chart, shown.series, f"{n.stage}: loss")  # OpenCV's font draws ASCII only
+        caption = say("loss_chart", language, stage=stage_name(n.stage, language), step=step)
+        photo = BufferedInputFile(picture, "loss.png")
+        if shown.message is None:
+            sent = await self.bot.send_photo(row.chat_id, photo, caption=caption)
+            shown.message = (row.chat_id, sent.message_id)
+        else:
+            chat_id, message_id = shown.message
+            await self.bot.edit_message_media(InputMediaPhoto(media=photo, caption=caption), chat_id=chat_id, message_id=message_id)
+        shown.shown_at, shown.shown_points = time.monotonic(), shown.points
+
+    async def _run(self, n: host_pb.Notification) -> host_pb.StageRun | None:
+        return next((r for r in await self.host.runs(n.avatar_id) if r.run_id == n.run_id), None)
+
+    async def _intake(self, row: FollowedAvatar, n: host_pb.Notification, summary: dict, language: str) -> None:
+        """A strip of frames from the checked video, then the report; a video that cannot be
+        decoded (a reason the check fails) gets the report alone."""
+        run = await self._run(n)
+        video = next((a for a in run.inputs if a.kind == VIDEO_KIND), None) if run else None
+        if video is not None:
+            with tempfile.TemporaryDirectory(prefix="twinforge-bot-") as folder:
+                path = await self.host.download_to(video.key, Path(folder) / "video")
+                try:
+                    strip = await asyncio.to_thread(thumbnails, path)
+                except (ValueError, av.FFmpegError) as exc:
+                    log.info("no thumbnails of run %s: %s", n.run_id, exc)
+                else:
+                    await self.bot.send_photo(row.chat_id, BufferedInputFile(strip, "frames.jpg"),
+                                              caption=say("intake_strip", language, version=run.submission_version))
+        await self._send(row, intake_report(summary, language))
+
+    async def _picking(self, row: FollowedAvatar, n: host_pb.Notification, language: str) -> None:
+        """The proposed driving clips and covers, each a photo with its button."""
+        run = await self._run(n)
+        proposed = next((a for a in run.outputs if a.kind == picking.MATERIALS_KIND), None) if run else None
+        video = next((a for a in run.inputs if a.kind == VIDEO_KIND), None) if run else None
+        if proposed is None or video is None:
+            return
+        found = json.loads(await self.host.download(proposed.key))
+        offered = picking.candidates(found)
+        if not offered:
+            return
+        await self._send(row, say("pick_intro", language))
+        with tempfile.TemporaryDirectory(prefix="twinforge-bot-") as folder:
+            path = await self.host.download_to(video.key, Path(folder) / "video")
+            for candidate in offered:
+                photo = await asyncio.to_thread(picking.picture, candidate, path)
+                await self.bot.send_photo(row.chat_id, BufferedInputFile(photo, f"{candidate.entry['id']}.jpg"),
+                                          caption=picking.caption(candidate, found, language),
+                                          reply_markup=picking.keyboard(row.user_id, n.avatar_id, candidate, language))
 
     async def _review(self, row: FollowedAvatar, n: host_pb.Notification, data: dict, language: str) -> None:
         words = "\n".join(f"• {line}" for line in data.get("words", []))

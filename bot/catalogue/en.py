@@ -64,6 +64,7 @@ MESSAGES: dict[str, str] = {
     "upload_failed": "I could not store your video: {reason}",
     # progress
     "stage_queued": "{stage}: waiting for a free machine…",
+    "stage_position": "{stage}: waiting for a free machine… you are {position} of {of} in the queue",
     "stage_running": "{stage}: started",
     "stage_progress": "{stage}\n{bar} {percent}%{eta}\n{message}",
     "eta": " · about {eta} left",
@@ -72,7 +73,9 @@ MESSAGES: dict[str, str] = {
     "stage_cancelled": "{stage}: cancelled",
     "stage_error": "{stage} failed: {message}\nWhat to do: {advice}",
     "flow_blocked": "The work stopped after {stage}: {message}\nWhat to do: {advice}",
+    "loss_chart": "{stage}: how the training error falls (iteration {step}; lower is better)",
     # intake report
+    "intake_strip": "Frames from your video (version {version}): this is what the check looked at.",
     "report_pass": "Your video passed the check ({preset}):",
     "report_fail": "Your video did not pass the check ({preset}):",
     "report_line": "{mark} {name}: {value}",
@@ -99,6 +102,16 @@ MESSAGES: dict[str, str] = {
     "deploy_started": "Building your avatar's service… I will tell you when it is live.",
     "live": "Your avatar is live! Send me any text or a voice message and it will say it in a video.",
     "undeployed": "Your avatar is no longer live.",
+    # picking the materials
+    "pick_intro": (
+        "Your video is measured. Pick the clip your avatar replays while it speaks (calm, head steady, mouth closed) "
+        "and the picture that stands for it. The ones marked ★ are my picks; press a button to use another."
+    ),
+    "driving_caption": "Clip {clip}: {seconds:.1f} s{chosen}\n{reason}",
+    "cover_caption": "Cover {cover}{chosen}\n{reason}",
+    "chosen_mark": " ★",
+    "use_clip": "Use this clip",
+    "use_cover": "Use this cover",
     # the cut-out
     "cutout_preview": "Your cut-out, version {version}{words}. Keep what belongs to you, remove what does not:",
     "keep_region": "Keep {region}",
@@ -124,6 +137,7 @@ MESSAGES: dict[str, str] = {
     "stage_name_image_packaging": "Building your avatar's service",
     "stage_name_deployment": "Starting your avatar's service",
     "stage_name_quality_eval": "Testing your avatar",
+    "stage_name_material_extraction": "Choosing clips and covers",
     "stage_name_cutout": "Cutting you out of the background",
     "stage_name_interactive_edit": "Editing the materials",
 }

@@ -78,8 +78,15 @@ async def undo(query: CallbackQuery, person: BotUser, host: HostClient, follower
     await query.message.answer(say("editing", person.language, version=reply.version))
 
 
+async def choose(query: CallbackQuery, person: BotUser, host: HostClient, follower: Follower, found: CallbackToken) -> None:
+    """Uses a proposed driving clip or cover: the cut-out is made anew with it as the next version."""
+    kind, candidate = found.argument.split(":", 1)
+    reply = await host.edit_materials(found.avatar_id, state.owner_of(person.user_id), "choose", {kind: candidate})
+    await query.message.answer(say("editing", person.language, version=reply.version))
+
+
 ACTIONS = {"use": use, "approve": approve, "reject": reject, "reason": reason, "deploy": deploy,
-           "region": region, "despill": despill, "undo": undo}
+           "region": region, "despill": despill, "undo": undo, "choose": choose}
 
 
 def router() -> Router:

@@ -14,6 +14,7 @@ import socket
 from pathlib import Path
 
 import av
+import cv2
 import grpc
 import numpy as np
 import pytest
@@ -21,6 +22,7 @@ from pydantic import SecretStr
 
 from bot.app import running_bot
 from bot.models import create_tables
+from bot.notifications import CHART_EVERY_S
 from bot.settings import BotSettings
 from host import deployments, handlers
 from host.storage import models
@@ -31,6 +33,7 @@ from plugins.image_packaging.server import ImagePackaging
 from plugins.interactive_edit.server import InteractiveEdit
 from plugins.video_analysis.server import VideoAnalysis
 from scheduler import jobs
+from scheduler.queues import Resource, enqueue_stage
 from tests.fixtures.fake_telegram import TOKEN, FakeTelegram
 from tests.fixtures.media import write_test_video
 from tests.fixtures.services import require_samples, start_plugin
@@ -55,12 +58,12 @@ async def telegram():
 
 
 @contextlib.asynccontextmanager
-async def bot(runtime, host: str, telegram: FakeTelegram, **overrides):
+async def bot(runtime, host: str, telegram: FakeTelegram, chart_every_s: float = CHART_EVERY_S, **overrides):
     values = {"access": "allowlist", "allowlist": f"{ANNA},{BEN}", "polling_timeout_s": 1, "edit_interval_s": 1.0,
               "max_download_mb": 20}  # the fake stands in for api.telegram.org, with its 20 MB limit
     settings = BotSettings(token=SecretStr(TOKEN), api_base_url=telegram.base_url, **{**values, **overrides})
     create_tables(database_proxy.obj)
-    async with running_bot(settings, host, runtime.settings.max_message_bytes, runtime.settings.upload_chunk_bytes) as running:
+    async with running_bot(settings, host, runtime.settings.max_message_bytes, runtime.settings.upload_chunk_bytes, chart_every_s) as running:
         yield running
 
 
@@ -136,6 +139,10 @@ async def test_a_whole_conversation_from_video_to_live_avatar(host, runtime, tel
         report = await telegram.said_containing(ANNA, "did not pass the check")
         text = report.params["text"]
         assert "❌ duration: 2.0 s" in text and "→ " in text and "next version" in text
+        strip = await telegram.said_containing(ANNA, "Frames from your video (version 1)")
+        assert strip.method == "sendPhoto" and telegram.calls.index(strip) < telegram.calls.index(report)
+        frames = cv2.imdecode(np.frombuffer(strip.files["photo"], np.uint8), cv2.IMREAD_COLOR)
+        assert frames.shape == (240, 5 * 240 + 4 * 4, 3)  # five 64x64 frames scaled to 240 px, side by side
         assert models.Submission.get(models.Submission.avatar == avatar).filename == "me.mp4"
 
         await asyncio.to_thread(evaluation_round, runtime, avatar, tmp_path)
@@ -367,3 +374,132 @@ async def test_the_cut_out_is_edited_with_buttons_and_undone(host, runtime, tele
         undo = models.StageRun.select().where((models.StageRun.avatar == avatar) & (models.StageRun.stage == "interactive_edit")).order_by(
             models.StageRun.created_at.desc()).first()
         assert json.loads(undo.parameters_json)["operation"] == "revert" and json.loads(undo.parameters_json)["to_version"] == 1
+
+
+def proposed_materials(runtime, avatar_id: str, video: plugin_pb.ArtifactRef, tmp_path: Path):
+    """A finished material_extraction run on `video` proposing two driving clips and two covers."""
+    with runtime.uow() as uow:
+        run = handlers.submit_stage(uow, avatar_id, "material_extraction", [video], {}, {"material_extraction"}, 0)
+    proposal = {"format": "twinforge.materials", "fps": 25.0, "frame_count": 50, "width": 64, "height": 64,
+                "driving_clips": [{"id": "d1", "start": 0, "stop": 25, "reason": "1.0 s with the head still"},
+                                  {"id": "d2", "start": 25, "stop": 50, "reason": "1.0 s, the mouth closed"}],
+                "covers": [{"id": "c1", "frame": 10, "reason": "sharp, eyes open"}, {"id": "c2", "frame": 40, "reason": "centred"}],
+                "test_clips": [], "chosen": {"driving": "d1", "cover": "c1", "tests": []}}
+    path = tmp_path / "materials.json"
+    path.write_text(json.dumps(proposal))
+    finished(runtime, run, {"driving_clips": 2, "covers": 2}, [stored(runtime, avatar_id, run.id, run.stage, "materials", "materials.json", path)])
+
+
+async def test_the_driving_clip_and_cover_are_picked_with_photos_and_buttons(host, runtime, telegram, tmp_path):
+    async with contextlib.AsyncExitStack() as stack, grpc.aio.insecure_channel(host) as channel:
+        await start_plugin(InteractiveEdit(), stack)
+        await wait_registered(host_grpc.HostServiceStub(channel), "interactive_edit")
+        await stack.enter_async_context(bot(runtime, host, telegram))
+        telegram.text(ANNA, "/new Anna")
+        await telegram.said_containing(ANNA, "New avatar")
+        avatar = avatar_of(ANNA)
+        blob = tmp_path / "source.bin"
+        blob.write_bytes(b"x")
+        with runtime.uow() as uow:
+            source = handlers.submit_stage(uow, avatar, "sources", [], {}, {"sources"}, 0)
+        video = stored(runtime, avatar, source.id, "sources", "video", "video.mp4", write_test_video(tmp_path / "video.mp4", seconds=2.0))
+        sources = [video, *(stored(runtime, avatar, source.id, "sources", kind, f"{kind}.bin", blob) for kind in ("matte", "training_set", "materials"))]
+        await asyncio.to_thread(finished, runtime, source, {}, sources)
+
+        await asyncio.to_thread(proposed_materials, runtime, avatar, video, tmp_path)
+        await telegram.said_containing(ANNA, "Pick the clip your avatar replays")
+        photos = await telegram.wait_for(lambda: (found := telegram.sent(ANNA, "sendPhoto")) and len(found) == 4 and found, "four candidates")
+        assert [p.params["caption"].split("\n")[0] for p in photos] == ["Clip d1: 1.0 s ★", "Clip d2: 1.0 s", "Cover c1 ★", "Cover c2"]
+        clip = cv2.imdecode(np.frombuffer(photos[0].files["photo"], np.uint8), cv2.IMREAD_COLOR)
+        cover = cv2.imdecode(np.frombuffer(photos[2].files["photo"], np.uint8), cv2.IMREAD_COLOR)
+        assert cover.shape[0] == clip.shape[0] == 240 and clip.shape[1] > 3 * cover.shape[1]  # three frames side by side
+        first, middle = clip[:, :240].astype(int), clip[:, clip.shape[1] // 2 - 120 : clip.shape[1] // 2 + 120].astype(int)
+        assert np.abs(first - middle).mean() > 10, "the clip's start and middle frames are the same picture"
+        assert [json.loads(p.params["reply_markup"])["inline_keyboard"][0][0]["text"] for p in photos] == [
+            "Use this clip", "Use this clip", "Use this cover", "Use this cover"]
+
+        telegram.press(BEN, button(photos[1], "Use this clip"), "Anna's clip, pressed by Ben")
+        await telegram.wait_for(lambda: any("someone else's avatar" in c.params.get("text", "") for c in telegram.calls
+                                            if c.method == "answerCallbackQuery"), "Ben's press refused")
+        with runtime.uow() as uow:
+            cut = handlers.submit_stage(uow, avatar, "cutout", sources, {}, {"cutout"}, 0)
+        await asyncio.to_thread(material_version, runtime, cut, tmp_path, {"version": 1, "regions": [],
+                                "edit": {"version": 1, "by": "twinforge", "operation": "cutout", "parameters": {}}})
+        await telegram.said_containing(ANNA, "Your cut-out, version 1")
+        telegram.press(ANNA, button(photos[1], "Use this clip"), "Use this clip (d2)")
+        await telegram.said_containing(ANNA, "Making version 2")
+        edit = models.StageRun.get((models.StageRun.avatar == avatar) & (models.StageRun.stage == "interactive_edit"))
+        assert {k: v for k, v in json.loads(edit.parameters_json).items() if k != "version"} == {
+            "operation": "choose", "driving": "d2", "by": f"telegram:{ANNA}"}
+        await asyncio.to_thread(material_version, runtime, edit, tmp_path, {"version": 2, "edit": {
+            "version": 2, "by": f"telegram:{ANNA}", "operation": "choose", "parameters": {"driving": "d2"}, "based_on": 1,
+            "words": "chose driving d2"}})
+        await telegram.said_containing(ANNA, "Your cut-out, version 2 (chose driving d2)")
+        telegram.press(ANNA, button(photos[3], "Use this cover"), "Use this cover (c2)")
+        await telegram.said_containing(ANNA, "Making version 3")
+        cover_edit = models.StageRun.select().where((models.StageRun.avatar == avatar) & (models.StageRun.stage == "interactive_edit")).order_by(
+            models.StageRun.created_at.desc()).first()
+        assert json.loads(cover_edit.parameters_json)["cover"] == "c2"
+
+
+async def test_training_shows_a_loss_chart_refreshed_at_most_every_interval(host, runtime, telegram):
+    async with bot(runtime, host, telegram, chart_every_s=1.0):
+        telegram.text(ANNA, "/new Anna")
+        await telegram.said_containing(ANNA, "New avatar")
+        avatar = avatar_of(ANNA)
+        with runtime.uow() as uow:
+            run = handlers.submit_stage(uow, avatar, "syncnet", [], {}, {"syncnet"}, 0)
+        with runtime.uow() as uow:
+            handlers.start_run(uow, run.id)
+
+        def metrics(steps: range) -> None:
+            with runtime.uow() as uow:
+                for step in steps:
+                    handlers.record_metric(uow, run, plugin_pb.Metric(name="loss", value=2.0 / (1 + step), step=step))
+                    handlers.record_metric(uow, run, plugin_pb.Metric(name="samples_per_second", value=50.0, step=step))
+                    handlers.record_metric(uow, run, plugin_pb.Metric(name="eval_loss", value=2.2 / (1 + step), step=step))
+
+        await asyncio.to_thread(metrics, range(0, 100, 10))
+        first = await telegram.said_containing(ANNA, "how the training error falls")
+        assert first.method == "sendPhoto" and "(iteration 0;" in first.params["caption"]
+        chart = cv2.imdecode(np.frombuffer(first.files["photo"], np.uint8), cv2.IMREAD_COLOR)
+        assert chart.shape == (450, 800, 3)
+        await asyncio.sleep(0.3)
+        assert not telegram.sent(ANNA, "editMessageMedia"), "refreshed before the interval"
+        await asyncio.sleep(1.0)
+        await asyncio.to_thread(metrics, range(100, 200, 10))
+        refreshed = await telegram.wait_for(lambda: telegram.sent(ANNA, "editMessageMedia"), "the chart refreshed")
+        media = json.loads(refreshed[0].params["media"])
+        assert media["type"] == "photo" and "(iteration 1" in media["caption"] and len(refreshed[0].files["photo"]) > 1000
+        await asyncio.to_thread(finished_run, runtime, run)
+        await telegram.wait_for(lambda: len(telegram.sent(ANNA, "editMessageMedia")) == 2, "the last points shown when the run ends")
+        assert "(iteration 190;" in json.loads(telegram.sent(ANNA, "editMessageMedia")[-1].params["media"])["caption"]
+        assert len(telegram.sent(ANNA, "sendPhoto")) == 1
+        drawn = cv2.imdecode(np.frombuffer(refreshed[0].files["photo"], np.uint8), cv2.IMREAD_COLOR)
+        assert np.any(np.all(np.abs(drawn.astype(int) - [180, 119, 31]) < 40, axis=2)), "no line drawn in the first colour"
+
+
+def finished_run(runtime, run) -> None:
+    with runtime.uow() as uow:
+        handlers.finish_run(uow, run.id, plugin_pb.Result(status=plugin_pb.RESULT_STATUS_SUCCEEDED, summary_json="{}"))
+
+
+async def test_a_waiting_stage_shows_its_place_in_the_queue(host, runtime, telegram):
+    """The host's own positions pass (scheduler/positions.py) over real RQ queues on Redis."""
+    async with bot(runtime, host, telegram) as running:
+        for person, name in ((BEN, "Ben"), (ANNA, "Anna")):
+            telegram.text(person, f"/new {name}")
+            await telegram.said_containing(person, "New avatar")
+            with runtime.uow() as uow:
+                run = handlers.submit_stage(uow, avatar_of(person), "quality_eval", [], {}, EVALUATION, 0)
+            enqueue_stage(runtime.redis, run.id, run.attempt + 1, Resource.GPU)
+        await telegram.said_containing(ANNA, "Testing your avatar: waiting")
+        await telegram.wait_for(lambda: any("you are 2 of 2 in the queue" in c.params["text"] for c in telegram.sent(ANNA, "editMessageText")),
+                                "Anna's place behind Ben")
+        telegram.text(BEN, "/cancel")
+        await telegram.said_containing(BEN, "Stopping: Testing your avatar")
+        await telegram.wait_for(lambda: any("you are 1 of 1 in the queue" in c.params["text"] for c in telegram.sent(ANNA, "editMessageText")),
+                                "Anna first once Ben's run is cancelled")
+        await running.pacer.drain()
+    assert telegram.messages[(ANNA, int(telegram.sent(ANNA, "editMessageText")[-1].params["message_id"]))]["text"] == (
+        "Testing your avatar: waiting for a free machine… you are 1 of 1 in the queue")

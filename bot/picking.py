@@ -1,0 +1,59 @@
+"""Picking the materials (docs/materials.md): after `material_extraction`, each proposed driving
+clip as a photo of three of its frames (start, middle, end) and each cover as its frame, every one
+with a button to use it. The stage stores no previews, so the pictures are cut from the submitted
+video here. A press is an `interactive_edit` `choose` of the current version."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiogram.types import InlineKeyboardMarkup
+
+from bot import pictures
+from bot.catalogue import say
+from bot.keyboards import button
+
+STAGE = "material_extraction"
+MATERIALS_KIND = "materials"
+MOST = 5  # candidates of each kind shown: the proposals are best first
+CAPTION_LIMIT = 1024
+
+
+@dataclass(frozen=True)
+class Candidate:
+    kind: str  # "driving" or "cover", the `choose` parameter
+    entry: dict
+    frames: list[int]
+
+
+def candidates(materials: dict) -> list[Candidate]:
+    """The driving clips, then the covers, best first."""
+    found = []
+    for clip in (materials.get("driving_clips") or [])[:MOST]:
+        start, stop = int(clip["start"]), int(clip["stop"])
+        found.append(Candidate("driving", clip, [start, (start + stop) // 2, max(start, stop - 1)]))
+    for cover in (materials.get("covers") or [])[:MOST]:
+        found.append(Candidate("cover", cover, [int(cover["frame"])]))
+    return found
+
+
+def picture(candidate: Candidate, video: Path) -> bytes:
+    return pictures.jpeg(pictures.strip(pictures.frames_at(video, candidate.frames)))
+
+
+def caption(candidate: Candidate, materials: dict, language: str) -> str:
+    entry = candidate.entry
+    chosen = say("chosen_mark", language) if (materials.get("chosen") or {}).get(candidate.kind) == entry.get("id") else ""
+    if candidate.kind == "driving":
+        fps = float(materials.get("fps") or 25.0)
+        text = say("driving_caption", language, clip=entry["id"], seconds=(entry["stop"] - entry["start"]) / fps, chosen=chosen,
+                   reason=entry.get("reason", ""))
+    else:
+        text = say("cover_caption", language, cover=entry["id"], chosen=chosen, reason=entry.get("reason", ""))
+    return text if len(text) <= CAPTION_LIMIT else text[: CAPTION_LIMIT - 1] + "…"
+
+
+def keyboard(user_id: int, avatar_id: str, candidate: Candidate, language: str) -> InlineKeyboardMarkup:
+    label = say("use_clip" if candidate.kind == "driving" else "use_cover", language)
+    return InlineKeyboardMarkup(inline_keyboard=[[button(user_id, label, "choose", avatar_id, f"{candidate.kind}:{candidate.entry['id']}")]])
