@@ -2,7 +2,7 @@
 intake check of a video file, in-process), `model` (accept, reject, retrain sub-models), `render`
 (an avatar speaking new audio, in-process), `evaluate` (the quality measures of any video),
 `materials` (versions, edits and undo of the cut-out, through the host), `avatar` (approve,
-reject, rounds, through the host), `deploy` and `undeploy` (through the host) and the queue
+reject, rounds, through the host), `deploy` and `undeploy` (through the host), `produce` (the whole flow, through the host) and the queue
 administration mounted from the scheduler."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import grpc
 
 from host.deploy_command import deploy_command, undeploy_command
 from host.evaluate_command import evaluate_command
+from host.produce_command import produce_command
 from host.logs import configure_logging
 from host.render_command import render_command
 from host.settings import get_settings
@@ -387,6 +388,7 @@ main.add_command(render_command)
 main.add_command(evaluate_command)
 main.add_command(deploy_command)
 main.add_command(undeploy_command)
+main.add_command(produce_command)
 
 if __name__ == "__main__":
     main()
