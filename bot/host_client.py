@@ -9,6 +9,8 @@ from pathlib import Path
 
 import grpc
 
+from host.channels import host_channel_aio
+from host.settings import Settings, get_settings
 from twinforge.host.v1 import host_service_pb2 as host_pb
 from twinforge.host.v1 import host_service_pb2_grpc as host_grpc
 from twinforge.inference.v1 import inference_service_pb2 as inference_pb
@@ -37,10 +39,11 @@ def host_error(exc: grpc.aio.AioRpcError) -> HostError:
 
 
 class HostClient:
-    def __init__(self, address: str, max_message_bytes: int, chunk_bytes: int) -> None:
+    def __init__(self, address: str, max_message_bytes: int, chunk_bytes: int, channel_settings: Settings | None = None) -> None:
+        """`channel_settings` carries the tls_* settings of the channel to the host; None takes the process's."""
         limit = max_message_bytes + 1024 * 1024
         self.options = [("grpc.max_send_message_length", limit), ("grpc.max_receive_message_length", limit)]
-        self.channel = grpc.aio.insecure_channel(address, options=self.options)
+        self.channel = host_channel_aio(address, channel_settings or get_settings(), self.options)
         self.stub = host_grpc.HostServiceStub(self.channel)
         self.chunk_bytes = chunk_bytes
 
@@ -62,11 +65,12 @@ class HostClient:
     async def avatars(self, owner: str) -> list[host_pb.Avatar]:
         return list((await self._call("ListAvatars", host_pb.ListAvatarsRequest(owner=owner))).avatars)
 
-    async def upload_video(self, avatar_id: str, filename: str, chunks: AsyncIterable[bytes]) -> plugin_pb.ArtifactRef:
-        """Streams the video to storage as it arrives, re-cut to the host's chunk size."""
+    async def upload(self, avatar_id: str, kind: str, filename: str, chunks: AsyncIterable[bytes]) -> plugin_pb.ArtifactRef:
+        """Streams a file (a `video`, a `background_image`) to storage as it arrives, re-cut to the
+        host's chunk size."""
 
         async def parts() -> AsyncIterator[host_pb.UploadArtifactRequest]:
-            yield host_pb.UploadArtifactRequest(header=host_pb.UploadHeader(avatar_id=avatar_id, kind="video", filename=filename))
+            yield host_pb.UploadArtifactRequest(header=host_pb.UploadHeader(avatar_id=avatar_id, kind=kind, filename=filename))
             buffer = b""
             async for chunk in chunks:
                 buffer += chunk
@@ -117,9 +121,10 @@ class HostClient:
     async def material_versions(self, avatar_id: str) -> list[host_pb.MaterialVersion]:
         return list((await self._call("ListMaterialVersions", host_pb.ListMaterialVersionsRequest(avatar_id=avatar_id))).versions)
 
-    async def edit_materials(self, avatar_id: str, by: str, operation: str, arguments: dict) -> host_pb.EditMaterialsResponse:
+    async def edit_materials(self, avatar_id: str, by: str, operation: str, arguments: dict,
+                             background_image: plugin_pb.ArtifactRef | None = None) -> host_pb.EditMaterialsResponse:
         return await self._call("EditMaterials", host_pb.EditMaterialsRequest(
-            avatar_id=avatar_id, operation=operation, parameters_json=json.dumps(arguments), by=by))
+            avatar_id=avatar_id, operation=operation, parameters_json=json.dumps(arguments), by=by, background_image=background_image))
 
     async def revert_materials(self, avatar_id: str, by: str, version: int) -> host_pb.RevertMaterialsResponse:
         return await self._call("RevertMaterials", host_pb.RevertMaterialsRequest(avatar_id=avatar_id, version=version, by=by))

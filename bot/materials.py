@@ -1,10 +1,13 @@
 """The cut-out review (docs/materials-editing.md): after the cut-out and after every edit, the
 current version's preview with buttons for the edits a person can make by pressing: keep or remove
-each offered region, despill less or more, undo (back to the version it was made from)."""
+each offered region, key out one of the recorded background's dominant colours, despill less or
+more, undo (back to the version it was made from). A picture sent meanwhile becomes the new
+background (bot.handlers.background)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 from aiogram.types import InlineKeyboardMarkup
 
@@ -18,27 +21,63 @@ DESPILL_STEP = 0.25
 DEFAULT_DESPILL = 1.0
 
 
-def despill_of(versions: list[host_pb.MaterialVersion], number: int) -> float:
-    """The despill strength of version `number`, followed back through the edits that made it."""
+def lineage(versions: list[host_pb.MaterialVersion], number: int) -> Iterator[tuple[str, dict]]:
+    """(operation, parameters) of the edits that made version `number`, newest first, followed back
+    through undos to the cut-out."""
     by_number = {v.version: v for v in versions}
     seen: set[int] = set()
     while number in by_number and number not in seen:
         seen.add(number)
         edit = by_number[number].edit
         parameters = json.loads(edit.parameters_json or "{}")
-        if edit.operation == "despill":
-            return float(parameters["strength"])
+        yield edit.operation, parameters
         number = int(parameters["to_version"]) if edit.operation == "revert" else edit.based_on
-    return DEFAULT_DESPILL
 
 
-def regions_of(runs: list[host_pb.StageRun]) -> list[str]:
-    """The region ids the newest succeeded cut-out offers to keep."""
+def despill_of(versions: list[host_pb.MaterialVersion], number: int) -> float:
+    """The despill strength of version `number`: the newest despill edit that made it."""
+    return next((float(p["strength"]) for operation, p in lineage(versions, number) if operation == "despill"), DEFAULT_DESPILL)
+
+
+def keyed_of(versions: list[host_pb.MaterialVersion], number: int) -> set[tuple[int, int, int]]:
+    """The colours already keyed out in version `number`, whose buttons would change nothing."""
+    return {(int(r), int(g), int(b)) for operation, p in lineage(versions, number) if operation == "key_colour" for r, g, b in p["colours"]}
+
+
+def cutout_summary(runs: list[host_pb.StageRun]) -> dict:
+    """The summary of the newest succeeded cut-out: what it offers (regions to keep, colours to key
+    out) holds for every version edited from it."""
     done = [r for r in runs if r.stage == CUTOUT_STAGE and r.state == host_pb.STAGE_STATE_SUCCEEDED]
     if not done:
-        return []
-    newest = max(done, key=lambda r: r.updated_at.ToNanoseconds())
-    return [region["id"] for region in json.loads(newest.summary_json or "{}").get("regions", [])]
+        return {}
+    return json.loads(max(done, key=lambda r: r.updated_at.ToNanoseconds()).summary_json or "{}")
+
+
+def regions_of(summary: dict) -> list[str]:
+    """The region ids the cut-out offers to keep."""
+    return [region["id"] for region in summary.get("regions", [])]
+
+
+def colours_of(summary: dict) -> list[tuple[int, int, int]]:
+    """The recorded background's dominant colours, [r, g, b], the largest share first."""
+    return [(int(r), int(g), int(b)) for r, g, b in summary.get("background_colours", [])]
+
+
+def hex_of(colour: tuple[int, int, int]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*colour)
+
+
+SWATCHES = {"🟥": (221, 46, 68), "🟧": (244, 144, 12), "🟨": (253, 203, 88), "🟩": (120, 177, 89), "🟦": (85, 172, 238),
+            "🟪": (170, 142, 214), "🟫": (193, 105, 79)}
+GREY_SPREAD = 32  # a colour whose channels differ less than this is a grey, shown black or white
+
+
+def swatch(colour: tuple[int, int, int]) -> str:
+    """The coloured square emoji nearest to `colour`: a button's text cannot be coloured, and a hex
+    code alone tells a person little. There is no grey square, so a grey wall is ⬛ or ⬜."""
+    if max(colour) - min(colour) < GREY_SPREAD:
+        return "⬛" if sum(colour) < 3 * 128 else "⬜"
+    return min(SWATCHES, key=lambda square: sum((a - b) ** 2 for a, b in zip(SWATCHES[square], colour)))
 
 
 def caption(current: host_pb.MaterialVersion, language: str) -> str:
@@ -47,9 +86,11 @@ def caption(current: host_pb.MaterialVersion, language: str) -> str:
 
 
 def keyboard(user_id: int, avatar_id: str, versions: list[host_pb.MaterialVersion], current: host_pb.MaterialVersion,
-             regions: list[str], language: str) -> InlineKeyboardMarkup:
+             summary: dict, language: str) -> InlineKeyboardMarkup:
     rows = [[button(user_id, say("keep_region", language, region=r), "region", avatar_id, f"keep:{r}"),
-             button(user_id, say("remove_region", language, region=r), "region", avatar_id, f"remove:{r}")] for r in regions]
+             button(user_id, say("remove_region", language, region=r), "region", avatar_id, f"remove:{r}")] for r in regions_of(summary)]
+    rows += [[button(user_id, say("key_colour", language, swatch=swatch(c), hex=hex_of(c)), "key_colour", avatar_id, ",".join(map(str, c)))]
+             for c in colours_of(summary) if c not in keyed_of(versions, current.version)]
     strength = despill_of(versions, current.version)
     despill = []
     if strength > 0:

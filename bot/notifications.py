@@ -183,7 +183,7 @@ class Follower:
         if current is None or current.run_id != n.run_id:
             return
         preview = next((f for f in current.files if f.kind == materials.PREVIEW_KIND), None)
-        markup = materials.keyboard(row.user_id, n.avatar_id, versions, current, materials.regions_of(await self.host.runs(n.avatar_id)), language)
+        markup = materials.keyboard(row.user_id, n.avatar_id, versions, current, materials.cutout_summary(await self.host.runs(n.avatar_id)), language)
         if preview is None:
             await self._send(row, materials.caption(current, language), reply_markup=markup)
             return

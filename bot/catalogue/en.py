@@ -113,13 +113,25 @@ MESSAGES: dict[str, str] = {
     "use_clip": "Use this clip",
     "use_cover": "Use this cover",
     # the cut-out
-    "cutout_preview": "Your cut-out, version {version}{words}. Keep what belongs to you, remove what does not:",
+    "cutout_preview": (
+        "Your cut-out, version {version}{words}. Keep what belongs to you, remove what does not, key out a colour "
+        "of the background left around you; or send a photo to put it behind you:"
+    ),
     "keep_region": "Keep {region}",
     "remove_region": "Remove {region}",
+    "key_colour": "{swatch} Key out {hex}",
     "despill_less": "Despill less",
     "despill_more": "Despill more",
     "undo": "Undo ↩",
     "editing": "Making version {version}…",
+    "background_editing": "Got your picture: putting it behind you as version {version}…",
+    "background_not_now": (
+        "I take a picture as your new background once your cut-out is shown for review. Send /status to see "
+        "where your avatar is."
+    ),
+    "not_an_image": "“{name}” is not a picture I can use: send a photo, or a JPEG, PNG or WebP file.",
+    "image_too_big": "This picture is {size}; a background can be at most {limit}. Send it as a photo instead (Telegram makes it smaller).",
+    "background_upload_failed": "I could not store your picture: {reason}",
     # speaking
     "rendering": "Your avatar is speaking…",
     "rendered": "{seconds:.1f} s of video",

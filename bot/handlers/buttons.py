@@ -68,6 +68,13 @@ async def region(query: CallbackQuery, person: BotUser, host: HostClient, follow
     await query.message.answer(say("editing", person.language, version=reply.version))
 
 
+async def key_colour(query: CallbackQuery, person: BotUser, host: HostClient, follower: Follower, found: CallbackToken) -> None:
+    """Keys out one of the background colours the cut-out found, at the default tolerance."""
+    colour = [int(value) for value in found.argument.split(",")]
+    reply = await host.edit_materials(found.avatar_id, state.owner_of(person.user_id), "key_colour", {"colours": [colour]})
+    await query.message.answer(say("editing", person.language, version=reply.version))
+
+
 async def despill(query: CallbackQuery, person: BotUser, host: HostClient, follower: Follower, found: CallbackToken) -> None:
     reply = await host.edit_materials(found.avatar_id, state.owner_of(person.user_id), "despill", {"strength": float(found.argument)})
     await query.message.answer(say("editing", person.language, version=reply.version))
@@ -86,7 +93,7 @@ async def choose(query: CallbackQuery, person: BotUser, host: HostClient, follow
 
 
 ACTIONS = {"use": use, "approve": approve, "reject": reject, "reason": reason, "deploy": deploy,
-           "region": region, "despill": despill, "undo": undo, "choose": choose}
+           "region": region, "key_colour": key_colour, "despill": despill, "undo": undo, "choose": choose}
 
 
 def router() -> Router:

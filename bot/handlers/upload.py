@@ -73,7 +73,7 @@ async def receive(message: Message, bot: Bot, person: BotUser, host: HostClient,
     url = bot.session.api.file_url(bot.token, telegram_file.file_path)
     chunks = bot.session.stream_content(url, timeout=DOWNLOAD_TIMEOUT_S, chunk_size=1024 * 1024)
     try:
-        video = await host.upload_video(avatar.avatar_id, display_name(name, "video.mp4"), chunks)
+        video = await host.upload(avatar.avatar_id, "video", display_name(name, "video.mp4"), chunks)
     except HostError as exc:
         await message.answer(say("upload_failed", person.language, reason=exc.words))
         return

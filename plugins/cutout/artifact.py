@@ -2,15 +2,16 @@
 the file, its RGBA frames and its preview, stored as the run's outputs.
 
 Beside the arrays rendering reads (`alpha`, `cover_alpha`, `start`, `stop`, `background`), the file
-keeps what the next edit needs: its version number, the recipe it was made with, and the regions
-offered to keep. `background` is absent (keep the recorded one), an RGB colour uint8[3], or an
-image uint8[H, W, 3] already fitted to the frame.
+keeps what the next edit needs: its version number, the recipe it was made with, the regions
+offered to keep and the recorded background's dominant colours offered to key out. `background`
+is absent (keep the recorded one), an RGB colour uint8[3], or an image uint8[H, W, 3] already
+fitted to the frame.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ class Cutout:
     recipe: dict[str, Any]
     regions: list[dict[str, Any]]
     background: np.ndarray | None
+    background_colours: list[list[int]] = field(default_factory=list)  # [[r, g, b], ...], the largest share first
 
     def frames(self) -> dict[int, np.ndarray]:
         """Every alpha by frame number, for reuse by an edit with the same matting recipe."""
@@ -65,6 +67,7 @@ def write_cutout(path: Path, cutout: Cutout) -> None:
         "version": np.int64(cutout.version),
         "recipe": np.array(recipe_to_text(cutout.recipe)),
         "regions": np.array(json.dumps(cutout.regions, sort_keys=True)),
+        "background_colours": np.array(cutout.background_colours, np.uint8).reshape(-1, 3),
     }
     if cutout.background is not None:
         arrays["background"] = cutout.background.astype(np.uint8)
@@ -86,6 +89,7 @@ def read_cutout(path: Path) -> Cutout:
                 recipe=recipe_from_text(str(data["recipe"])),
                 regions=json.loads(str(data["regions"])),
                 background=data["background"] if "background" in data.files else None,
+                background_colours=data["background_colours"].tolist() if "background_colours" in data.files else [],
             )
     except (OSError, ValueError, KeyError) as exc:
         raise StageFailed(

@@ -98,13 +98,13 @@ class InteractiveEdit(Plugin):
         path = ctx.workdir / MATERIALS_NAME
         path.write_text(json.dumps(materials, indent=2, sort_keys=True))
         ctx.save_artifact(path, MATERIALS_NAME, MATERIALS_KIND, {"version": version})
-        cutout = Cutout(cut.alpha, cut.cover_alpha, clip, cover, info.fps, version, recipe, current.regions, background)
+        cutout = Cutout(cut.alpha, cut.cover_alpha, clip, cover, info.fps, version, recipe, current.regions, background, current.background_colours)
         sizes = publish(ctx, video, cutout, MATTING_SHARE)
         entry = {"version": version, "by": by, "operation": operation, "parameters": args, "based_on": current.version, "words": words}
         ctx.log(f"materials version {version}: {by} {words}")
         ctx.summary = {
             "edit": entry, "version": version, "start": clip.start, "stop": clip.stop, "cover": cover, "regions": current.regions,
-            "matted_frames": cut.matted, **timing(cut), **sizes,
+            "background_colours": current.background_colours, "matted_frames": cut.matted, **timing(cut), **sizes,
         }
         ctx.progress(1.0, f"version {version} is ready")
 

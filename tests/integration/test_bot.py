@@ -336,6 +336,25 @@ def material_version(runtime, run, tmp_path: Path, summary: dict) -> None:
     finished(runtime, run, summary, files)
 
 
+def first_cutout(runtime, avatar_id: str, tmp_path: Path, offered: dict) -> None:
+    """A finished cutout run (version 1) offering `offered` (regions, background colours), made from
+    stand-ins for the avatar's own video, matte, training set and materials."""
+    blob = tmp_path / "source.bin"
+    blob.write_bytes(b"x")
+    with runtime.uow() as uow:
+        source = handlers.submit_stage(uow, avatar_id, "sources", [], {}, {"sources"}, 0)
+    sources = [stored(runtime, avatar_id, source.id, "sources", kind, f"{kind}.bin", blob) for kind in ("video", "matte", "training_set", "materials")]
+    finished(runtime, source, {}, sources)
+    with runtime.uow() as uow:
+        cut = handlers.submit_stage(uow, avatar_id, "cutout", sources, {}, {"cutout"}, 0)
+    material_version(runtime, cut, tmp_path, {"version": 1, **offered, "edit": {"version": 1, "by": "twinforge", "operation": "cutout", "parameters": {}}})
+
+
+def newest_edit(avatar_id: str) -> models.StageRun:
+    return models.StageRun.select().where((models.StageRun.avatar == avatar_id) & (models.StageRun.stage == "interactive_edit")).order_by(
+        models.StageRun.created_at.desc()).first()
+
+
 async def test_the_cut_out_is_edited_with_buttons_and_undone(host, runtime, telegram, tmp_path):
     async with contextlib.AsyncExitStack() as stack, grpc.aio.insecure_channel(host) as channel:
         await start_plugin(InteractiveEdit(), stack)
@@ -344,17 +363,8 @@ async def test_the_cut_out_is_edited_with_buttons_and_undone(host, runtime, tele
         telegram.text(ANNA, "/new Anna")
         await telegram.said_containing(ANNA, "New avatar")
         avatar = avatar_of(ANNA)
-        blob = tmp_path / "source.bin"
-        blob.write_bytes(b"x")
-        with runtime.uow() as uow:  # what a cut-out is made from, as the avatar's own artifacts
-            source = handlers.submit_stage(uow, avatar, "sources", [], {}, {"sources"}, 0)
-        sources = [stored(runtime, avatar, source.id, "sources", kind, f"{kind}.bin", blob) for kind in ("video", "matte", "training_set", "materials")]
-        await asyncio.to_thread(finished, runtime, source, {}, sources)
-        with runtime.uow() as uow:
-            cut = handlers.submit_stage(uow, avatar, "cutout", sources, {}, {"cutout"}, 0)
         regions = [{"id": "r1", "point": [10, 60], "box": [0, 50, 30, 64], "area": 0.09, "contact": 0.25}]
-        await asyncio.to_thread(material_version, runtime, cut, tmp_path, {"version": 1, "regions": regions,
-                                "edit": {"version": 1, "by": "twinforge", "operation": "cutout", "parameters": {}}})
+        await asyncio.to_thread(first_cutout, runtime, avatar, tmp_path, {"regions": regions})
         first = await telegram.said_containing(ANNA, "Your cut-out, version 1")
         assert first.method == "sendVideo" and len(first.files["video"]) > 1000
         labels = [b["text"] for row in json.loads(first.params["reply_markup"])["inline_keyboard"] for b in row]
@@ -371,9 +381,56 @@ async def test_the_cut_out_is_edited_with_buttons_and_undone(host, runtime, tele
         second = await telegram.said_containing(ANNA, "Your cut-out, version 2 (removed region r1)")
         telegram.press(ANNA, button(second, "Undo"), "Undo ↩")
         await telegram.said_containing(ANNA, "Making version 3")
-        undo = models.StageRun.select().where((models.StageRun.avatar == avatar) & (models.StageRun.stage == "interactive_edit")).order_by(
-            models.StageRun.created_at.desc()).first()
+        undo = newest_edit(avatar)
         assert json.loads(undo.parameters_json)["operation"] == "revert" and json.loads(undo.parameters_json)["to_version"] == 1
+
+
+async def test_a_background_colour_is_keyed_out_and_a_photo_becomes_the_background(host, runtime, telegram, tmp_path):
+    green, wall = [63, 163, 77], [128, 128, 128]
+    picture = cv2.imencode(".jpg", np.full((240, 320, 3), (200, 120, 40), np.uint8))[1].tobytes()
+    async with contextlib.AsyncExitStack() as stack, grpc.aio.insecure_channel(host) as channel:
+        await start_plugin(InteractiveEdit(), stack)
+        await wait_registered(host_grpc.HostServiceStub(channel), "interactive_edit")
+        await stack.enter_async_context(bot(runtime, host, telegram))
+        telegram.text(ANNA, "/new Anna")
+        await telegram.said_containing(ANNA, "New avatar")
+        avatar = avatar_of(ANNA)
+        telegram.photo(ANNA, picture)
+        await telegram.said_containing(ANNA, "once your cut-out is shown")
+
+        await asyncio.to_thread(first_cutout, runtime, avatar, tmp_path, {"regions": [], "background_colours": [green, wall]})
+        first = await telegram.said_containing(ANNA, "Your cut-out, version 1")
+        labels = [b["text"] for row in json.loads(first.params["reply_markup"])["inline_keyboard"] for b in row]
+        assert labels == ["🟩 Key out #3fa34d", "⬜ Key out #808080", "Despill less"]
+        telegram.press(BEN, button(first, "🟩"), "🟩 Key out #3fa34d (Ben)")
+        await telegram.wait_for(lambda: any(c.method == "answerCallbackQuery" and "someone else" in c.params.get("text", "") for c in telegram.calls),
+                                "Ben's press is refused")
+        telegram.press(ANNA, button(first, "🟩"), "🟩 Key out #3fa34d")
+        await telegram.said_containing(ANNA, "Making version 2")
+        keyed = newest_edit(avatar)
+        assert {k: v for k, v in json.loads(keyed.parameters_json).items() if k != "version"} == {
+            "operation": "key_colour", "colours": [green], "by": f"telegram:{ANNA}"}
+        await asyncio.to_thread(material_version, runtime, keyed, tmp_path, {"version": 2, "edit": {
+            "version": 2, "by": f"telegram:{ANNA}", "operation": "key_colour", "parameters": {"colours": [green]},
+            "based_on": 1, "words": "keyed out 1 colour(s) within 40"}})
+        second = await telegram.said_containing(ANNA, "Your cut-out, version 2 (keyed out 1 colour(s) within 40)")
+        labels = [b["text"] for row in json.loads(second.params["reply_markup"])["inline_keyboard"] for b in row]
+        assert labels == ["⬜ Key out #808080", "Despill less", "Undo ↩"], "a keyed colour is not offered again"
+
+        telegram.document(ANNA, "backdrop.png", b"this is a text file", mime="image/png")
+        await telegram.said_containing(ANNA, "“backdrop.png” is not a picture I can use")
+        telegram.document(ANNA, "huge.png", picture, mime="image/png", size=11 * 1024 * 1024)
+        await telegram.said_containing(ANNA, "This picture is 11.0 MB; a background can be at most 10.0 MB")
+        assert newest_edit(avatar).id == keyed.id, "a refused picture starts no edit"
+        telegram.photo(ANNA, picture)
+        await telegram.said_containing(ANNA, "Got your picture: putting it behind you as version 3")
+        placed = newest_edit(avatar)
+        assert {k: v for k, v in json.loads(placed.parameters_json).items() if k != "version"} == {
+            "operation": "background", "image": True, "by": f"telegram:{ANNA}"}
+        (image,) = [ref for ref in json.loads(placed.inputs_json) if ref["kind"] == "background_image"]
+        stored_picture = tmp_path / "stored.jpg"
+        await asyncio.to_thread(runtime.blobs.get_file, image["key"], stored_picture, image["sha256"])
+        assert stored_picture.read_bytes() == picture
 
 
 def proposed_materials(runtime, avatar_id: str, video: plugin_pb.ArtifactRef, tmp_path: Path):

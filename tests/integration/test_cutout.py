@@ -1,7 +1,9 @@
 """The cutout stage on four seconds of the real congress sample, preprocessed by the real plugins:
 the person's face is kept whole and the backdrop beside the head is gone, the three outputs follow
 the documented formats and agree with each other, the preview shows the checkerboard behind the
-person, and a run that crashes after a checkpoint resumes to the very same alpha."""
+person, the recorded backdrop's dominant colour is reported, and a run that crashes after a checkpoint
+resumes to the very same alpha. The colour detection is also checked on its own, on frames with a known
+green screen and a grey wall."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ import pytest
 
 from plugins.cutout import pipeline
 from plugins.cutout.artifact import read_cutout
+from plugins.cutout.colours import dominant_colours
+from plugins.cutout.recipe import KEY_TOLERANCE
 from plugins.cutout.render import CHECKER_SHADES
 from plugins.cutout.server import CutoutStage
 from plugins.cutout.trimap import hull_mask
@@ -23,7 +27,7 @@ from plugins.sdk.training_set import open_training_set
 from tests.fixtures.cutout_inputs import COVER, DRIVING, Prepared, fetched, prepare, run_plugin
 from tests.fixtures.services import require_samples
 
-pytestmark = pytest.mark.samples
+GREEN, WALL, SHIRT = (40, 180, 70), (128, 128, 128), (200, 40, 40)
 
 SECONDS = 4.0
 FAR = 0.5  # "far outside the face": more than half the face's width from its hull, above the chin
@@ -52,6 +56,7 @@ def face_regions(prepared: Prepared, number: int, size: tuple[int, int]) -> tupl
     return hull, far
 
 
+@pytest.mark.samples
 def test_the_face_is_kept_and_the_backdrop_beside_it_is_gone(prepared, cut):
     cutout = read_cutout(cut[1]["cutout"].path)
     size = (prepared.info.width, prepared.info.height)
@@ -63,6 +68,7 @@ def test_the_face_is_kept_and_the_backdrop_beside_it_is_gone(prepared, cut):
         assert alpha[far].mean() / 255 < 0.02, f"frame {number}: backdrop left beside the head"
 
 
+@pytest.mark.samples
 def test_the_outputs_follow_the_documented_formats(prepared, cut):
     ctx, outputs = cut
     assert set(outputs) == {"cutout", "cutout_frames", "cutout_preview"}
@@ -87,9 +93,16 @@ def test_the_outputs_follow_the_documented_formats(prepared, cut):
     assert np.abs(backdrop - np.array(CHECKER_SHADES)[:, None, None]).min(axis=0).mean() < 8, "the checkerboard shows behind the person"
     regions = ctx.summary["regions"]
     assert all(set(r) == {"id", "point", "box", "area", "contact"} for r in regions)
+    colours = ctx.summary["background_colours"]
+    assert 1 <= len(colours) <= 3 and read_cutout(outputs["cutout"].path).background_colours == colours
+    with av.open(str(prepared.of("video").path)) as recorded:
+        first = next(frame.to_ndarray(format="rgb24") for index, frame in enumerate(recorded.decode(video=0)) if index == DRIVING[0])
+    backdrop_colour = np.median(first[far & (alpha[0] == 0)], axis=0)
+    assert np.linalg.norm(np.array(colours[0]) - backdrop_colour) < KEY_TOLERANCE, "the largest colour is the backdrop's"
     assert 0 < ctx.summary["seconds_per_frame"] < MAX_SECONDS_PER_FRAME
 
 
+@pytest.mark.samples
 def test_a_crashed_cutout_resumes_to_the_same_alpha(prepared, cut, monkeypatch):
     monkeypatch.setattr(pipeline, "CHECKPOINT_EVERY_S", 0.0)
     real = pipeline.Cutter.__call__
@@ -123,3 +136,32 @@ def resume(prepared: Prepared, checkpoint: Path) -> RunContext:
     )
     CutoutStage().run(ctx)
     return ctx
+
+
+def green_screen_frames(count: int = 4) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Frames of a person in a red shirt moving before a green screen (70% of the backdrop, with noise
+    and a light gradient) and a grey wall; the alpha is the known mask of the person."""
+    rng = np.random.default_rng(1)
+    pictures, alphas = [], []
+    for index in range(count):
+        picture = np.empty((120, 160, 3), np.float32)
+        picture[:, :112] = GREEN
+        picture[:, 112:] = WALL
+        picture[:, :112] *= np.linspace(0.92, 1.08, 112)[None, :, None]
+        picture += rng.normal(0, 4, picture.shape)
+        alpha = np.zeros((120, 160), np.uint8)
+        cv2.ellipse(alpha, (60 + 8 * index, 90), (30, 50), 0, 0, 360, 255, -1)
+        picture[alpha > 0] = SHIRT
+        pictures.append(np.clip(picture, 0, 255).astype(np.uint8))
+        alphas.append(cv2.GaussianBlur(alpha, (7, 7), 0))
+    return pictures, alphas
+
+
+def test_the_background_colours_are_the_green_screen_then_the_wall():
+    pictures, alphas = green_screen_frames()
+    colours = dominant_colours(pictures, alphas)
+    assert len(colours) == 2, colours
+    assert np.linalg.norm(np.subtract(colours[0], GREEN)) < 15 and np.linalg.norm(np.subtract(colours[1], WALL)) < 15
+    assert all(np.linalg.norm(np.subtract(colour, SHIRT)) > 100 for colour in colours), "the person's colour is not offered"
+    assert dominant_colours(pictures, alphas) == colours, "the same frames give the same buttons"
+    assert dominant_colours(pictures, [np.full_like(a, 255) for a in alphas]) == [], "no background, no colours"

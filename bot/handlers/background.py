@@ -1,0 +1,92 @@
+"""A picture sent while the cut-out is under review becomes the new background: a photo, or a
+document that is a JPEG, PNG or WebP picture, is fetched with getFile, stored with the host as a
+`background_image` upload and passed to a `background` edit with `image: true`; the new version's
+preview then comes through the notifications (bot.notifications)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.types import Message
+
+from bot import state
+from bot.catalogue import say
+from bot.handlers.common import current_avatar
+from bot.handlers.upload import display_name, megabytes
+from bot.host_client import HostClient, HostError
+from bot.models import BotUser
+
+IMAGE_KIND = "background_image"
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+# Telegram's own limit for a photo; a backdrop gains nothing from a larger file, and the whole
+# picture is held in memory for the check below.
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")  # JPEG, PNG; WebP is "RIFF....WEBP"
+
+
+def is_picture(data: bytes) -> bool:
+    """Whether the bytes start as a picture the edit can read. The header is enough to refuse a file
+    renamed to .png; decoding is the edit's job, so the bot never unpacks a huge picture itself."""
+    return data.startswith(SIGNATURES) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
+
+
+def image_document(message: Message) -> bool:
+    document = message.document
+    return (document.mime_type or "").startswith("image/") or (document.file_name or "").lower().endswith(IMAGE_SUFFIXES)
+
+
+async def photo(message: Message, bot: Bot, person: BotUser, host: HostClient) -> None:
+    largest = message.photo[-1]
+    await take(message, bot, person, host, largest.file_id, largest.file_size, "photo.jpg")
+
+
+async def document(message: Message, bot: Bot, person: BotUser, host: HostClient) -> None:
+    await take(message, bot, person, host, message.document.file_id, message.document.file_size, message.document.file_name or "")
+
+
+async def take(message: Message, bot: Bot, person: BotUser, host: HostClient, file_id: str, size: int | None, name: str) -> None:
+    language = person.language
+    if size and size > MAX_IMAGE_BYTES:
+        await message.answer(say("image_too_big", language, size=megabytes(size), limit=megabytes(MAX_IMAGE_BYTES)))
+        return
+    avatar = await current_avatar(host, person)
+    if avatar is None or not await host.material_versions(avatar.avatar_id):
+        await message.answer(say("background_not_now", language))
+        return
+    try:
+        telegram_file = await bot.get_file(file_id)
+    except TelegramBadRequest as exc:  # the announced size was missing or wrong
+        if "too big" not in exc.message:
+            raise
+        await message.answer(say("image_too_big", language, size=megabytes(MAX_IMAGE_BYTES + 1), limit=megabytes(MAX_IMAGE_BYTES)))
+        return
+    if (telegram_file.file_size or 0) > MAX_IMAGE_BYTES:
+        await message.answer(say("image_too_big", language, size=megabytes(telegram_file.file_size), limit=megabytes(MAX_IMAGE_BYTES)))
+        return
+    data = (await bot.download_file(telegram_file.file_path)).read()
+    label = display_name(name, "background")
+    if not is_picture(data):
+        await message.answer(say("not_an_image", language, name=label))
+        return
+    try:
+        image = await host.upload(avatar.avatar_id, IMAGE_KIND, label, once(data))
+    except HostError as exc:
+        await message.answer(say("background_upload_failed", language, reason=exc.words))
+        return
+    reply = await host.edit_materials(avatar.avatar_id, state.owner_of(person.user_id), "background", {"image": True}, image)
+    await message.answer(say("background_editing", language, version=reply.version))
+
+
+async def once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+def router() -> Router:
+    """A fresh router per dispatcher (a router belongs to one dispatcher); it comes before the video
+    upload's, which refuses every document that is not a video."""
+    router = Router(name="background")
+    router.message.register(photo, F.photo)
+    router.message.register(document, F.document, image_document)
+    return router
