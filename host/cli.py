@@ -15,7 +15,9 @@ from pathlib import Path
 import click
 import grpc
 
+from host.channels import host_channel
 from host.deploy_command import deploy_command, undeploy_command
+from host.errors import TwinforgeError
 from host.evaluate_command import evaluate_command
 from host.produce_command import produce_command
 from host.logs import configure_logging
@@ -29,7 +31,11 @@ EXIT_UNAVAILABLE = 3
 
 
 def host_stub() -> tuple[grpc.Channel, host_grpc.HostServiceStub]:
-    channel = grpc.insecure_channel(get_settings().host_address)
+    settings = get_settings()
+    try:
+        channel = host_channel(settings.host_address, settings)
+    except TwinforgeError as exc:
+        raise click.ClickException(str(exc)) from None
     return channel, host_grpc.HostServiceStub(channel)
 
 

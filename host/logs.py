@@ -33,7 +33,7 @@ class JsonFormatter(logging.Formatter):
             if key not in _STANDARD:
                 data[key] = "***" if _SECRET_KEYS.search(key) else mask(value)
         if record.exc_info:
-            data["exc"] = self.formatException(record.exc_info)
+            data["exc"] = mask(self.formatException(record.exc_info))
         return json.dumps(data, default=str)
 
 

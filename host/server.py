@@ -15,6 +15,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from host import registry
 from host.bootstrap import Runtime, bootstrap
+from host.channels import bind
 from host.interceptors import HostInterceptor
 from host.logs import configure_logging
 from host.reactor import run_reactor
@@ -63,7 +64,7 @@ async def start(rt: Runtime, address: str) -> tuple[grpc.aio.Server, int]:
     host_grpc.add_HostServiceServicer_to_server(HostServicer(rt), server)
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
-    port = server.add_insecure_port(address)
+    port = bind(server, address, rt.settings)
     await server.start()
     await health.set("", health_pb2.HealthCheckResponse.SERVING)
     return server, port

@@ -33,6 +33,18 @@ class Settings(BaseSettings):
         "twinforge-dev-token",
         description="Shared secret plugins present to register; change it anywhere beyond one machine.",
     )
+    tls_cert_file: str = Field(
+        "",
+        description="PEM certificate this process presents: the host's server certificate, or a client's certificate "
+        "when the host requires them; empty, with tls_ca_file empty too: plaintext gRPC to and on the host.",
+    )
+    tls_key_file: str = Field("", description="PEM private key of tls_cert_file.")
+    tls_ca_file: str = Field(
+        "",
+        description="PEM CA bundle: clients verify the host against it (empty: the system's roots), and the host "
+        "verifies client certificates against it when tls_client_auth is on. Set on a client, it turns TLS on.",
+    )
+    tls_client_auth: bool = Field(False, description="The host accepts only clients presenting a certificate signed by tls_ca_file.")
     heartbeat_interval_s: float = Field(5.0, description="How often plugins heartbeat and the host probes health.")
     plugin_down_after_s: float = Field(15.0, description="A plugin silent this long is marked down.")
     plugin_host: str = Field("127.0.0.1", description="Interface plugins listen on.")

@@ -8,27 +8,36 @@ import logging
 
 import grpc
 
+from host.channels import host_channel_aio
+from host.interceptors import TOKEN_HEADER
+from host.settings import Settings
 from twinforge.host.v1 import host_service_pb2 as host_pb
 from twinforge.host.v1 import host_service_pb2_grpc as host_grpc
 
 log = logging.getLogger(__name__)
 
-from host.interceptors import TOKEN_HEADER
 RETRY_S = 2.0
 CALL_TIMEOUT_S = 10.0
 
 
 class Registration:
-    def __init__(self, host_address: str, own_address: str, token: str) -> None:
+    def __init__(self, host_address: str, own_address: str, token: str, channel_settings: Settings | None = None) -> None:
+        """`channel_settings` carries the tls_* settings of the channel to the host; None speaks plaintext."""
         self.host_address = host_address
+        self.channel_settings = channel_settings
         self.own_address = own_address
         self.metadata = ((TOKEN_HEADER, token),)
         self.plugin_id = ""
         self.registered = asyncio.Event()
 
+    def _channel(self) -> grpc.aio.Channel:
+        if self.channel_settings is None:
+            return grpc.aio.insecure_channel(self.host_address)
+        return host_channel_aio(self.host_address, self.channel_settings)
+
     async def keep(self, stop: asyncio.Event) -> None:
         """Runs until `stop` is set: register, then heartbeat at the interval the host asks for."""
-        async with grpc.aio.insecure_channel(self.host_address) as channel:
+        async with self._channel() as channel:
             stub = host_grpc.HostServiceStub(channel)
             interval = RETRY_S
             while not stop.is_set():
@@ -68,7 +77,7 @@ class Registration:
     async def deregister(self) -> None:
         if not self.plugin_id:
             return
-        async with grpc.aio.insecure_channel(self.host_address) as channel:
+        async with self._channel() as channel:
             try:
                 await host_grpc.HostServiceStub(channel).DeregisterPlugin(
                     host_pb.DeregisterPluginRequest(plugin_id=self.plugin_id),

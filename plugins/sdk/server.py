@@ -170,7 +170,7 @@ async def running_plugin(plugin: Plugin, settings: Settings, port: int = 0) -> A
     """The plugin serving and registered with the host; on exit it reports NOT_SERVING, deregisters
     and lets running calls finish within the grace period. Yields its address."""
     server, health, address = await start(plugin, settings, port)
-    registration = Registration(settings.host_address, address, settings.registration_token)
+    registration = Registration(settings.host_address, address, settings.registration_token, settings)
     stop = asyncio.Event()
     keeper = asyncio.create_task(registration.keep(stop))
     try:

@@ -245,8 +245,11 @@ async def test_registration_needs_the_token(host, stub, runtime):
     server, _, address = await sdk_server.start(Echo(), runtime.settings)
     try:
         request = host_pb.RegisterPluginRequest(address=address)
-        for metadata in (None, ((TOKEN_HEADER, "wrong-token"),)):
+        token = runtime.settings.registration_token
+        last_differs = token[:-1] + ("x" if token[-1] != "x" else "y")
+        for metadata in (None, ((TOKEN_HEADER, "wrong-token"),), ((TOKEN_HEADER, ""),), ((TOKEN_HEADER, last_differs),)):
             error = await rejected(stub.RegisterPlugin(request, metadata=metadata), grpc.StatusCode.UNAUTHENTICATED)
+            assert "registration token" in error.details()
             meta = trailing(error)
             assert meta["twinforge-error-code"] == "bad_registration_token"
             assert TOKEN_HEADER in meta["twinforge-advice"] and "TWINFORGE_REGISTRATION_TOKEN" in meta["twinforge-advice"]
