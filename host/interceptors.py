@@ -11,8 +11,9 @@ import logging
 from collections.abc import Awaitable, Callable
 
 import grpc
+from google.protobuf.message import DecodeError
 
-from host.errors import TwinforgeError, Unauthenticated
+from host.errors import InvalidArgument, TwinforgeError, Unauthenticated
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +23,66 @@ PLUGIN_METHODS = frozenset(
 )
 
 
+MAX_TEXT_BYTES = 1024
+
+
+def bounded(text: str) -> str:
+    """Errors quote what the caller sent, which can be megabytes; past the client's metadata limit
+    (8 to 16 KB) gRPC drops the whole status and the person sees no cause at all."""
+    raw = text.encode()
+    return text if len(raw) <= MAX_TEXT_BYTES else raw[:MAX_TEXT_BYTES].decode(errors="ignore") + "..."
+
+
+def metadata_text(value: str) -> str:
+    """gRPC refuses a metadata value outside printable ASCII and turns the whole answer into
+    INTERNAL; advice and stage may quote what the caller sent, so the rest is escaped."""
+    return bounded("".join(c if " " <= c <= "~" else c.encode("unicode_escape").decode("ascii") for c in value))
+
+
 async def abort_with(context: grpc.aio.ServicerContext, error: TwinforgeError) -> None:
     context.set_trailing_metadata(
-        (("twinforge-error-code", error.code), ("twinforge-stage", error.stage), ("twinforge-advice", error.advice))
+        tuple(
+            (key, metadata_text(value))
+            for key, value in (("twinforge-error-code", error.code), ("twinforge-stage", error.stage), ("twinforge-advice", error.advice))
+        )
     )
-    await context.abort(error.status, str(error))
+    await context.abort(error.status, bounded(str(error)))
+
+
+class Malformed:
+    """A request whose bytes are not a message of its RPC. gRPC answers UNKNOWN when a deserializer
+    raises, so parsing hands this to the handler instead, which refuses it as INVALID_ARGUMENT."""
+
+    def __init__(self, error: DecodeError) -> None:
+        self.error = error
+
+
+def _lenient(deserializer: Callable[[bytes], object] | None) -> Callable[[bytes], object] | None:
+    if deserializer is None:
+        return None
+
+    def parse(raw: bytes) -> object:
+        try:
+            return deserializer(raw)
+        except DecodeError as exc:
+            return Malformed(exc)
+
+    return parse
+
+
+def _parsed(request: object) -> object:
+    if isinstance(request, Malformed):
+        raise InvalidArgument(
+            code="malformed_request",
+            cause=f"the request is not a valid message of this RPC ({request.error})",
+            advice="send it with a client generated from proto/twinforge/host/v1",
+        )
+    return request
+
+
+async def _each_parsed(request_iterator):
+    async for request in request_iterator:
+        yield _parsed(request)
 
 
 def _wrap(handler: grpc.RpcMethodHandler, guard: Callable[[grpc.aio.ServicerContext], Awaitable[None]]) -> grpc.RpcMethodHandler:
@@ -36,37 +92,37 @@ def _wrap(handler: grpc.RpcMethodHandler, guard: Callable[[grpc.aio.ServicerCont
         async def unary_unary(request, context):
             await guard(context)
             try:
-                return await handler.unary_unary(request, context)
+                return await handler.unary_unary(_parsed(request), context)
             except TwinforgeError as exc:
                 await abort_with(context, exc)
 
         return grpc.unary_unary_rpc_method_handler(
-            unary_unary, handler.request_deserializer, handler.response_serializer
+            unary_unary, _lenient(handler.request_deserializer), handler.response_serializer
         )
     if handler.unary_stream:
 
         async def unary_stream(request, context):
             await guard(context)
             try:
-                async for item in handler.unary_stream(request, context):
+                async for item in handler.unary_stream(_parsed(request), context):
                     yield item
             except TwinforgeError as exc:
                 await abort_with(context, exc)
 
         return grpc.unary_stream_rpc_method_handler(
-            unary_stream, handler.request_deserializer, handler.response_serializer
+            unary_stream, _lenient(handler.request_deserializer), handler.response_serializer
         )
     if handler.stream_unary:
 
         async def stream_unary(request_iterator, context):
             await guard(context)
             try:
-                return await handler.stream_unary(request_iterator, context)
+                return await handler.stream_unary(_each_parsed(request_iterator), context)
             except TwinforgeError as exc:
                 await abort_with(context, exc)
 
         return grpc.stream_unary_rpc_method_handler(
-            stream_unary, handler.request_deserializer, handler.response_serializer
+            stream_unary, _lenient(handler.request_deserializer), handler.response_serializer
         )
     return handler
 

@@ -25,6 +25,7 @@ from twinforge.host.v1 import host_service_pb2_grpc as host_grpc
 from twinforge.plugin.v1 import plugin_service_pb2 as plugin_pb
 
 UPLOAD_STAGE = "uploads"
+MAX_KIND_CHARACTERS = 64  # the artifact table's column
 
 
 def material_version(version: material_versions.MaterialVersion, current: bool) -> host_pb.MaterialVersion:
@@ -53,7 +54,7 @@ def approval_round(item: dict) -> host_pb.Round:
 def parse_parameters(text: str) -> dict:
     try:
         value = json.loads(text or "{}")
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:  # RecursionError: nested deeper than the parser goes
         raise InvalidArgument(code="bad_parameters", cause=f"parameters_json is not JSON: {exc}", advice="send a JSON object, e.g. {}") from exc
     if not isinstance(value, dict):
         raise InvalidArgument(code="bad_parameters", cause="parameters_json must be a JSON object", advice="send a JSON object, e.g. {}")
@@ -162,6 +163,9 @@ class HostServicer(host_grpc.HostServiceServicer):
         header = first.header
         await asyncio.to_thread(handlers.get_avatar, header.avatar_id)
         kind = header.kind or "file"
+        if len(kind) > MAX_KIND_CHARACTERS:
+            raise InvalidArgument(code="bad_kind", cause=f"an artifact kind has at most {MAX_KIND_CHARACTERS} characters, this one {len(kind)}",
+                                  advice="name the kind in a word, e.g. video or background_image")
         limit = self.rt.settings.max_upload_bytes
         spool_dir = self.rt.settings.resolved_data_dir / "tmp"
         spool_dir.mkdir(parents=True, exist_ok=True)

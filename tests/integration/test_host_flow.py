@@ -11,6 +11,7 @@ import grpc
 import pytest
 
 from host.flow import Flow
+from host.storage import models
 from scheduler import jobs
 from plugins.probe.server import Probe
 from tests.fixtures.media import write_test_video
@@ -101,3 +102,19 @@ async def test_next_stage_starts_when_one_succeeds(host, runtime, tmp_path):
         (second,) = runs
         assert second.state == host_pb.STAGE_STATE_QUEUED
         assert [i.kind for i in second.inputs] == ["video", "probe_report"]
+
+
+async def test_an_upload_whose_kind_the_table_cannot_hold_is_refused_before_anything_is_stored(host, runtime, tmp_path):
+    async with grpc.aio.insecure_channel(host) as channel:
+        stub = host_grpc.HostServiceStub(channel)
+        avatar = (await stub.CreateAvatar(host_pb.CreateAvatarRequest(name="Anna", owner="cli:anna"))).avatar.avatar_id
+
+        async def parts():
+            yield host_pb.UploadArtifactRequest(header=host_pb.UploadHeader(avatar_id=avatar, kind="k" * 65, filename="v.mp4"))
+            yield host_pb.UploadArtifactRequest(chunk=b"data")
+
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub.UploadArtifact(parts())
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "at most 64 characters" in refused.value.details()
+    assert models.Artifact.select().count() == 0
+    assert not any(path.is_file() for path in (runtime.settings.resolved_data_dir / "blobs").rglob("*"))
