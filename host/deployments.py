@@ -49,7 +49,6 @@ def deploy(uow: UnitOfWork, avatar_id: str, target: str, by: str, known_stages: 
     if cutout:
         inputs.extend(ref for ref in refs_from_json(cutout[0].outputs_json) if ref.kind == "cutout")
     parameters = {
-        "target": target,
         "round": approved["round"],
         "submission_version": evaluation.submission_version,
         "measures": approved["mean"].get("render", {}),
@@ -71,10 +70,17 @@ def after_packaging(uow: UnitOfWork, run_id: str, known_stages: set[str]) -> lis
     started = models.StageRun.select().where((models.StageRun.avatar == done.avatar_id) & (models.StageRun.stage == DEPLOYMENT))
     if any(json.loads(run.parameters_json or "{}").get("packaging_run") == run_id for run in started):
         return []
-    asked = json.loads(done.parameters_json or "{}")
+    asked = _requested(run_id)
     parameters = {"action": "deploy", "target": asked.get("target", TARGETS[0]), "packaging_run": run_id,
-                  "round": asked.get("round"), "image": json.loads(done.summary_json or "{}").get("image", {})}
+                  "round": json.loads(done.parameters_json or "{}").get("round"), "image": json.loads(done.summary_json or "{}").get("image", {})}
     return [handlers.submit_stage(uow, done.avatar_id, DEPLOYMENT, images, parameters, known_stages, done.submission_version)]
+
+
+def _requested(packaging_run: str) -> dict[str, Any]:
+    """What the person asked for with the packaging (the target): the packaging stage builds the
+    same image for every target, so the request is kept beside it, in its notification."""
+    row = models.Notification.get_or_none((models.Notification.run_id == packaging_run) & (models.Notification.kind == DEPLOY_REQUESTED))
+    return json.loads(row.payload_json) if row is not None else {}
 
 
 def deployment_finished(uow: UnitOfWork, run: models.StageRun) -> None:

@@ -52,7 +52,8 @@ def finished(runtime, run: "handlers.models.StageRun", summary: dict, outputs: l
 async def test_a_built_image_is_deployed_once_and_its_endpoint_lasts_until_undeploy(stub, runtime):
     avatar = await new_avatar(stub)
     with runtime.uow() as uow:
-        packaging = handlers.submit_stage(uow, avatar, deployments.PACKAGING, [], {"target": "local", "round": 1}, KNOWN, 1)
+        packaging = handlers.submit_stage(uow, avatar, deployments.PACKAGING, [], {"round": 1}, KNOWN, 1)
+        uow.notify(avatar, deployments.DEPLOY_REQUESTED, {"by": "cli:anna", "target": "local", "round": 1}, run_id=packaging.id, stage=deployments.PACKAGING)
     image = plugin_pb.ArtifactRef(key=f"avatars/{avatar}/image_packaging/{packaging.id}/image.oci.tar", kind="image", name="image.oci.tar", sha256="0" * 64, size=1)
     finished(runtime, packaging, {"image": {"digest": "sha256:" + "1" * 64, "pushed_reference": ""}}, [image])
     with runtime.uow() as uow:
