@@ -233,7 +233,7 @@ class Follower:
         await self._send(row, intake_report(summary, language))
 
     async def _picking(self, row: FollowedAvatar, n: host_pb.Notification, language: str) -> None:
-        """The proposed driving clips and covers, each a photo with its button."""
+        """The proposed driving clips (each a short video) and covers (each a photo), each with its button."""
         run = await self._run(n)
         proposed = next((a for a in run.outputs if a.kind == picking.MATERIALS_KIND), None) if run else None
         video = next((a for a in run.inputs if a.kind == VIDEO_KIND), None) if run else None
@@ -247,10 +247,13 @@ class Follower:
         with tempfile.TemporaryDirectory(prefix="twinforge-bot-") as folder:
             path = await self.host.download_to(video.key, Path(folder) / "video")
             for candidate in offered:
-                photo = await asyncio.to_thread(picking.picture, candidate, path)
-                await self.bot.send_photo(row.chat_id, BufferedInputFile(photo, f"{candidate.entry['id']}.jpg"),
-                                          caption=picking.caption(candidate, found, language),
-                                          reply_markup=picking.keyboard(row.user_id, n.avatar_id, candidate, language))
+                made = await asyncio.to_thread(picking.preview, candidate, path)
+                caption = picking.caption(candidate, found, language)
+                markup = picking.keyboard(row.user_id, n.avatar_id, candidate, language)
+                if candidate.kind == "driving":
+                    await self.bot.send_video(row.chat_id, BufferedInputFile(made, f"{candidate.entry['id']}.mp4"), caption=caption, reply_markup=markup)
+                else:
+                    await self.bot.send_photo(row.chat_id, BufferedInputFile(made, f"{candidate.entry['id']}.jpg"), caption=caption, reply_markup=markup)
 
     async def _review(self, row: FollowedAvatar, n: host_pb.Notification, data: dict, language: str) -> None:
         words = "\n".join(f"• {line}" for line in data.get("words", []))

@@ -1,7 +1,7 @@
 """Picking the materials (docs/materials.md): after `material_extraction`, each proposed driving
-clip as a photo of three of its frames (start, middle, end) and each cover as its frame, every one
-with a button to use it. The stage stores no previews, so the pictures are cut from the submitted
-video here. A press is an `interactive_edit` `choose` of the current version."""
+clip as a short silent video of itself and each cover as a photo of its frame, every one with a
+button to use it. The stage stores no previews, so they are cut from the submitted video here. A
+press is an `interactive_edit` `choose` of the current version."""
 
 from __future__ import annotations
 
@@ -24,22 +24,23 @@ CAPTION_LIMIT = 1024
 class Candidate:
     kind: str  # "driving" or "cover", the `choose` parameter
     entry: dict
-    frames: list[int]
 
 
 def candidates(materials: dict) -> list[Candidate]:
     """The driving clips, then the covers, best first."""
     found = []
     for clip in (materials.get("driving_clips") or [])[:MOST]:
-        start, stop = int(clip["start"]), int(clip["stop"])
-        found.append(Candidate("driving", clip, [start, (start + stop) // 2, max(start, stop - 1)]))
+        found.append(Candidate("driving", clip))
     for cover in (materials.get("covers") or [])[:MOST]:
-        found.append(Candidate("cover", cover, [int(cover["frame"])]))
+        found.append(Candidate("cover", cover))
     return found
 
 
-def picture(candidate: Candidate, video: Path) -> bytes:
-    return pictures.jpeg(pictures.strip(pictures.frames_at(video, candidate.frames)))
+def preview(candidate: Candidate, video: Path) -> bytes:
+    """A driving clip's MP4, or a cover's JPEG."""
+    if candidate.kind == "driving":
+        return pictures.clip_preview(video, int(candidate.entry["start"]), int(candidate.entry["stop"]))
+    return pictures.jpeg(pictures.frames_at(video, [int(candidate.entry["frame"])])[0])
 
 
 def caption(candidate: Candidate, materials: dict, language: str) -> str:

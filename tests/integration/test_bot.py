@@ -447,7 +447,7 @@ def proposed_materials(runtime, avatar_id: str, video: plugin_pb.ArtifactRef, tm
     finished(runtime, run, {"driving_clips": 2, "covers": 2}, [stored(runtime, avatar_id, run.id, run.stage, "materials", "materials.json", path)])
 
 
-async def test_the_driving_clip_and_cover_are_picked_with_photos_and_buttons(host, runtime, telegram, tmp_path):
+async def test_the_driving_clip_and_cover_are_picked_with_previews_and_buttons(host, runtime, telegram, tmp_path):
     async with contextlib.AsyncExitStack() as stack, grpc.aio.insecure_channel(host) as channel:
         await start_plugin(InteractiveEdit(), stack)
         await wait_registered(host_grpc.HostServiceStub(channel), "interactive_edit")
@@ -465,15 +465,22 @@ async def test_the_driving_clip_and_cover_are_picked_with_photos_and_buttons(hos
 
         await asyncio.to_thread(proposed_materials, runtime, avatar, video, tmp_path)
         await telegram.said_containing(ANNA, "Pick the clip your avatar replays")
-        photos = await telegram.wait_for(lambda: (found := telegram.sent(ANNA, "sendPhoto")) and len(found) == 4 and found, "four candidates")
-        assert [p.params["caption"].split("\n")[0] for p in photos] == ["Clip d1: 1.0 s ★", "Clip d2: 1.0 s", "Cover c1 ★", "Cover c2"]
-        clip = cv2.imdecode(np.frombuffer(photos[0].files["photo"], np.uint8), cv2.IMREAD_COLOR)
-        cover = cv2.imdecode(np.frombuffer(photos[2].files["photo"], np.uint8), cv2.IMREAD_COLOR)
-        assert cover.shape[0] == clip.shape[0] == 240 and clip.shape[1] > 3 * cover.shape[1]  # three frames side by side
-        first, middle = clip[:, :240].astype(int), clip[:, clip.shape[1] // 2 - 120 : clip.shape[1] // 2 + 120].astype(int)
-        assert np.abs(first - middle).mean() > 10, "the clip's start and middle frames are the same picture"
-        assert [json.loads(p.params["reply_markup"])["inline_keyboard"][0][0]["text"] for p in photos] == [
+        picked = await telegram.wait_for(
+            lambda: (found := [c for c in telegram.sent(ANNA) if c.method in ("sendVideo", "sendPhoto") and "reply_markup" in c.params])
+            and len(found) == 4 and found, "four candidates")
+        assert [p.method for p in picked] == ["sendVideo", "sendVideo", "sendPhoto", "sendPhoto"]
+        assert [p.params["caption"].split("\n")[0] for p in picked] == ["Clip d1: 1.0 s ★", "Clip d2: 1.0 s", "Cover c1 ★", "Cover c2"]
+        preview = tmp_path / "d1.mp4"
+        preview.write_bytes(picked[0].files["video"])
+        with av.open(str(preview)) as clip:
+            frames = [frame.to_ndarray(format="rgb24").astype(int) for frame in clip.decode(video=0)]
+        assert len(frames) == 25 and frames[0].shape[0] == 320  # the clip's second at 25 fps, 320 px high
+        assert np.abs(frames[0] - frames[12]).mean() > 10, "the clip preview does not move"
+        cover = cv2.imdecode(np.frombuffer(picked[2].files["photo"], np.uint8), cv2.IMREAD_COLOR)
+        assert cover is not None and cover.shape[2] == 3
+        assert [json.loads(p.params["reply_markup"])["inline_keyboard"][0][0]["text"] for p in picked] == [
             "Use this clip", "Use this clip", "Use this cover", "Use this cover"]
+        photos = picked
 
         telegram.press(BEN, button(photos[1], "Use this clip"), "Anna's clip, pressed by Ben")
         await telegram.wait_for(lambda: any("someone else's avatar" in c.params.get("text", "") for c in telegram.calls
