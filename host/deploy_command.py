@@ -15,6 +15,17 @@ PACKAGING, DEPLOYMENT = "image_packaging", "deployment"
 FAILED = ("stage_failed", "stage_cancelled")
 
 
+def show_progress(n: host_pb.Notification, payload: dict) -> None:
+    """A stage's progress as one line on stderr: what `deploy` and `produce` print as they follow."""
+    click.echo(f"{n.stage:>20}: {payload.get('fraction', 0) * 100:5.1f}% {payload.get('message', '')}", err=True)
+
+
+def stage_failed(n: host_pb.Notification, payload: dict) -> click.ClickException:
+    """The failed stage's own words, with its advice."""
+    error = payload.get("error", {})
+    return click.ClickException(f"{n.stage} failed: {error.get('message', n.kind)}\n  advice: {error.get('advice') or 'see twinforge watch'}")
+
+
 def follow(stub, avatar_id: str, first_run: str, last_stage: str) -> dict:
     """Prints the progress of `first_run` and of the `last_stage` run that follows it; returns the
     last run's succeeded payload, or raises with the failure's words."""
@@ -31,10 +42,9 @@ def follow(stub, avatar_id: str, first_run: str, last_stage: str) -> dict:
             continue
         payload = json.loads(n.payload_json or "{}")
         if n.kind == "stage_progress":
-            click.echo(f"{n.stage}: {payload.get('fraction', 0) * 100:5.1f}% {payload.get('message', '')}", err=True)
+            show_progress(n, payload)
         elif n.kind in FAILED:
-            error = payload.get("error", {})
-            raise click.ClickException(f"{n.stage} failed: {error.get('message', n.kind)}" + (f"\n  advice: {error['advice']}" if error.get("advice") else ""))
+            raise stage_failed(n, payload)
         elif n.kind == "stage_succeeded" and n.stage == last_stage:
             return payload.get("summary", {})
     raise click.ClickException("the host closed the notification stream before the deployment finished; follow it with twinforge watch")

@@ -20,7 +20,7 @@ import click
 import grpc
 from google.protobuf import json_format
 
-from host.deploy_command import follow
+from host.deploy_command import follow, show_progress, stage_failed
 from host.render_command import render_remote
 from host.settings import get_settings
 from twinforge.host.v1 import host_service_pb2 as host_pb
@@ -55,12 +55,11 @@ def evaluated(stub, avatar_id: str) -> dict:
         n = reply.notification
         payload = json.loads(n.payload_json or "{}")
         if n.kind == "stage_progress":
-            click.echo(f"{n.stage:>20}: {payload.get('fraction', 0) * 100:5.1f}% {payload.get('message', '')}", err=True)
+            show_progress(n, payload)
         elif n.kind in ("stage_succeeded", "stage_queued"):
             click.echo(f"{n.stage:>20}: {n.kind.removeprefix('stage_')}", err=True)
         elif n.kind == "stage_failed":
-            error = payload.get("error", {})
-            raise click.ClickException(f"{n.stage} failed: {error.get('message', '')}\n  advice: {error.get('advice', 'see twinforge watch')}")
+            raise stage_failed(n, payload)
         elif n.kind == "flow_blocked":
             raise click.ClickException(f"the flow stopped after {payload.get('after_stage')}: {payload.get('message')}\n  advice: {payload.get('advice')}")
         elif n.kind in DONE_KINDS:

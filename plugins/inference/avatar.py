@@ -24,13 +24,14 @@ import numpy as np
 
 from plugins.inference.bundle import FORMAT, Bundle, read_bundle
 from plugins.inference.metrics import Metrics
-from plugins.inference.speech import MAX_AUDIO_SECONDS, MAX_TEXT_CHARACTERS, Speech, parse_colour, speech_file
+from plugins.inference.speech import MAX_AUDIO_SECONDS, Speech, parse_colour, speech_file
 from plugins.lipsync.graph import LipSyncGraph, load_graph
 from plugins.lipsync.render import Progress, compose, model_crops, render_video
 from plugins.media.audio import SAMPLE_RATE
 from plugins.sdk.errors import StageFailed
 from plugins.sdk.training_set import open_training_set
 from plugins.sdk.video import video_info
+from plugins.tts.speech import MAX_CHARACTERS
 
 RENDER_SLOTS = 1
 MAX_WAITING = 4
@@ -126,7 +127,7 @@ class Avatar:
             "measures": manifest.get("measures") or {},
             "versions": versions,
             "max_audio_seconds": self.max_seconds,
-            "max_text_characters": MAX_TEXT_CHARACTERS,
+            "max_text_characters": MAX_CHARACTERS,
         }
 
     def background(self, text: str) -> tuple[int, int, int] | None:

@@ -17,7 +17,6 @@ from plugins.sdk.errors import StageFailed
 from plugins.tts.speech import speak
 
 MAX_AUDIO_SECONDS = 300.0  # five minutes: a render at real time holds the only render slot that long
-MAX_TEXT_CHARACTERS = 2000  # what plugins.tts speaks at once, about two and a half minutes
 ACCEPTED = "a wav, mp3, ogg/opus, m4a or flac recording of the words (mono or stereo, any rate)"
 
 
@@ -39,7 +38,7 @@ def speech_file(speech: Speech, folder: Path, tts_engine: str = "auto", max_seco
         check_recording(path, max_seconds)
         return path
     if speech.text is not None and speech.audio is None:
-        spoken = spoken_text(speech.text, folder, tts_engine)
+        spoken = speak(speech.text, folder, tts_engine)  # refuses empty or too long text in words
         check_recording(spoken, max_seconds)
         return spoken
     raise StageFailed("no_input", "the request holds neither audio nor text", f"send {ACCEPTED} as `audio`, or the words as `text`")
@@ -75,17 +74,6 @@ def too_long(seconds: float, max_seconds: float) -> StageFailed:
         "audio_too_long", f"the speech lasts {seconds:.1f} s; this service speaks at most {max_seconds:.0f} s at once",
         "split it into shorter parts and send them one after the other",
     )
-
-
-def spoken_text(text: str, folder: Path, engine: str) -> Path:
-    if not text.strip():
-        raise StageFailed("empty_text", "the text to speak is empty", "send the words the avatar should say")
-    if len(text) > MAX_TEXT_CHARACTERS:
-        raise StageFailed(
-            "text_too_long", f"the text has {len(text)} characters; at most {MAX_TEXT_CHARACTERS} are spoken at once",
-            "split it into shorter messages",
-        )
-    return speak(text, folder, engine)
 
 
 def parse_colour(text: str) -> tuple[int, int, int] | None:
