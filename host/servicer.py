@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 
-from host import approval, convert, deployments, handlers, material_versions, registry
+from host import approval, content_types, convert, deployments, handlers, material_versions, registry
 from host.bootstrap import Runtime
 from host.errors import IntegrityError, InvalidArgument, NotFound, TooLarge
 from host.notifications import follow
@@ -181,11 +181,13 @@ class HostServicer(host_grpc.HostServiceServicer):
                     )
                 await asyncio.to_thread(spool.write, part.chunk)
             await asyncio.to_thread(spool.flush)
+            with open(spool.name, "rb") as spooled:
+                media_type = content_types.check_upload(kind, spooled.read(content_types.HEAD_BYTES), header.filename[:256])
             upload_id = handlers.new_id()
             key = blob_key(header.avatar_id, UPLOAD_STAGE, upload_id, kind)
             info = await asyncio.to_thread(self.rt.blobs.put_file, key, Path(spool.name), header.sha256 or None)
 
-        metadata = json.dumps({"filename": header.filename[:256]}, sort_keys=True)
+        metadata = json.dumps({"filename": header.filename[:256], "media_type": media_type}, sort_keys=True)
 
         def record():
             with self.rt.uow() as uow:

@@ -17,19 +17,19 @@ from bot.handlers.common import current_avatar
 from bot.handlers.upload import display_name, megabytes
 from bot.host_client import HostClient, HostError
 from bot.models import BotUser
+from host import content_types
 
 IMAGE_KIND = "background_image"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 # Telegram's own limit for a photo; a backdrop gains nothing from a larger file, and the whole
 # picture is held in memory for the check below.
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
-SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")  # JPEG, PNG; WebP is "RIFF....WEBP"
 
 
 def is_picture(data: bytes) -> bool:
     """Whether the bytes start as a picture the edit can read. The header is enough to refuse a file
     renamed to .png; decoding is the edit's job, so the bot never unpacks a huge picture itself."""
-    return data.startswith(SIGNATURES) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
+    return content_types.sniff(data[: content_types.HEAD_BYTES])[0] == "image"
 
 
 def image_document(message: Message) -> bool:

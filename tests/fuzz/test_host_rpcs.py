@@ -200,8 +200,8 @@ async def world(host: str, runtime: Runtime, monkeypatch: pytest.MonkeyPatch) ->
             avatar = (await stub.CreateAvatar(host_pb.CreateAvatarRequest(name="Fuzz", owner=owner))).avatar.avatar_id
 
             async def parts():
-                yield host_pb.UploadArtifactRequest(header=host_pb.UploadHeader(avatar_id=avatar, kind="video", filename="a.mp4"))
-                yield host_pb.UploadArtifactRequest(chunk=b"not really a video")
+                yield host_pb.UploadArtifactRequest(header=host_pb.UploadHeader(avatar_id=avatar, kind="note", filename="a.txt"))
+                yield host_pb.UploadArtifactRequest(chunk=b"a note, stored as it is")
 
             return avatar, (await stub.UploadArtifact(parts())).artifact.key
 

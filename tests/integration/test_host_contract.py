@@ -29,6 +29,7 @@ from plugins.sdk.registration import Registration
 from scheduler import jobs
 from scheduler.queues import job_id, position
 from scheduler.recovery import recover
+from tests.fixtures.media import write_test_video
 from tests.fixtures.services import start_plugin
 from twinforge.host.v1 import host_service_pb2 as host_pb
 from twinforge.host.v1 import host_service_pb2_grpc as host_grpc
@@ -557,7 +558,7 @@ async def test_an_upload_over_the_limit_is_refused_and_nothing_stored(host, stub
     before = await asyncio.to_thread(stored_state, runtime)
 
     async def parts(total: int):
-        yield host_pb.UploadArtifactRequest(header=host_pb.UploadHeader(avatar_id=avatar_id, kind="video", filename="big.mp4"))
+        yield host_pb.UploadArtifactRequest(header=host_pb.UploadHeader(avatar_id=avatar_id, kind="note", filename="big.txt"))
         for _ in range(total // 4096 + 1):
             yield host_pb.UploadArtifactRequest(chunk=b"v" * 4096)
 
@@ -592,6 +593,24 @@ async def test_an_upload_without_header_is_invalid(host, stub, runtime):
     await nothing_written(runtime, before)
 
 
+async def test_an_upload_is_told_by_its_bytes_not_its_name(host, stub, runtime, tmp_path):
+    """A PNG named holiday.mp4 is refused as a video, saying what it really is, and nothing is
+    stored; a real MP4 named .png-something is taken, labelled by its bytes."""
+    avatar_id = await new_avatar(stub)
+    before = await asyncio.to_thread(stored_state, runtime)
+    picture = b"\x89PNG\r\n\x1a\n" + bytes(200)
+
+    async def parts(data: bytes, filename: str):
+        yield host_pb.UploadArtifactRequest(header=host_pb.UploadHeader(avatar_id=avatar_id, kind="video", filename=filename))
+        yield host_pb.UploadArtifactRequest(chunk=data)
+
+    error = await rejected(stub.UploadArtifact(parts(picture, "holiday.mp4")), grpc.StatusCode.INVALID_ARGUMENT)
+    assert trailing(error)["twinforge-error-code"] == "upload_content_mismatch" and "image/png" in error.details()
+    await nothing_written(runtime, before)
+    video = (await stub.UploadArtifact(parts(write_test_video(tmp_path / "v.mp4").read_bytes(), "v.png.exe"))).artifact
+    assert json.loads(video.metadata_json) == {"filename": "v.png.exe", "media_type": "video/mp4"}
+
+
 # ---------------------------------------------------------------------------------------------
 # services down
 
@@ -611,7 +630,7 @@ async def test_an_upload_with_storage_down_is_unavailable(runtime):
         before = await asyncio.to_thread(stored_state, rt)
 
         async def parts():
-            yield host_pb.UploadArtifactRequest(header=host_pb.UploadHeader(avatar_id=avatar_id, kind="video"))
+            yield host_pb.UploadArtifactRequest(header=host_pb.UploadHeader(avatar_id=avatar_id, kind="note"))
             yield host_pb.UploadArtifactRequest(chunk=b"v" * 1000)
 
         error = await rejected(stub.UploadArtifact(parts()), grpc.StatusCode.UNAVAILABLE)
@@ -648,8 +667,6 @@ async def test_a_stage_cannot_take_another_avatars_artifact_as_input(host, stub,
     await replicas(Echo(), runtime.settings)
     mine, theirs = await new_avatar(stub), await new_avatar(stub)
     from tests.integration.test_host_flow import upload
-    from tests.fixtures.media import write_test_video
-
     foreign = await upload(stub, theirs, write_test_video(tmp_path / "v.mp4"))
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await stub.SubmitStage(host_pb.SubmitStageRequest(avatar_id=mine, stage=Echo.stages[0], inputs=[foreign]))
