@@ -30,6 +30,8 @@ from plugins.video_analysis import measures as m
 from plugins.video_analysis.detectors import VAD_RATE, FaceDetector, VoiceActivity, detectors
 from plugins.video_analysis.thresholds import ANALYSIS_SIDE, FACE_SAMPLES_PER_S, MIN_FACE_SAMPLES, SHARPNESS_SIDE
 
+SAFE_PLANES = 8  # planar frames with this many channels or more are repacked (samples_of)
+
 # Pixel formats whose first plane is 8-bit luma, read in place.
 LUMA_FORMATS = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "yuv440p", "yuvj440p", "yuv411p", "yuv410p", "nv12", "nv21", "nv16", "gray"}
 # Demuxers that read a still image, which PyAV opens as a one-frame "video".
@@ -212,6 +214,19 @@ def mono_float(raw: np.ndarray, planar: bool, channels: int) -> np.ndarray:
     return mono
 
 
+def samples_of(frame: av.AudioFrame) -> np.ndarray:
+    """The frame's samples as PyAV lays them out, without letting PyAV crash on them. PyAV finds a
+    frame's planes by walking FFmpeg's data pointers up to the first empty one; a planar frame of 8
+    channels has no empty one after its last (and one of more keeps its pointers elsewhere), so the
+    walk runs off the end and the process dies reading a wild pointer (a 7.1 AAC track did, found by
+    fuzzing the intake check). Such a frame is repacked to the packed form of its own sample format,
+    values unchanged; a packed frame has one plane, which PyAV reads safely."""
+    if not frame.format.is_planar or frame.layout.nb_channels < SAFE_PLANES:
+        return frame.to_ndarray()
+    repack = av.AudioResampler(format=frame.format.packed.name, layout=frame.layout.name, rate=frame.sample_rate)
+    return np.concatenate([out.to_ndarray() for out in [*repack.resample(frame), *repack.resample(None)]], axis=1)
+
+
 def clipped_count(raw: np.ndarray) -> int:
     """Samples at (or within CLIP_LEVEL of) full scale, in the decoded sample format."""
     if raw.size == 0:
@@ -379,9 +394,10 @@ class _Sound(_Worker):
                     end = start + frame.samples / (frame.sample_rate or scan.sample_rate or 1)
                     scan.audio_start = start if scan.audio_start is None else min(scan.audio_start, start)
                     scan.audio_end = end if scan.audio_end is None else max(scan.audio_end, end)
-                self.sound.append(frame.to_ndarray())
+                raw = samples_of(frame)
+                self.sound.append(raw)
                 self.sound_samples += frame.samples
-                self.layout = (frame.format.is_planar, frame.layout.nb_channels)
+                self.layout = (frame.format.is_planar and raw.shape[0] > 1, frame.layout.nb_channels)
         if final or self.sound_samples >= self.chunk_samples:
             self.listen(final)
 
