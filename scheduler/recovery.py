@@ -2,13 +2,15 @@
 
 The host calls `recover` every few seconds. A running run without a live lease was interrupted:
 it goes back to the queue (its next attempt resumes from the last checkpoint) until its attempts
-are spent. A queued run whose job is in no queue is enqueued again.
+are spent. A queued run whose job is gone from Redis is enqueued again, and so is one whose job has
+stayed in no queue's list for a lease's time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 
 from rq import Queue
 from rq.job import Job
@@ -52,8 +54,22 @@ def _job_waiting(rt: Runtime, run: models.StageRun) -> bool:
     status = job.get_status(refresh=False)
     if status == "queued":
         queue = Queue(job.origin, connection=rt.redis)
-        return any(rt.redis.lpos(key, job.id) is not None for key in (queue.key, queue.intermediate_queue_key))
+        if any(rt.redis.lpos(key, job.id) is not None for key in (queue.key, queue.intermediate_queue_key)):
+            return True
+        return not _missing_for_a_lease(rt, job.id)
     return status in ("started", "deferred", "scheduled")
+
+
+def _missing_for_a_lease(rt: Runtime, job_id_: str) -> bool:
+    """A worker that reads several queues pops its job off every list a moment before it marks the
+    job started; seen in that gap the job looks lost, and enqueueing it again would put a duplicate
+    at the back of the queue. So a queued job in no list counts as lost only once it has stayed so
+    for a lease's time (the mark expires by itself)."""
+    mark = f"twinforge:missing:{job_id_}"
+    now = time.time()
+    if rt.redis.set(mark, now, nx=True, ex=int(4 * rt.settings.lease_ttl_s) + 1):
+        return False
+    return now - float(rt.redis.get(mark) or now) >= rt.settings.lease_ttl_s
 
 
 def recover(rt: Runtime) -> list[str]:
