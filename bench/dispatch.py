@@ -29,7 +29,9 @@ import grpc
 import redis
 from rq import Worker
 
+from host.auth import ensure_key_file
 from host.bootstrap import bootstrap
+from host.channels import host_channel_aio
 from host.server import running_host
 from host.settings import get_settings
 from host.state import StageState
@@ -164,13 +166,14 @@ async def measure(latency_runs: int, jobs: int, database_url: str) -> dict[str, 
         )
         get_settings.cache_clear()
         rt = bootstrap(get_settings())
+        ensure_key_file(rt.settings.operator_key_file, "cli:bench", "operator", "bench")  # host_channel_aio sends it
         async with running_host(rt, "127.0.0.1:0") as port:
             os.environ["TWINFORGE_HOST_ADDRESS"] = f"127.0.0.1:{port}"
             get_settings.cache_clear()
             rt.settings = get_settings()
             plugin = Noop()
-            async with running_plugin(plugin, rt.settings) as address, grpc.aio.insecure_channel(
-                rt.settings.host_address
+            async with running_plugin(plugin, rt.settings) as address, host_channel_aio(
+                rt.settings.host_address, rt.settings
             ) as host_channel, grpc.aio.insecure_channel(address) as plugin_channel:
                 host = host_grpc.HostServiceStub(host_channel)
                 direct = plugin_grpc.PluginServiceStub(plugin_channel)

@@ -17,6 +17,7 @@ from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import ErrorEvent, Message
 
 from bot.access import Access, AccessMiddleware
+from bot.acting import ActingFor
 from bot.catalogue import say
 from bot.handlers import routers
 from bot.host_client import HostClient, HostError
@@ -25,6 +26,7 @@ from bot.progress import Pacer
 from bot.retry import RetryAfter
 from bot.settings import BotSettings
 from bot.state import user
+from host.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,8 @@ def make_dispatcher(settings: BotSettings, host: HostClient, follower: Follower)
     access = AccessMiddleware(Access.from_settings(settings))
     dispatcher.message.outer_middleware(access)
     dispatcher.callback_query.outer_middleware(access)
+    dispatcher.message.middleware(ActingFor())
+    dispatcher.callback_query.middleware(ActingFor())
     dispatcher.errors.register(host_refused, ExceptionTypeFilter(HostError))
     dispatcher.include_routers(*routers())
     return dispatcher
@@ -69,11 +73,12 @@ def make_dispatcher(settings: BotSettings, host: HostClient, follower: Follower)
 
 @contextlib.asynccontextmanager
 async def running_bot(settings: BotSettings, host_address: str, max_message_bytes: int, chunk_bytes: int,
-                      chart_every_s: float = CHART_EVERY_S) -> AsyncIterator[RunningBot]:
+                      chart_every_s: float = CHART_EVERY_S, host_settings: Settings | None = None) -> AsyncIterator[RunningBot]:
     """Polls Telegram and follows the host's notifications until the block ends. The database must
-    be open (host.storage.db.init_database) with the bot's tables created (bot.models)."""
+    be open (host.storage.db.init_database) with the bot's tables created (bot.models).
+    `host_settings` carries the channel's TLS and API key (a service key); None takes the process's."""
     bot = make_bot(settings)
-    host = HostClient(host_address, max_message_bytes, chunk_bytes)
+    host = HostClient(host_address, max_message_bytes, chunk_bytes, host_settings)
     pacer = Pacer(bot, settings.edit_interval_s)
     follower = Follower(bot, host, pacer, chart_every_s)
     dispatcher = make_dispatcher(settings, host, follower)

@@ -1,5 +1,6 @@
-"""The host's gRPC API as the bot calls it (grpc.aio): one method per call it makes, and every
-refusal turned into `HostError`, a sentence the person can read with what to do next."""
+"""The host's gRPC API as the bot calls it (grpc.aio): one method per call it makes, each on behalf
+of the person being served (bot/acting.py), and every refusal turned into `HostError`, a sentence
+the person can read with what to do next."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import grpc
 
+from bot import acting
 from host.channels import host_channel_aio
 from host.settings import Settings, get_settings
 from twinforge.host.v1 import host_service_pb2 as host_pb
@@ -52,7 +54,7 @@ class HostClient:
 
     async def _call(self, method: str, request):
         try:
-            return await getattr(self.stub, method)(request, timeout=TIMEOUT_S)
+            return await getattr(self.stub, method)(request, timeout=TIMEOUT_S, metadata=acting.metadata())
         except grpc.aio.AioRpcError as exc:
             raise host_error(exc) from None
 
@@ -81,7 +83,7 @@ class HostClient:
                 yield host_pb.UploadArtifactRequest(chunk=buffer)
 
         try:
-            return (await self.stub.UploadArtifact(parts(), timeout=RENDER_TIMEOUT_S)).artifact
+            return (await self.stub.UploadArtifact(parts(), timeout=RENDER_TIMEOUT_S, metadata=acting.metadata())).artifact
         except grpc.aio.AioRpcError as exc:
             raise host_error(exc) from None
 
@@ -97,14 +99,15 @@ class HostClient:
     async def watch(self, avatar_id: str, after_seq: int) -> AsyncIterator[host_pb.Notification]:
         """Every notification of the avatar after `after_seq`, then new ones as they come."""
         try:
-            async for reply in self.stub.WatchNotifications(host_pb.WatchNotificationsRequest(avatar_id=avatar_id, after_seq=after_seq)):
+            request = host_pb.WatchNotificationsRequest(avatar_id=avatar_id, after_seq=after_seq)
+            async for reply in self.stub.WatchNotifications(request, metadata=acting.metadata()):
                 yield reply.notification
         except grpc.aio.AioRpcError as exc:
             raise host_error(exc) from None
 
     async def download(self, key: str) -> bytes:
         try:
-            return b"".join([reply.chunk async for reply in self.stub.DownloadArtifact(host_pb.DownloadArtifactRequest(key=key), timeout=RENDER_TIMEOUT_S)])
+            return b"".join([reply.chunk async for reply in self.stub.DownloadArtifact(host_pb.DownloadArtifactRequest(key=key), timeout=RENDER_TIMEOUT_S, metadata=acting.metadata())])
         except grpc.aio.AioRpcError as exc:
             raise host_error(exc) from None
 
@@ -112,7 +115,7 @@ class HostClient:
         """The artifact written to `path` as it arrives: a person's video is never held whole in memory."""
         try:
             with path.open("wb") as out:
-                async for reply in self.stub.DownloadArtifact(host_pb.DownloadArtifactRequest(key=key), timeout=RENDER_TIMEOUT_S):
+                async for reply in self.stub.DownloadArtifact(host_pb.DownloadArtifactRequest(key=key), timeout=RENDER_TIMEOUT_S, metadata=acting.metadata()):
                     out.write(reply.chunk)
         except grpc.aio.AioRpcError as exc:
             raise host_error(exc) from None

@@ -4,11 +4,15 @@ Every client of the host (CLI, plugins registering, the bot) builds its channel 
 TLS on is a matter of settings, never of finding each `insecure_channel`. The tls_* settings name
 this process's own certificate: the host's server certificate on the host, a client certificate
 elsewhere (needed when the host sets tls_client_auth); tls_ca_file is the CA that signs the peer.
+
+The same goes for the API key: every call on a host channel carries it (`api_key`), by client
+interceptors, since gRPC sends call credentials only over TLS and one machine speaks plaintext.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 from pathlib import Path
 
 import grpc
@@ -17,6 +21,9 @@ from host.errors import InvalidArgument
 from host.settings import Settings
 
 ChannelOptions = Sequence[tuple[str, object]]
+# Read by host/auth.py; defined here so that clients need not import the host's database models.
+API_KEY_HEADER = "x-twinforge-api-key"
+ON_BEHALF_HEADER = "x-twinforge-on-behalf-of"  # whom a service key (the bot) acts for
 
 
 def _read(path: str, what: str) -> bytes:
@@ -60,18 +67,103 @@ def channel_credentials(settings: Settings) -> grpc.ChannelCredentials | None:
     )
 
 
+def api_key(settings: Settings) -> str:
+    """The key this process sends: TWINFORGE_API_KEY, else the operator key `twinforge up` left in
+    the data directory when this process may read it (one machine needs no configuration)."""
+    given = settings.api_key.get_secret_value()
+    if given:
+        return given
+    try:
+        return settings.operator_key_file.read_text().strip()
+    except OSError:
+        return ""
+
+
+class _CallDetails(NamedTuple):
+    method: str
+    timeout: float | None
+    metadata: object
+    credentials: object
+    wait_for_ready: object
+    compression: object = None
+
+
+def _with_key(details, key: str):
+    metadata = [*(details.metadata or ()), (API_KEY_HEADER, key)]
+    if isinstance(details, grpc.aio.ClientCallDetails):
+        return grpc.aio.ClientCallDetails(details.method, details.timeout, metadata, details.credentials, details.wait_for_ready)
+    return _CallDetails(details.method, details.timeout, metadata, details.credentials, details.wait_for_ready, details.compression)
+
+
+class _KeyOnEveryCall(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,
+                       grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
+    """The blocking client's four call shapes in one: each adds the key to the call's metadata."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def intercept_unary_unary(self, continuation, details, request):
+        return continuation(_with_key(details, self.key), request)
+
+    def intercept_unary_stream(self, continuation, details, request):
+        return continuation(_with_key(details, self.key), request)
+
+    def intercept_stream_unary(self, continuation, details, request_iterator):
+        return continuation(_with_key(details, self.key), request_iterator)
+
+    def intercept_stream_stream(self, continuation, details, request_iterator):
+        return continuation(_with_key(details, self.key), request_iterator)
+
+
+class _AioUnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    async def intercept_unary_unary(self, continuation, details, request):
+        return await continuation(_with_key(details, self.key), request)
+
+
+class _AioUnaryStream(grpc.aio.UnaryStreamClientInterceptor):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    async def intercept_unary_stream(self, continuation, details, request):
+        return await continuation(_with_key(details, self.key), request)
+
+
+class _AioStreamUnary(grpc.aio.StreamUnaryClientInterceptor):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    async def intercept_stream_unary(self, continuation, details, request_iterator):
+        return await continuation(_with_key(details, self.key), request_iterator)
+
+
+class _AioStreamStream(grpc.aio.StreamStreamClientInterceptor):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    async def intercept_stream_stream(self, continuation, details, request_iterator):
+        return await continuation(_with_key(details, self.key), request_iterator)
+
+
 def host_channel(address: str, settings: Settings, options: ChannelOptions = ()) -> grpc.Channel:
     credentials = channel_credentials(settings)
     if credentials is None:
-        return grpc.insecure_channel(address, options=list(options))
-    return grpc.secure_channel(address, credentials, options=list(options))
+        channel = grpc.insecure_channel(address, options=list(options))
+    else:
+        channel = grpc.secure_channel(address, credentials, options=list(options))
+    key = api_key(settings)
+    return grpc.intercept_channel(channel, _KeyOnEveryCall(key)) if key else channel
 
 
 def host_channel_aio(address: str, settings: Settings, options: ChannelOptions = ()) -> grpc.aio.Channel:
     credentials = channel_credentials(settings)
+    key = api_key(settings)
+    interceptors = [kind(key) for kind in (_AioUnaryUnary, _AioUnaryStream, _AioStreamUnary, _AioStreamStream)] if key else None
     if credentials is None:
-        return grpc.aio.insecure_channel(address, options=list(options))
-    return grpc.aio.secure_channel(address, credentials, options=list(options))
+        return grpc.aio.insecure_channel(address, options=list(options), interceptors=interceptors)
+    return grpc.aio.secure_channel(address, credentials, options=list(options), interceptors=interceptors)
 
 
 def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:

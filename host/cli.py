@@ -3,7 +3,7 @@ intake check of a video file, in-process), `model` (accept, reject, retrain sub-
 (an avatar speaking new audio, in-process), `evaluate` (the quality measures of any video),
 `materials` (versions, edits and undo of the cut-out, through the host), `avatar` (approve,
 reject, rounds, through the host), `deploy` and `undeploy` (through the host), `produce` (the whole flow, through the host) and the queue
-administration mounted from the scheduler."""
+administration mounted from the scheduler, and `keys` (API keys of the host's clients)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from host.produce_command import produce_command
 from host.logs import configure_logging
 from host.render_command import render_command
 from host.settings import get_settings
+from plugins.video_analysis.thresholds import PRESETS_ORDER
 from scheduler.cli import queue
 from twinforge.host.v1 import host_service_pb2 as host_pb
 from twinforge.host.v1 import host_service_pb2_grpc as host_grpc
@@ -148,7 +149,7 @@ def worker(gpu: int | None, cpu: int | None, cpu_slot: int | None, burst: bool) 
 
 @main.command()
 @click.argument("video", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--preset", type=click.Choice(["draft", "standard", "high"]), default=None, help="Thresholds to apply (default: the intake_preset setting).")
+@click.option("--preset", type=click.Choice(PRESETS_ORDER), default=None, help="Thresholds to apply (default: the intake_preset setting).")
 @click.option("--json", "as_json", is_flag=True, help="The report as JSON.")
 def check(video: Path, preset: str | None, as_json: bool) -> None:
     """Check a video the way the intake stage does, in this process (no host needed).
@@ -387,6 +388,75 @@ def avatar_rounds(avatar_id: str, as_json: bool) -> None:
         for line in r["words"]:
             click.echo(f"  {line}")
     click.echo(f"can deploy: {'yes' if reply.can_deploy else 'no'} ({reply.deploy_reason})")
+
+
+@main.group()
+def keys() -> None:
+    """API keys of the host's clients, straight on the platform's database (an operator's job).
+
+    A user key sees only its user's avatars, a service key (the bot) acts for the person it names,
+    an operator key sees everything. Exit codes: 0 done, 1 refused, 3 the database is unavailable."""
+
+
+def _keys_database() -> None:
+    from host.errors import Unavailable
+    from host.storage.db import init_database
+
+    try:
+        init_database(get_settings().resolved_database_url)
+    except Unavailable as exc:
+        raise _exit(str(exc), EXIT_UNAVAILABLE) from None
+
+
+@keys.command("issue")
+@click.option("--user", "user", required=True, help="Whom the key stands for, e.g. cli:anna or telegram:12345 (made if new).")
+@click.option("--role", type=click.Choice(["user", "service", "operator"]), default="user", show_default=True, help="What the key may do.")
+@click.option("--label", default="", help="A note shown by `keys ls`, e.g. where the key is used.")
+def keys_issue(user: str, role: str, label: str) -> None:
+    """Issue a key and print it once on standard output: only its hash is kept, so keep the key."""
+    from host import auth
+
+    _keys_database()
+    try:
+        row, key = auth.issue(user, role, label)
+    except TwinforgeError as exc:
+        raise _exit(str(exc), 1) from None
+    click.echo(f"issued key {row.id} ({role}) for {user}; it is shown only now: pass it as TWINFORGE_API_KEY", err=True)
+    click.echo(key)
+
+
+@keys.command("ls")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def keys_ls(as_json: bool) -> None:
+    """List the keys (never the keys themselves): id, user, role, label, when issued and revoked."""
+    from host import auth
+
+    _keys_database()
+    rows = [
+        {"id": k.id, "user": k.user.external_id, "role": k.role, "label": k.label, "created_at": k.created_at.isoformat(timespec="seconds"),
+         "revoked_at": k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else ""}
+        for k in auth.keys()
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(f"{'ID':<17} {'ROLE':<9} {'USER':<24} {'ISSUED':<20} {'REVOKED':<20} LABEL")
+    for r in rows:
+        click.echo(f"{r['id']:<17} {r['role']:<9} {r['user']:<24} {r['created_at']:<20} {r['revoked_at'] or '-':<20} {r['label']}".rstrip())
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+def keys_revoke(key_id: str) -> None:
+    """Revoke a key by its id (from `keys ls`): the host refuses it from the next call on."""
+    from host import auth
+
+    _keys_database()
+    try:
+        row = auth.revoke(key_id)
+    except TwinforgeError as exc:
+        raise _exit(str(exc), 1) from None
+    click.echo(f"revoked key {row.id} ({row.role}) of {row.user.external_id}")
 
 
 main.add_command(queue)

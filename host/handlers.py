@@ -13,32 +13,38 @@ from typing import Any
 import peewee
 
 from host import approval, deployments, registry
-from host.artifacts import error_to_json, refs_from_json, refs_to_json
+from host.artifacts import error_from_json, error_to_json, refs_from_json, refs_to_json
 from host.errors import AlreadyExists, IllegalTransition, InvalidArgument, NotFound
 from host.flow import Flow
 from host.state import ACTIVE, StageState, check_transition
 from host.storage import models
 from host.storage.models import utcnow
 from host.unit_of_work import UnitOfWork
+from plugins.video_analysis.thresholds import PRESETS_ORDER
 from twinforge.plugin.v1 import plugin_service_pb2 as plugin_pb
 
 SUBMISSION_VIDEO_KIND = "video"
 SUBMISSION_CREATED = "submission_created"
-PRESETS = ("", "draft", "standard", "high")
+PRESETS = ("", *PRESETS_ORDER)
 
 
 def new_id() -> str:
     return uuid.uuid4().hex
 
 
+def unknown_avatar(avatar_id: str) -> NotFound:
+    """Also the answer for another person's avatar (host/auth.py), so ids cannot be probed."""
+    return NotFound(
+        code="unknown_avatar",
+        cause=f"there is no avatar {avatar_id!r}",
+        advice="list your avatars (twinforge avatars ls, or /avatars in the bot) and use one of their ids",
+    )
+
+
 def get_avatar(avatar_id: str) -> models.Avatar:
     avatar = models.Avatar.get_or_none(models.Avatar.id == avatar_id)
     if avatar is None:
-        raise NotFound(
-            code="unknown_avatar",
-            cause=f"there is no avatar {avatar_id!r}",
-            advice="list your avatars (twinforge avatars ls, or /avatars in the bot) and use one of their ids",
-        )
+        raise unknown_avatar(avatar_id)
     return avatar
 
 
@@ -53,14 +59,14 @@ def _owned_artifact(avatar_id: str, key: str) -> bool:
     return models.Artifact.select().where((models.Artifact.key == key) & (models.Artifact.avatar == avatar_id)).exists()
 
 
+def unknown_run(run_id: str) -> NotFound:
+    return NotFound(code="unknown_run", cause=f"there is no stage run {run_id!r}", advice="list the avatar's stage runs and use one of their ids")
+
+
 def get_run(run_id: str) -> models.StageRun:
     run = models.StageRun.get_or_none(models.StageRun.id == run_id)
     if run is None:
-        raise NotFound(
-            code="unknown_run",
-            cause=f"there is no stage run {run_id!r}",
-            advice="list the avatar's stage runs and use one of their ids",
-        )
+        raise unknown_run(run_id)
     return run
 
 
@@ -96,7 +102,7 @@ def create_submission(
     one (`flow_parameters`)."""
     if preset not in PRESETS:
         raise InvalidArgument(stage="intake", code="unknown_preset", cause=f"{preset!r} is not a preset",
-                              advice="use draft, standard or high, or leave it empty for each stage's default")
+                              advice=f"use {', '.join(PRESETS_ORDER)}, or leave it empty for each stage's default")
     avatar = get_avatar(avatar_id)
     artifact = models.Artifact.get_or_none(models.Artifact.key == video.key)
     if artifact is None or artifact.avatar_id != avatar.id:
@@ -453,7 +459,7 @@ def start_next_stages(uow: UnitOfWork, run_id: str, flow: Flow, known_stages: se
             & (models.StageRun.stage == stage)
             & (models.StageRun.submission_version == done.submission_version)
         )
-        if any(run_generation(run) == generation for run in exists):
+        if any(run_generation(run) == generation and not _failed_on_damaged_input(run) for run in exists):
             continue
         inputs = [submission_video(done.avatar_id, done.submission_version)]
         for u in upstream:
@@ -461,6 +467,11 @@ def start_next_stages(uow: UnitOfWork, run_id: str, flow: Flow, known_stages: se
         parameters = plan["parameters"][stage] if plan else flow_parameters(done.avatar_id, done.submission_version, stage)
         started.append(submit_stage(uow, done.avatar_id, stage, inputs, parameters, known_stages, done.submission_version))
     return started
+
+
+def _failed_on_damaged_input(run: models.StageRun) -> bool:
+    """Such a run is started again once the stage that remakes its input succeeds (host/quarantine.py)."""
+    return run.state == StageState.FAILED.value and error_from_json(run.error_json).code == "blob_corrupt"
 
 
 def _upstream_run(done: models.StageRun, stage: str, generation: int, plan: dict[str, Any] | None) -> models.StageRun | None:

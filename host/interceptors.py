@@ -1,4 +1,5 @@
-"""Server interceptors: the registration token on plugin RPCs, and TwinforgeError -> gRPC status.
+"""Server interceptors: the registration token on plugin RPCs, the API key on every other RPC
+(host/auth.py), and TwinforgeError -> gRPC status.
 
 Errors travel as the status's details (a sentence a person can read) plus trailing metadata with
 the machine-readable code, the stage and the advice, so clients can show each part.
@@ -6,6 +7,7 @@ the machine-readable code, the stage and the advice, so clients can show each pa
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
@@ -13,6 +15,7 @@ from collections.abc import Awaitable, Callable
 import grpc
 from google.protobuf.message import DecodeError
 
+from host import auth
 from host.errors import InvalidArgument, TwinforgeError, Unauthenticated
 
 log = logging.getLogger(__name__)
@@ -21,6 +24,7 @@ TOKEN_HEADER = "x-twinforge-registration-token"
 PLUGIN_METHODS = frozenset(
     f"/twinforge.host.v1.HostService/{name}" for name in ("RegisterPlugin", "Heartbeat", "DeregisterPlugin")
 )
+HEALTH_PREFIX = "/grpc.health.v1.Health/"  # probes of load balancers and of `twinforge up` carry no key
 
 
 MAX_TEXT_BYTES = 1024
@@ -127,8 +131,19 @@ def _wrap(handler: grpc.RpcMethodHandler, guard: Callable[[grpc.aio.ServicerCont
     return handler
 
 
+async def _authenticate(context: grpc.aio.ServicerContext) -> None:
+    """Resolves the API key (and whom a service acts for) into the caller the RPC then runs as."""
+    metadata = dict(context.invocation_metadata())
+    try:
+        caller = await asyncio.to_thread(auth.resolve, metadata.get(auth.API_KEY_HEADER, ""), metadata.get(auth.ON_BEHALF_HEADER, ""))
+    except TwinforgeError as exc:
+        await abort_with(context, exc)
+    auth.act_as(caller)
+
+
 class HostInterceptor(grpc.aio.ServerInterceptor):
-    """Checks the registration token on plugin RPCs (constant-time) and maps domain errors."""
+    """Checks the registration token on plugin RPCs (constant-time), the API key on every other RPC
+    but health probes, and maps domain errors."""
 
     def __init__(self, registration_token: str) -> None:
         self._token = registration_token.encode()
@@ -141,7 +156,10 @@ class HostInterceptor(grpc.aio.ServerInterceptor):
         token = self._token
 
         async def guard(context: grpc.aio.ServicerContext) -> None:
+            if method.startswith(HEALTH_PREFIX):
+                return
             if method not in PLUGIN_METHODS:
+                await _authenticate(context)
                 return
             given = dict(context.invocation_metadata()).get(TOKEN_HEADER, "")
             if not hmac.compare_digest(given.encode() if isinstance(given, str) else given, token):

@@ -1,5 +1,8 @@
 """HostServicer: protobuf in, handler calls in a unit of work, protobuf out. No logic lives here.
 
+Each RPC reaches an avatar, run or artifact only through host/auth.py, which knows the caller the
+interceptor resolved: someone else's answers as if it did not exist.
+
 peewee is synchronous, so each RPC's database work runs in a thread; the event loop stays free for
 streams (notifications, uploads, downloads).
 """
@@ -13,12 +16,12 @@ import tempfile
 from pathlib import Path
 
 
-from host import approval, content_types, convert, deployments, handlers, material_versions, registry
+from host import approval, auth, content_types, convert, deployments, handlers, material_versions, quarantine, registry
 from host.bootstrap import Runtime
-from host.errors import IntegrityError, InvalidArgument, NotFound, TooLarge
+from host.errors import IntegrityError, InvalidArgument, TooLarge
 from host.notifications import follow
 from host.storage import models
-from host.storage.blobs import blob_key
+from host.storage.blobs import blob_key, disk_full_as_unavailable
 from scheduler.admin import cancel as cancel_job
 from twinforge.host.v1 import host_service_pb2 as host_pb
 from twinforge.host.v1 import host_service_pb2_grpc as host_grpc
@@ -87,18 +90,18 @@ class HostServicer(host_grpc.HostServiceServicer):
     async def CreateAvatar(self, request, context):
         def create():
             with self.rt.uow() as uow:
-                avatar = handlers.create_avatar(uow, request.owner, request.name)
+                avatar = handlers.create_avatar(uow, auth.new_owner(request.owner), request.name)
             return convert.avatar(avatar)
 
         return host_pb.CreateAvatarResponse(avatar=await asyncio.to_thread(create))
 
     async def GetAvatar(self, request, context):
-        avatar = await asyncio.to_thread(lambda: convert.avatar(handlers.get_avatar(request.avatar_id)))
+        avatar = await asyncio.to_thread(lambda: convert.avatar(auth.avatar(request.avatar_id)))
         return host_pb.GetAvatarResponse(avatar=avatar)
 
     async def ListAvatars(self, request, context):
         def rows():
-            query = models.Avatar.select().join(models.User).order_by(models.Avatar.created_at)
+            query = auth.avatars().order_by(models.Avatar.created_at)
             if request.owner:
                 query = query.where(models.User.external_id == request.owner)
             return [convert.avatar(a) for a in query]
@@ -107,6 +110,7 @@ class HostServicer(host_grpc.HostServiceServicer):
 
     async def CreateSubmission(self, request, context):
         def create():
+            auth.avatar(request.avatar_id)
             with self.rt.uow() as uow:
                 submission, runs = handlers.create_submission(
                     uow, request.avatar_id, request.video, self.rt.flow, registry.known_stages(), request.preset
@@ -122,6 +126,7 @@ class HostServicer(host_grpc.HostServiceServicer):
         parameters = parse_parameters(request.parameters_json)
 
         def submit():
+            auth.avatar(request.avatar_id)
             with self.rt.uow() as uow:
                 run = handlers.submit_stage(
                     uow, request.avatar_id, request.stage, list(request.inputs), parameters, registry.known_stages()
@@ -133,7 +138,7 @@ class HostServicer(host_grpc.HostServiceServicer):
 
     async def ListStageRuns(self, request, context):
         def rows():
-            handlers.get_avatar(request.avatar_id)
+            auth.avatar(request.avatar_id)
             query = models.StageRun.select().where(models.StageRun.avatar == request.avatar_id)
             if request.stage:
                 query = query.where(models.StageRun.stage == request.stage)
@@ -143,16 +148,18 @@ class HostServicer(host_grpc.HostServiceServicer):
 
     async def CancelStageRun(self, request, context):
         def cancel():
-            handlers.get_run(request.run_id)
+            auth.run(request.run_id)
             return convert.stage_run(cancel_job(self.rt, request.run_id, request.reason or "cancelled by request"))
 
         return host_pb.CancelStageRunResponse(run=await asyncio.to_thread(cancel))
 
     async def WatchNotifications(self, request, context):
         if request.avatar_id:
-            await asyncio.to_thread(handlers.get_avatar, request.avatar_id)
+            await asyncio.to_thread(auth.avatar, request.avatar_id)
+        visible = auth.visibility()
         async for row in follow(request.avatar_id, request.after_seq, self.rt.settings.resolved_redis_url):
-            yield host_pb.WatchNotificationsResponse(notification=convert.notification(row))
+            if request.avatar_id or await asyncio.to_thread(visible, row.avatar_id):
+                yield host_pb.WatchNotificationsResponse(notification=convert.notification(row))
 
     async def UploadArtifact(self, request_iterator, context):
         """Spools the stream to a temporary file (bounded memory), then stores it under a key the
@@ -161,7 +168,7 @@ class HostServicer(host_grpc.HostServiceServicer):
         if first is None or first.WhichOneof("part") != "header":
             raise InvalidArgument(code="upload_without_header", cause="the upload did not start with a header", advice="send an UploadHeader first, then the chunks")
         header = first.header
-        await asyncio.to_thread(handlers.get_avatar, header.avatar_id)
+        await asyncio.to_thread(auth.avatar, header.avatar_id)
         kind = header.kind or "file"
         if len(kind) > MAX_KIND_CHARACTERS:
             raise InvalidArgument(code="bad_kind", cause=f"an artifact kind has at most {MAX_KIND_CHARACTERS} characters, this one {len(kind)}",
@@ -169,7 +176,7 @@ class HostServicer(host_grpc.HostServiceServicer):
         limit = self.rt.settings.max_upload_bytes
         spool_dir = self.rt.settings.resolved_data_dir / "tmp"
         spool_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=spool_dir, prefix="upload-") as spool:
+        with disk_full_as_unavailable(spool_dir, "the upload was not stored"), tempfile.NamedTemporaryFile(dir=spool_dir, prefix="upload-") as spool:
             size = 0
             async for part in request_iterator:
                 size += len(part.chunk)
@@ -202,9 +209,9 @@ class HostServicer(host_grpc.HostServiceServicer):
         )
 
     async def DownloadArtifact(self, request, context):
-        artifact = await asyncio.to_thread(models.Artifact.get_or_none, models.Artifact.key == request.key)
-        if artifact is None:
-            raise NotFound(code="unknown_artifact", cause=f"no artifact is stored under {request.key!r}", advice="use a key from a stage run's outputs")
+        artifact = await asyncio.to_thread(auth.artifact, request.key)
+        # Hashed before the first byte goes out, so a damaged blob is quarantined, not served.
+        await asyncio.to_thread(quarantine.verify, self.rt, artifact)
         chunks = await asyncio.to_thread(self.rt.blobs.iter_chunks, artifact.key, self.rt.settings.upload_chunk_bytes)
         digest = hashlib.sha256()
         while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
@@ -220,6 +227,7 @@ class HostServicer(host_grpc.HostServiceServicer):
 
     async def ListMaterialVersions(self, request, context):
         def rows():
+            auth.avatar(request.avatar_id)
             found = material_versions.versions(request.avatar_id)
             return [material_version(v, i == len(found) - 1) for i, v in enumerate(found)]
 
@@ -230,6 +238,7 @@ class HostServicer(host_grpc.HostServiceServicer):
         image = [request.background_image] if request.HasField("background_image") else []
 
         def submit():
+            auth.avatar(request.avatar_id)
             with self.rt.uow() as uow:
                 run = material_versions.submit_edit(uow, request.avatar_id, parameters, registry.known_stages(), image)
             self.rt.dispatch([run])
@@ -239,6 +248,7 @@ class HostServicer(host_grpc.HostServiceServicer):
 
     async def RevertMaterials(self, request, context):
         def submit():
+            auth.avatar(request.avatar_id)
             with self.rt.uow() as uow:
                 run = material_versions.go_back(uow, request.avatar_id, request.version, request.by, registry.known_stages())
             self.rt.dispatch([run])
@@ -248,6 +258,7 @@ class HostServicer(host_grpc.HostServiceServicer):
 
     async def ApproveAvatar(self, request, context):
         def approve():
+            auth.avatar(request.avatar_id)
             with self.rt.uow() as uow:
                 judged = approval.approve(uow, request.avatar_id, request.by)
             allowed, why = approval.can_deploy(request.avatar_id)
@@ -257,6 +268,7 @@ class HostServicer(host_grpc.HostServiceServicer):
 
     async def RejectAvatar(self, request, context):
         def reject():
+            auth.avatar(request.avatar_id)
             with self.rt.uow() as uow:
                 judged, started, words = approval.reject(
                     uow, request.avatar_id, request.by, request.reason, request.text, self.rt.flow, registry.known_stages()
@@ -268,6 +280,7 @@ class HostServicer(host_grpc.HostServiceServicer):
 
     async def Deploy(self, request, context):
         def deploy():
+            auth.avatar(request.avatar_id)
             with self.rt.uow() as uow:
                 run = deployments.deploy(uow, request.avatar_id, request.target, request.by, registry.known_stages())
             self.rt.dispatch([run])
@@ -277,6 +290,7 @@ class HostServicer(host_grpc.HostServiceServicer):
 
     async def Undeploy(self, request, context):
         def undeploy():
+            auth.avatar(request.avatar_id)
             with self.rt.uow() as uow:
                 run = deployments.undeploy(uow, request.avatar_id, request.by, registry.known_stages())
             self.rt.dispatch([run])
@@ -286,7 +300,7 @@ class HostServicer(host_grpc.HostServiceServicer):
 
     async def GetEndpoint(self, request, context):
         def get():
-            handlers.get_avatar(request.avatar_id)
+            auth.avatar(request.avatar_id)
             live, why = deployments.endpoint(request.avatar_id)
             if live is None:
                 return host_pb.GetEndpointResponse(reason=why)
@@ -300,6 +314,7 @@ class HostServicer(host_grpc.HostServiceServicer):
 
     async def ListRounds(self, request, context):
         def rows():
+            auth.avatar(request.avatar_id)
             found = approval.rounds(request.avatar_id)
             allowed, why = approval.can_deploy(request.avatar_id)
             return host_pb.ListRoundsResponse(rounds=[approval_round(r) for r in found], can_deploy=allowed, deploy_reason=why)

@@ -3,10 +3,15 @@
 It starts a private redis-server when no Redis URL is set (persistence on, under the data
 directory), migrates the database once, then the host, each built-in plugin, and the queue
 workers. A child that dies is restarted with a growing delay.
+
+One machine needs no key set by hand: an operator key waits in <data_dir>/operator.key (mode
+0600), which every client on this machine that may read it uses, and the bot gets a service key
+of its own (<data_dir>/bot.key).
 """
 
 from __future__ import annotations
 
+import getpass
 import os
 import shutil
 import signal
@@ -19,6 +24,7 @@ from pathlib import Path
 import click
 import redis
 
+from host import auth
 from host.settings import Settings
 from host.storage.db import init_database
 
@@ -101,7 +107,13 @@ def start_private_redis(settings: Settings, logs: Path) -> Child:
     raise click.ClickException(f"the private redis-server did not start; see {child.log_path}")
 
 
-def children(settings: Settings, env: dict[str, str], logs: Path, cpu_workers: int) -> list[Child]:
+def local_keys(settings: Settings) -> str:
+    """Issues the operator's and the bot's keys when their files are missing or stale; returns the bot's."""
+    auth.ensure_key_file(settings.operator_key_file, f"cli:{getpass.getuser()}", "operator", "twinforge up: operator on this machine")
+    return auth.ensure_key_file(settings.bot_key_file, "service:bot", "service", "twinforge up: the Telegram bot")
+
+
+def children(settings: Settings, env: dict[str, str], logs: Path, cpu_workers: int, bot_key: str = "") -> list[Child]:
     python = sys.executable
     procs = [Child("host", [python, "-m", "host.server"], env, logs / "host.log")]
     for index, module in enumerate(BUILTIN_PLUGINS):
@@ -112,7 +124,7 @@ def children(settings: Settings, env: dict[str, str], logs: Path, cpu_workers: i
     for slot in range(cpu_workers):
         procs.append(Child(f"worker:cpu{slot}", [python, "-m", "host.cli", "worker", "--cpu-slot", str(slot)], env, logs / f"worker-cpu{slot}.log"))
     if settings.bot_token.get_secret_value():  # the Telegram bot, once an operator gave it a token
-        procs.append(Child("bot", [python, "-m", "bot.main"], env, logs / "bot.log"))
+        procs.append(Child("bot", [python, "-m", "bot.main"], dict(env, TWINFORGE_API_KEY=bot_key), logs / "bot.log"))
     return procs
 
 
@@ -136,9 +148,11 @@ def up(settings: Settings, cpu_workers: int, echo=click.echo) -> None:
             env["TWINFORGE_REDIS_URL"] = settings.resolved_redis_url
             echo(f"redis     private redis-server on {settings.resolved_redis_url}")
         init_database(settings.resolved_database_url)
+        bot_key = local_keys(settings)
         echo(f"database  {settings.resolved_database_url.split('@')[-1]}")
         echo(f"storage   {settings.resolved_storage_url.split('@')[-1]}")
-        for child in children(settings, env, logs, cpu_workers):
+        echo(f"keys      operator key in {settings.operator_key_file} (`twinforge keys ls` lists every key)")
+        for child in children(settings, env, logs, cpu_workers, bot_key):
             child.start()
             started.append(child)
             echo(f"{child.name:<16} pid {child.process.pid}, log {child.log_path}")

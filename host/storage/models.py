@@ -116,4 +116,17 @@ class Plugin(BaseModel):
     last_error = peewee.TextField(default="")
 
 
-ALL_MODELS = [User, Avatar, Submission, StageRun, Artifact, Notification, Counter, Plugin]
+class ApiKey(BaseModel):
+    """A client's key to the host's API. Only the key's sha256 is stored, so a copy of the database
+    gives no working key; `role` is user, service or operator (host/auth.py)."""
+
+    id = peewee.CharField(primary_key=True, max_length=32)
+    key_hash = peewee.CharField(unique=True, max_length=64)
+    user = peewee.ForeignKeyField(User, backref="api_keys", on_delete="CASCADE")
+    role = peewee.CharField(max_length=16)
+    label = peewee.CharField(default="", max_length=128)
+    created_at = peewee.DateTimeField(default=utcnow)
+    revoked_at = peewee.DateTimeField(null=True)
+
+
+ALL_MODELS = [User, Avatar, Submission, StageRun, Artifact, Notification, Counter, Plugin, ApiKey]

@@ -4,6 +4,7 @@ every process."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,8 +46,10 @@ def probe_health(env: dict[str, str]) -> str:
     return rows[0]["health"] if len(rows) == 1 else ""
 
 
-@pytest.fixture
-def platform(tmp_path: Path):
+@contextlib.contextmanager
+def running_up(tmp_path: Path, *args: str) -> Iterator[tuple[dict[str, str], subprocess.Popen]]:
+    """`twinforge up ARGS` on free ports with its own data folder, stopped with Ctrl-C as a person
+    stops it; yields its environment (for CLI calls against it) and the process."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TWINFORGE_")}
     env |= {
         "TWINFORGE_DATA_DIR": str(tmp_path / "data"),
@@ -53,7 +57,7 @@ def platform(tmp_path: Path):
         "TWINFORGE_PRIVATE_REDIS_PORT": str(free_port()),
         "TWINFORGE_PLUGIN_BASE_PORT": str(free_port()),
     }
-    up = subprocess.Popen([*TWINFORGE, "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    up = subprocess.Popen([*TWINFORGE, "up", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         yield env, up
     finally:
@@ -63,6 +67,12 @@ def platform(tmp_path: Path):
                 up.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 up.kill()
+
+
+@pytest.fixture
+def platform(tmp_path: Path):
+    with running_up(tmp_path) as found:
+        yield found
 
 
 def started_pids(up: subprocess.Popen) -> dict[str, int]:
@@ -103,5 +113,7 @@ def test_up_shows_probe_healthy_down_when_killed_and_back_when_restarted(platfor
     assert "stopped." in output
     data = Path(env["TWINFORGE_DATA_DIR"])
     assert (data / "twinforge.db").exists() and (data / "redis" / "appendonlydir").exists()
+    # `plugins ls` above set no API key: it sent the operator key `up` wrote, readable by its owner only.
+    assert all((data / name).stat().st_mode & 0o777 == 0o600 for name in ("operator.key", "bot.key"))
     assert not any(alive(pid) for pid in pids.values())
     assert subprocess.run(["pgrep", "-f", str(data)], capture_output=True).stdout == b""

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import av
-import grpc
 import numpy as np
 import pytest
 
 from host.flow import Flow
 from host.storage.blobs import blob_key
 from host.storage.local import LocalBlobStore
+from host.channels import host_channel_aio
+from host.settings import get_settings
 from plugins.audio_features import log_mel
 from plugins.audio_features.server import AudioFeatures
 from plugins.audio_features.sound import NO_SOUND
@@ -277,7 +278,7 @@ def test_a_video_without_sound_is_refused_with_advice(tmp_path, no_sound, plugin
 async def test_the_plugin_serves_its_stage_through_the_host(host, runtime, speech_after_silence, no_sound, plugin, names, field, rows):
     stage = plugin.stages[0]
     runtime.flow = Flow(needs={stage: ()})
-    async with contextlib.AsyncExitStack() as stack, grpc.aio.insecure_channel(host) as channel:
+    async with contextlib.AsyncExitStack() as stack, host_channel_aio(host, get_settings()) as channel:
         stub = host_grpc.HostServiceStub(channel)
         await start_plugin(plugin(), stack)
         await wait_registered(stub, stage)

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import av
 import cv2
-import grpc
 import numpy as np
 import pytest
 from pydantic import SecretStr
@@ -28,6 +27,9 @@ from host import deployments, handlers
 from host.storage import models
 from host.storage.blobs import blob_key
 from host.storage.db import database_proxy
+from host.auth import issue
+from host.channels import host_channel_aio
+from host.settings import get_settings
 from plugins.deployment.server import Deployment
 from plugins.image_packaging.server import ImagePackaging
 from plugins.interactive_edit.server import InteractiveEdit
@@ -63,7 +65,9 @@ async def bot(runtime, host: str, telegram: FakeTelegram, chart_every_s: float =
               "max_download_mb": 20}  # the fake stands in for api.telegram.org, with its 20 MB limit
     settings = BotSettings(token=SecretStr(TOKEN), api_base_url=telegram.base_url, **{**values, **overrides})
     create_tables(database_proxy.obj)
-    async with running_bot(settings, host, runtime.settings.max_message_bytes, runtime.settings.upload_chunk_bytes, chart_every_s) as running:
+    _, key = issue("service:bot", "service")  # as `twinforge up` gives the bot
+    service = get_settings().model_copy(update={"api_key": SecretStr(key)})
+    async with running_bot(settings, host, runtime.settings.max_message_bytes, runtime.settings.upload_chunk_bytes, chart_every_s, service) as running:
         yield running
 
 
@@ -112,13 +116,13 @@ def closed_port() -> int:
 
 
 async def verdicts(host: str, avatar_id: str) -> list[str]:
-    async with grpc.aio.insecure_channel(host) as channel:
+    async with host_channel_aio(host, get_settings()) as channel:
         rounds = await host_grpc.HostServiceStub(channel).ListRounds(host_pb.ListRoundsRequest(avatar_id=avatar_id))
     return [r.verdict for r in rounds.rounds]
 
 
 async def test_a_whole_conversation_from_video_to_live_avatar(host, runtime, telegram, tmp_path):
-    async with contextlib.AsyncExitStack() as stack, grpc.aio.insecure_channel(host) as channel:
+    async with contextlib.AsyncExitStack() as stack, host_channel_aio(host, get_settings()) as channel:
         for plugin in (VideoAnalysis(), ImagePackaging(), Deployment()):  # registered; the test finishes the last two's runs
             await start_plugin(plugin, stack)
             await wait_registered(host_grpc.HostServiceStub(channel), plugin.stages[0])
@@ -356,7 +360,7 @@ def newest_edit(avatar_id: str) -> models.StageRun:
 
 
 async def test_the_cut_out_is_edited_with_buttons_and_undone(host, runtime, telegram, tmp_path):
-    async with contextlib.AsyncExitStack() as stack, grpc.aio.insecure_channel(host) as channel:
+    async with contextlib.AsyncExitStack() as stack, host_channel_aio(host, get_settings()) as channel:
         await start_plugin(InteractiveEdit(), stack)
         await wait_registered(host_grpc.HostServiceStub(channel), "interactive_edit")
         await stack.enter_async_context(bot(runtime, host, telegram))
@@ -388,7 +392,7 @@ async def test_the_cut_out_is_edited_with_buttons_and_undone(host, runtime, tele
 async def test_a_background_colour_is_keyed_out_and_a_photo_becomes_the_background(host, runtime, telegram, tmp_path):
     green, wall = [63, 163, 77], [128, 128, 128]
     picture = cv2.imencode(".jpg", np.full((240, 320, 3), (200, 120, 40), np.uint8))[1].tobytes()
-    async with contextlib.AsyncExitStack() as stack, grpc.aio.insecure_channel(host) as channel:
+    async with contextlib.AsyncExitStack() as stack, host_channel_aio(host, get_settings()) as channel:
         await start_plugin(InteractiveEdit(), stack)
         await wait_registered(host_grpc.HostServiceStub(channel), "interactive_edit")
         await stack.enter_async_context(bot(runtime, host, telegram))
@@ -448,7 +452,7 @@ def proposed_materials(runtime, avatar_id: str, video: plugin_pb.ArtifactRef, tm
 
 
 async def test_the_driving_clip_and_cover_are_picked_with_previews_and_buttons(host, runtime, telegram, tmp_path):
-    async with contextlib.AsyncExitStack() as stack, grpc.aio.insecure_channel(host) as channel:
+    async with contextlib.AsyncExitStack() as stack, host_channel_aio(host, get_settings()) as channel:
         await start_plugin(InteractiveEdit(), stack)
         await wait_registered(host_grpc.HostServiceStub(channel), "interactive_edit")
         await stack.enter_async_context(bot(runtime, host, telegram))

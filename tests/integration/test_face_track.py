@@ -12,11 +12,12 @@ import json
 from pathlib import Path
 
 import cv2
-import grpc
 import numpy as np
 import pytest
 
 from host.storage.local import LocalBlobStore
+from host.channels import host_channel_aio
+from host.settings import get_settings
 from plugins.face_track import server as face_track
 from plugins.face_track.server import NO_FACE, OUTPUT_KIND, OUTPUT_NAME, FaceTrack
 from plugins.media.audio import SAMPLE_RATE, read_audio
@@ -295,7 +296,7 @@ def test_a_run_resumed_after_a_crash_equals_an_uninterrupted_one(clips, tmp_path
 
 
 async def test_stage_runs_through_the_host_and_the_plugin_server(host, runtime, clips):
-    async with contextlib.AsyncExitStack() as stack, grpc.aio.insecure_channel(host) as channel:
+    async with contextlib.AsyncExitStack() as stack, host_channel_aio(host, get_settings()) as channel:
         stub = host_grpc.HostServiceStub(channel)
         await start_plugin(FaceTrack(), stack)
         await wait_registered(stub, "face_track")

@@ -21,6 +21,8 @@ from host.interceptors import TOKEN_HEADER
 from host.server import running_host
 from host.storage import models
 from host.storage.s3 import S3BlobStore
+from host.channels import host_channel_aio
+from host.settings import get_settings
 from plugins.sdk import server as sdk_server
 from plugins.sdk.context import RunContext
 from plugins.sdk.errors import StageFailed
@@ -190,7 +192,7 @@ async def replicas():
 
 @pytest.fixture
 async def stub(host):
-    async with grpc.aio.insecure_channel(host) as channel:
+    async with host_channel_aio(host, get_settings()) as channel:
         yield host_grpc.HostServiceStub(channel)
 
 
@@ -624,7 +626,7 @@ async def test_an_upload_with_storage_down_is_unavailable(runtime):
         endpoint=f"127.0.0.1:{closed_port()}", access_key="k", secret_key="s", bucket="twinforge", secure=False, retries=1
     )
     rt = dataclasses.replace(runtime, blobs=blobs)
-    async with running_host(rt, "127.0.0.1:0") as port, grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+    async with running_host(rt, "127.0.0.1:0") as port, host_channel_aio(f"127.0.0.1:{port}", get_settings()) as channel:
         stub = host_grpc.HostServiceStub(channel)
         avatar_id = await new_avatar(stub)
         before = await asyncio.to_thread(stored_state, rt)
@@ -648,7 +650,7 @@ async def test_submit_stage_with_redis_down_queues_the_run_for_later(runtime):
     down = f"redis://127.0.0.1:{closed_port()}/0"
     settings = runtime.settings.model_copy(update={"redis_url": down})
     rt = dataclasses.replace(runtime, settings=settings, redis=redis.Redis.from_url(down))
-    async with running_host(rt, "127.0.0.1:0") as port, grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+    async with running_host(rt, "127.0.0.1:0") as port, host_channel_aio(f"127.0.0.1:{port}", get_settings()) as channel:
         stub = host_grpc.HostServiceStub(channel)
         await asyncio.to_thread(registry.register, f"127.0.0.1:{closed_port()}", Echo().describe())
         avatar_id = await new_avatar(stub)

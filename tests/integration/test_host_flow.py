@@ -12,6 +12,8 @@ import pytest
 
 from host.flow import Flow
 from host.storage import models
+from host.channels import host_channel_aio
+from host.settings import get_settings
 from scheduler import jobs
 from plugins.probe.server import Probe
 from tests.fixtures.media import write_test_video
@@ -41,7 +43,7 @@ async def wait_registered(stub, stage: str, timeout: float = 10.0) -> None:
 
 async def test_submission_runs_probe_and_records_events(host, runtime, tmp_path):
     runtime.flow = Flow(needs={"probe": ()})  # the default flow starts with video_analysis
-    async with contextlib.AsyncExitStack() as stack, grpc.aio.insecure_channel(host) as channel:
+    async with contextlib.AsyncExitStack() as stack, host_channel_aio(host, get_settings()) as channel:
         stub = host_grpc.HostServiceStub(channel)
         await start_plugin(Probe(), stack)
         await wait_registered(stub, "probe")
@@ -84,7 +86,7 @@ async def test_next_stage_starts_when_one_succeeds(host, runtime, tmp_path):
         name = "probe_again"
         stages = ("probe_again",)
 
-    async with contextlib.AsyncExitStack() as stack, grpc.aio.insecure_channel(host) as channel:
+    async with contextlib.AsyncExitStack() as stack, host_channel_aio(host, get_settings()) as channel:
         stub = host_grpc.HostServiceStub(channel)
         await start_plugin(Probe(), stack)
         await start_plugin(ProbeAgain(), stack)
@@ -105,7 +107,7 @@ async def test_next_stage_starts_when_one_succeeds(host, runtime, tmp_path):
 
 
 async def test_an_upload_whose_kind_the_table_cannot_hold_is_refused_before_anything_is_stored(host, runtime, tmp_path):
-    async with grpc.aio.insecure_channel(host) as channel:
+    async with host_channel_aio(host, get_settings()) as channel:
         stub = host_grpc.HostServiceStub(channel)
         avatar = (await stub.CreateAvatar(host_pb.CreateAvatarRequest(name="Anna", owner="cli:anna"))).avatar.avatar_id
 

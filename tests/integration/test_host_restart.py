@@ -8,10 +8,10 @@ import contextlib
 import json
 import socket
 
-import grpc
 
 from host.server import running_host
 from host.settings import get_settings
+from host.channels import host_channel_aio
 from scheduler import jobs
 from tests.fixtures.services import start_plugin
 from tests.integration.test_host_flow import wait_registered
@@ -34,7 +34,7 @@ async def test_a_running_job_survives_a_host_restart_with_every_notification(run
     async with contextlib.AsyncExitStack() as stack:
         host = contextlib.AsyncExitStack()
         await host.enter_async_context(running_host(runtime, address))
-        channel = await stack.enter_async_context(grpc.aio.insecure_channel(address))
+        channel = await stack.enter_async_context(host_channel_aio(address, get_settings()))
         stub = host_grpc.HostServiceStub(channel)
         await start_plugin(Sleeper(), stack)
         await wait_registered(stub, "sleep")

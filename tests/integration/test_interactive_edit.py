@@ -11,12 +11,13 @@ import contextlib
 import json
 
 import av
-import grpc
 import numpy as np
 import pytest
 
 from host import handlers, material_versions
 from host.storage import models
+from host.channels import host_channel_aio
+from host.settings import get_settings
 from plugins.cutout.artifact import Cutout, read_cutout
 from plugins.cutout.server import CutoutStage
 from plugins.interactive_edit.server import InteractiveEdit
@@ -147,7 +148,7 @@ def read_version(runtime, version: material_versions.MaterialVersion, folder) ->
 async def edit_plugins_and_avatar(host: str, prepared):
     """A stub on the host with the real cutout and interactive_edit plugins registered, and a new
     avatar with the prepared inputs uploaded: (stub, avatar id, input refs)."""
-    async with contextlib.AsyncExitStack() as stack, grpc.aio.insecure_channel(host) as channel:
+    async with contextlib.AsyncExitStack() as stack, host_channel_aio(host, get_settings()) as channel:
         stub = host_grpc.HostServiceStub(channel)
         await start_plugin(CutoutStage(), stack)
         await start_plugin(InteractiveEdit(), stack)

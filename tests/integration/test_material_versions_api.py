@@ -20,6 +20,8 @@ from click.testing import CliRunner
 from host import handlers
 from host.cli import main as cli
 from host.storage import models
+from host.channels import host_channel_aio
+from host.settings import get_settings
 from plugins.cutout.artifact import read_cutout
 from plugins.sdk.context import LocalInput
 from scheduler import jobs
@@ -78,7 +80,7 @@ async def files_of(stub, version: host_pb.MaterialVersion, folder) -> tuple:
 
 
 async def test_versions_edits_and_going_back_through_the_api(host, runtime, prepared, tmp_path):
-    async with grpc.aio.insecure_channel(host) as channel:
+    async with host_channel_aio(host, get_settings()) as channel:
         stub = host_grpc.HostServiceStub(channel)
         bare = (await stub.CreateAvatar(host_pb.CreateAvatarRequest(name="New", owner="telegram:7"))).avatar.avatar_id
         assert not (await stub.ListMaterialVersions(host_pb.ListMaterialVersionsRequest(avatar_id=bare))).versions

@@ -11,7 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-import grpc
+from host.channels import host_channel_aio
+from host.settings import get_settings
 
 from twinforge.host.v1 import host_service_pb2 as host_pb
 from twinforge.host.v1 import host_service_pb2_grpc as host_grpc
@@ -32,7 +33,7 @@ async def test_plugin_process_registers_and_deregisters_on_sigterm(host, tmp_pat
         [sys.executable, "-m", "plugins.probe.server"], cwd=ROOT, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT
     )
     try:
-        async with grpc.aio.insecure_channel(host) as channel:
+        async with host_channel_aio(host, get_settings()) as channel:
             stub = host_grpc.HostServiceStub(channel)
             deadline = time.monotonic() + TIMEOUT_S
             while not any(p.health == host_pb.PLUGIN_HEALTH_HEALTHY for p in await probe_plugins(stub)):

@@ -17,13 +17,14 @@ import threading
 import time
 from pathlib import Path
 
-import grpc
 import numpy as np
 import pytest
 
 from host.artifacts import refs_from_json
 from host.flow import DEFAULT_FLOW, Flow
 from host.storage import models
+from host.channels import host_channel_aio
+from host.settings import get_settings
 from plugins.audio_features.server import AudioFeatures
 from plugins.crop import server as crop_server
 from plugins.crop.server import Crop
@@ -86,7 +87,7 @@ class StallingCrop(Crop):
 
 @contextlib.asynccontextmanager
 async def preprocessing(host: str, crop: Crop):
-    async with contextlib.AsyncExitStack() as stack, grpc.aio.insecure_channel(host) as channel:
+    async with contextlib.AsyncExitStack() as stack, host_channel_aio(host, get_settings()) as channel:
         stub = host_grpc.HostServiceStub(channel)
         for plugin in (Vad(), AudioFeatures(), FaceTrack(), Segmentation(), crop):
             await start_plugin(plugin, stack)

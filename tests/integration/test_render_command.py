@@ -8,12 +8,12 @@ import asyncio
 import hashlib
 
 import click
-import grpc
 import pytest
 from click.testing import CliRunner
 
 from host.render_command import download, render_command
 from host.settings import get_settings
+from host.channels import host_channel, host_channel_aio
 from tests.fixtures.media import write_test_video
 from twinforge.host.v1 import host_service_pb2 as host_pb
 from twinforge.host.v1 import host_service_pb2_grpc as host_grpc
@@ -29,13 +29,13 @@ async def upload(stub, avatar_id: str, data: bytes) -> plugin_pb.ArtifactRef:
 
 
 def fetch(address: str, ref: plugin_pb.ArtifactRef, cache):
-    with grpc.insecure_channel(address) as channel:
+    with host_channel(address, get_settings()) as channel:
         return download(host_grpc.HostServiceStub(channel), ref, cache)
 
 
 async def test_an_artifact_is_downloaded_once_checked_and_cached(host, tmp_path) -> None:
     data = write_test_video(tmp_path / "v.mp4").read_bytes()
-    async with grpc.aio.insecure_channel(host) as channel:
+    async with host_channel_aio(host, get_settings()) as channel:
         stub = host_grpc.HostServiceStub(channel)
         avatar = (await stub.CreateAvatar(host_pb.CreateAvatarRequest(name="Anna", owner="cli:anna"))).avatar
         ref = await upload(stub, avatar.avatar_id, data)
@@ -52,7 +52,7 @@ async def test_an_artifact_is_downloaded_once_checked_and_cached(host, tmp_path)
 
 
 async def test_an_avatar_without_a_training_set_is_told_to_wait_for_crop(host) -> None:
-    async with grpc.aio.insecure_channel(host) as channel:
+    async with host_channel_aio(host, get_settings()) as channel:
         stub = host_grpc.HostServiceStub(channel)
         avatar = (await stub.CreateAvatar(host_pb.CreateAvatarRequest(name="Anna", owner="cli:anna"))).avatar
     assert get_settings().host_address == host

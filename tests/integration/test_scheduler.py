@@ -19,14 +19,14 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
 import redis
 from rq import Queue, Worker
 from rq.job import Job
 
-from host.settings import Settings
+from host.settings import Settings, get_settings
 from host.storage import models
+from host.channels import host_channel_aio
 from plugins.sdk.context import RunContext
 from plugins.sdk.errors import StageFailed
 from plugins.sdk.plugin import Plugin
@@ -187,7 +187,7 @@ async def workers(settings: Settings, runtime, tmp_path: Path) -> AsyncIterator[
 
 @contextlib.asynccontextmanager
 async def platform(host: str, *plugins: Plugin) -> AsyncIterator[host_grpc.HostServiceStub]:
-    async with contextlib.AsyncExitStack() as stack, grpc.aio.insecure_channel(host) as channel:
+    async with contextlib.AsyncExitStack() as stack, host_channel_aio(host, get_settings()) as channel:
         stub = host_grpc.HostServiceStub(channel)
         for plugin in plugins:
             await start_plugin(plugin, stack)

@@ -1,10 +1,12 @@
 """Secrets never leave the host: a real host process holding a database password, an S3 secret key,
-the registration token and a bot token, driven through good and failing RPCs and through failing
-starts, writes none of them to its logs (JSON on stderr, at DEBUG) nor to any error a client reads."""
+the registration token, a bot token and a client's API key, driven through good and failing RPCs
+and through failing starts, writes none of them to its logs (JSON on stderr, at DEBUG) nor to any
+error a client reads."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import os
@@ -21,6 +23,8 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from host.channels import API_KEY_HEADER, host_channel_aio
+from host.settings import Settings
 from host.interceptors import TOKEN_HEADER
 from twinforge.host.v1 import host_service_pb2 as host_pb
 from twinforge.host.v1 import host_service_pb2_grpc as host_grpc
@@ -35,9 +39,10 @@ class Secrets:
     s3_secret_key: str
     registration_token: str
     bot_token: str
+    api_key: str = ""  # issued once the host has made its database
 
     def __iter__(self) -> Iterator[str]:
-        return iter((self.database_password, self.s3_secret_key, self.registration_token, self.bot_token))
+        return iter(s for s in (self.database_password, self.s3_secret_key, self.registration_token, self.bot_token, self.api_key) if s)
 
 
 @pytest.fixture
@@ -85,8 +90,9 @@ def s3_with_secret(moto_server: str, secrets: Secrets) -> str:
 
 
 @pytest.fixture
-async def host_process(tmp_path, pg_url, s3_with_secret, redis_url, secrets) -> AsyncIterator[tuple[str, Path]]:
-    """The host as its own process; yields its address and the file its stderr (the logs) goes to."""
+async def host_process(tmp_path, pg_url, s3_with_secret, redis_url, secrets) -> AsyncIterator[tuple[str, Path, str]]:
+    """The host as its own process; yields its address, the file its stderr (the logs) goes to, and
+    an API key issued by `twinforge keys issue` on the host's database."""
     address = f"127.0.0.1:{free_port()}"
     log_path = tmp_path / "host.log"
     env = host_env(tmp_path, with_password(pg_url, secrets.database_password), s3_with_secret, redis_url, secrets, address)
@@ -106,7 +112,10 @@ async def host_process(tmp_path, pg_url, s3_with_secret, redis_url, secrets) -> 
                 await asyncio.sleep(0.2)
             else:
                 raise AssertionError(f"the host did not serve within {START_TIMEOUT_S} s")
-        yield address, log_path
+        issued = subprocess.run([sys.executable, "-m", "host.cli", "keys", "issue", "--user", "cli:ada"], env=env, capture_output=True, text=True, timeout=60)
+        assert issued.returncode == 0 and issued.stdout.strip(), issued.stderr[-2000:]
+        assert issued.stdout.strip() not in issued.stderr
+        yield address, log_path, issued.stdout.strip()
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -122,8 +131,10 @@ def told(error: grpc.aio.AioRpcError) -> str:
     return " ".join([error.details() or "", *(str(v) for _, v in (error.trailing_metadata() or ()))])
 
 
-async def test_secrets_reach_neither_logs_nor_clients(host_process, secrets: Secrets):
-    address, log_path = host_process
+async def test_secrets_reach_neither_logs_nor_clients(host_process, secrets: Secrets, reliability):
+    address, log_path, api_key = host_process
+    secrets = dataclasses.replace(secrets, api_key=api_key)
+    near_key = api_key[:-1] + ("x" if not api_key.endswith("x") else "y")
     refusals: list[str] = []
 
     async def refused(call) -> None:
@@ -131,7 +142,10 @@ async def test_secrets_reach_neither_logs_nor_clients(host_process, secrets: Sec
             await call
         refusals.append(told(info.value))
 
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with grpc.aio.insecure_channel(address) as bare:
+        for metadata in (None, ((API_KEY_HEADER, near_key),)):
+            await refused(host_grpc.HostServiceStub(bare).ListAvatars(host_pb.ListAvatarsRequest(), metadata=metadata, timeout=CALL_TIMEOUT_S))
+    async with host_channel_aio(address, Settings(api_key=api_key)) as channel:
         stub = host_grpc.HostServiceStub(channel)
         avatar = (await stub.CreateAvatar(host_pb.CreateAvatarRequest(name="ada", owner="cli:ada"), timeout=CALL_TIMEOUT_S)).avatar
         data = b"not a video, stored in S3 all the same"
@@ -155,7 +169,7 @@ async def test_secrets_reach_neither_logs_nor_clients(host_process, secrets: Sec
             await refused(stub.RegisterPlugin(unreachable, metadata=metadata, timeout=CALL_TIMEOUT_S))
         await refused(stub.Heartbeat(host_pb.HeartbeatRequest(plugin_id="ghost"), metadata=((TOKEN_HEADER, secrets.registration_token),), timeout=CALL_TIMEOUT_S))
 
-    assert len(refusals) == 9 and all(refusals), refusals
+    assert len(refusals) == 11 and all(refusals), refusals
     assert not [(text, leaks(text, secrets)) for text in refusals if leaks(text, secrets)]
 
     await asyncio.sleep(1.0)  # a few heartbeat intervals of background logging
@@ -163,6 +177,9 @@ async def test_secrets_reach_neither_logs_nor_clients(host_process, secrets: Sec
     lines = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
     assert lines, f"the host wrote no JSON log line at DEBUG: {logs[:500]}"
     assert not leaks(logs, secrets), [line for line in logs.splitlines() if leaks(line, secrets)][:5]
+    reliability.record(section="security", what=f"secrets in logs or error messages: a host process holding {', '.join(f.name for f in dataclasses.fields(secrets))}, logging at DEBUG, through good and failing RPCs",
+                       expected="none of the secrets in its logs, in any status details or in any trailing metadata",
+                       observed=f"{len(refusals)} refusals and {len(lines)} JSON log lines read: no secret in any")
 
 
 async def _drain(stream) -> None:
@@ -171,7 +188,7 @@ async def _drain(stream) -> None:
 
 
 @pytest.mark.parametrize("broken", ["database", "storage"])
-def test_a_host_that_cannot_start_names_the_service_not_its_secret(tmp_path, pg_url, s3_with_secret, redis_url, secrets, broken):
+def test_a_host_that_cannot_start_names_the_service_not_its_secret(tmp_path, pg_url, s3_with_secret, redis_url, secrets, broken, reliability):
     """The database refusing (no such database) and the S3 service unreachable: the host stops with
     an error that names what failed, and no credential."""
     database = with_password(pg_url, secrets.database_password)
@@ -186,3 +203,5 @@ def test_a_host_that_cannot_start_names_the_service_not_its_secret(tmp_path, pg_
     assert done.returncode != 0, output[-2000:]
     assert ("cannot open the database" if broken == "database" else "storage service") in output, output[-2000:]
     assert not leaks(output, secrets), output[-3000:]
+    reliability.record(section="security", what=f"a host that cannot start: {'the database refuses (no such database)' if broken == 'database' else 'the S3 service is unreachable'}",
+                       expected="it stops naming the service that failed, and no credential", observed=f"exit {done.returncode}, the service named, no secret in its output")

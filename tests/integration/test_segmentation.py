@@ -18,12 +18,13 @@ from pathlib import Path
 
 import av
 import cv2
-import grpc
 import numpy as np
 import pytest
 
 from host.flow import Flow
 from host.storage.local import LocalBlobStore
+from host.channels import host_channel_aio
+from host.settings import get_settings
 from plugins.media.frames import probe, read_frames
 from plugins.sdk.context import LocalInput, RunContext
 from plugins.sdk.errors import StageFailed
@@ -208,7 +209,7 @@ def test_resumed_run_gives_exactly_the_mattes_of_an_uninterrupted_one(clips, tmp
 
 async def test_plugin_serves_a_submission_through_the_host(host, runtime, clips):
     runtime.flow = Flow(needs={"segmentation": ()})
-    async with contextlib.AsyncExitStack() as stack, grpc.aio.insecure_channel(host) as channel:
+    async with contextlib.AsyncExitStack() as stack, host_channel_aio(host, get_settings()) as channel:
         stub = host_grpc.HostServiceStub(channel)
         await start_plugin(Segmentation(), stack)
         await wait_registered(stub, "segmentation")

@@ -151,7 +151,7 @@ async def registered_and_healthy(channel: grpc.aio.Channel, address: str) -> Non
     raise AssertionError(f"the plugin at {address} did not register over TLS within {TIMEOUT_S} s")
 
 
-async def test_tls_host_serves_clients_that_trust_its_ca(runtime, pki, monkeypatch):
+async def test_tls_host_serves_clients_that_trust_its_ca(runtime, pki, monkeypatch, reliability):
     async with tls_host(runtime, pki, client_auth=False) as address:
         trusted = client(runtime.settings, pki.ca)
         async with host_channel_aio(address, trusted) as channel:
@@ -179,9 +179,14 @@ async def test_tls_host_serves_clients_that_trust_its_ca(runtime, pki, monkeypat
 
         await refused(grpc.aio.insecure_channel(address))
         await refused(host_channel_aio(address, client(runtime.settings, pki.other_ca)))
+    reliability.record(
+        section="security", what="someone on the network reads or alters gRPC traffic: a host serving TLS with a CA made by the test",
+        expected="clients trusting the CA get through; a plaintext client and one trusting another CA are refused",
+        observed="a raw stub, the bot's client, `twinforge plugins ls` and a registering plugin served over TLS; plaintext and the other CA refused",
+    )
 
 
-async def test_host_requiring_client_certificates_admits_only_those_from_its_ca(runtime, pki):
+async def test_host_requiring_client_certificates_admits_only_those_from_its_ca(runtime, pki, reliability):
     async with tls_host(runtime, pki, client_auth=True) as address:
         await refused(host_channel_aio(address, client(runtime.settings, pki.ca)))
         await refused(host_channel_aio(address, client(runtime.settings, pki.ca, pki.other_client_cert, pki.other_client_key)))
@@ -195,6 +200,11 @@ async def test_host_requiring_client_certificates_admits_only_those_from_its_ca(
                     running_plugin(Echo(), client(runtime.settings, pki.ca, pki.client_cert, pki.client_key, address))
                 )
                 await registered_and_healthy(channel, plugin_address)
+    reliability.record(
+        section="security", what="a client without a certificate, or with one from another CA, reaches a host with TWINFORGE_TLS_CLIENT_AUTH=true",
+        expected="only certificates signed by TWINFORGE_TLS_CA_FILE are served",
+        observed="no certificate, the other CA's certificate and plaintext refused; the CA's certificate served and a plugin registered with it",
+    )
 
 
 @pytest.mark.parametrize(
@@ -206,10 +216,12 @@ async def test_host_requiring_client_certificates_admits_only_those_from_its_ca(
         ({"tls_cert_file": "/nonexistent/host.pem", "tls_key_file": "SERVER_KEY"}, "tls_file_unreadable"),
     ],
 )
-def test_misconfigured_tls_names_the_setting_to_fix(pki, update, code):
+def test_misconfigured_tls_names_the_setting_to_fix(pki, update, code, reliability):
     files = {"SERVER_CERT": str(pki.server_cert), "SERVER_KEY": str(pki.server_key)}
     settings = Settings(**{"tls_cert_file": "", "tls_key_file": "", "tls_ca_file": "", **{k: files.get(v, v) if isinstance(v, str) else v for k, v in update.items()}})
     with pytest.raises(InvalidArgument) as info:
         server_credentials(settings)
     assert info.value.code == code
     assert "TWINFORGE_TLS_" in info.value.advice
+    reliability.record(section="security", what=f"TLS half configured: {', '.join(f'{k}={v}' for k, v in update.items())}",
+                       expected="the process stops, naming the TWINFORGE_TLS_* setting to fix", observed=f"{code}: {info.value.advice}")

@@ -27,6 +27,7 @@ import pytest
 
 from host.settings import get_settings
 from host.storage.blobs import blob_key
+from host.channels import host_channel_aio
 from plugins.video_analysis.check import check_video
 from plugins.video_analysis.server import REJECTED, REPORT_NAME, VideoAnalysis
 from scheduler import jobs
@@ -333,7 +334,7 @@ async def download(stub, key: str) -> bytes:
 async def test_rejected_video_is_resubmitted_and_every_version_keeps_its_report(host, runtime, media, monkeypatch):
     monkeypatch.setenv("TWINFORGE_INTAKE_PRESET", "draft")
     get_settings.cache_clear()
-    async with contextlib.AsyncExitStack() as stack, grpc.aio.insecure_channel(host) as channel:
+    async with contextlib.AsyncExitStack() as stack, host_channel_aio(host, get_settings()) as channel:
         stub = host_grpc.HostServiceStub(channel)
         await start_plugin(VideoAnalysis(), stack)
         await wait_registered(stub, "video_analysis")
@@ -378,16 +379,20 @@ async def test_unreadable_and_oversized_videos_are_rejected_with_their_report(ho
     monkeypatch.setenv("TWINFORGE_INTAKE_PRESET", "draft")
     monkeypatch.setenv("TWINFORGE_MAX_VIDEO_BYTES", str(media["no_audio"].stat().st_size - 1))
     get_settings.cache_clear()
-    async with contextlib.AsyncExitStack() as stack, grpc.aio.insecure_channel(host) as channel:
+    async with contextlib.AsyncExitStack() as stack, host_channel_aio(host, get_settings()) as channel:
         stub = host_grpc.HostServiceStub(channel)
         await start_plugin(VideoAnalysis(), stack)
         await wait_registered(stub, "video_analysis")
         avatar = (await stub.CreateAvatar(host_pb.CreateAvatarRequest(name="Una", owner="cli:una"))).avatar
-        for version, (name, measure) in enumerate([("zip", "container"), ("no_audio", "file_size"), ("too_short", "duration")], 1):
+        for version, (name, measure) in enumerate([("truncated", "container"), ("no_audio", "file_size"), ("too_short", "duration")], 1):
             run = await run_submission(stub, avatar.avatar_id, media[name])
             assert run.state == host_pb.STAGE_STATE_FAILED and run.submission_version == version
             assert run.error.code == REJECTED and measure in run.error.message
             assert measure in failing(json.loads(run.summary_json)) and run.outputs[0].kind == "intake_report"
+        # a ZIP renamed to .mp4 does not even become a submission: its bytes are refused at upload
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await upload(stub, avatar.avatar_id, media["zip"])
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "application/zip" in refused.value.details()
 
 
 async def first_progress(stub, avatar_id: str, run_id: str) -> None:
@@ -405,7 +410,7 @@ def intake_threads() -> list[threading.Thread]:
 async def test_cancelled_check_stops_and_keeps_the_video_and_earlier_reports(host, runtime, media, monkeypatch):
     monkeypatch.setenv("TWINFORGE_INTAKE_PRESET", "draft")
     get_settings.cache_clear()
-    async with contextlib.AsyncExitStack() as stack, grpc.aio.insecure_channel(host) as channel:
+    async with contextlib.AsyncExitStack() as stack, host_channel_aio(host, get_settings()) as channel:
         stub = host_grpc.HostServiceStub(channel)
         await start_plugin(VideoAnalysis(), stack)
         await wait_registered(stub, "video_analysis")
