@@ -23,7 +23,7 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
 from aiogram.types import BufferedInputFile, InputMediaPhoto
 
-from bot import chart, keyboards, materials, picking, state
+from bot import acting, chart, keyboards, materials, picking, state
 from bot.catalogue import say, stage_name
 from bot.host_client import HostClient, HostError, payload
 from bot.models import FollowedAvatar
@@ -97,6 +97,7 @@ class Follower:
         failures = 0
         while True:
             row = state.followed_avatar(avatar_id)
+            acting.act_for(row.user_id)
             try:
                 async for notification in self.host.watch(avatar_id, row.last_seq):
                     failures = 0
@@ -144,6 +145,9 @@ class Follower:
             error = data.get("error", {})
             await self._send(row, say("stage_error", language, stage=stage_name(n.stage, language),
                                       message=error.get("message", ""), advice=error.get("advice", "")))
+        elif kind == "artifact_quarantined":
+            await self._send(row, say("artifact_quarantined", language, stage=stage_name(n.stage, language),
+                                      message=data.get("message", ""), advice=data.get("advice", "")))
         elif kind == "flow_blocked":
             await self._send(row, say("flow_blocked", language, stage=stage_name(data.get("after_stage", ""), language),
                                       message=data.get("message", ""), advice=data.get("advice", "")))

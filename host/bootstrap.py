@@ -56,6 +56,8 @@ def bootstrap(
     return Runtime(
         settings=settings,
         redis=redis.Redis.from_url(settings.resolved_redis_url),
-        blobs=open_blob_store(settings.resolved_storage_url),
+        blobs=open_blob_store(
+            settings.resolved_storage_url, settings.storage_retries, settings.storage_retry_backoff_s, settings.storage_timeout_s
+        ),
         flow=flow,
     )

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
         "twinforge-dev-token",
         description="Shared secret plugins present to register; change it anywhere beyond one machine.",
     )
+    api_key: SecretStr = Field(
+        SecretStr(""),
+        description="This client's key to the host's API (`twinforge keys issue`); empty: the operator key `twinforge up` "
+        "leaves in <data_dir>/operator.key, when this process can read it.",
+    )
     tls_cert_file: str = Field(
         "",
         description="PEM certificate this process presents: the host's server certificate, or a client's certificate "
@@ -55,12 +60,18 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(4 * 1024 * 1024, description="Largest single gRPC message accepted.")
     max_upload_bytes: int = Field(2 * 1024**3, description="Largest artifact a client may upload.")
     upload_chunk_bytes: int = Field(1024 * 1024, description="Chunk size of streamed uploads and downloads.")
+    storage_retries: int = Field(3, description="Retries of one S3 request (connection lost, 5xx) before the blob store gives up.")
+    storage_retry_backoff_s: float = Field(0.2, description="Backoff factor between S3 retries: waits of 0, 2x, 4x... this, capped at 120 s.")
+    storage_timeout_s: float = Field(60.0, description="Connect and read timeout of one S3 request.")
 
-    intake_preset: str = Field("standard", description="Preset of the intake check (video_analysis): draft, standard or high.")
+    intake_preset: str = Field("standard", description="Preset of the intake check (video_analysis): tiny (smoke tests only), draft, standard or high.")
     max_video_bytes: int = Field(1024**3, description="Largest video the intake check accepts; a larger file fails it undecoded.")
 
     max_attempts: int = Field(3, description="Attempts of a stage run before it fails for good.")
     lease_ttl_s: float = Field(30.0, description="A running job whose worker stops renewing its lease this long is interrupted.")
+    plugin_wait_s: float = Field(
+        30.0, description="How long a worker waits for a reachable plugin of its stage (one restarting after a crash) before the attempt counts."
+    )
     gpu_stages_on_cpu: bool = Field(True, description="Let CPU workers take GPU stages (a machine without a GPU).")
 
     log_level: str = Field("WARNING", description="Root log level; logs are JSON lines on stderr.")
@@ -103,6 +114,14 @@ class Settings(BaseSettings):
     @property
     def resolved_storage_url(self) -> str:
         return self.storage_url or f"file://{self.resolved_data_dir / 'blobs'}"
+
+    @property
+    def operator_key_file(self) -> Path:
+        return self.resolved_data_dir / "operator.key"
+
+    @property
+    def bot_key_file(self) -> Path:
+        return self.resolved_data_dir / "bot.key"
 
     @property
     def resolved_redis_url(self) -> str:

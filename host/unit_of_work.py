@@ -16,7 +16,7 @@ from typing import Any
 import peewee
 
 from host.storage import models
-from host.storage.db import database_proxy
+from host.storage.db import database_proxy, full_disk_as_unavailable
 
 GLOBAL_SEQUENCE = "notification_seq"
 
@@ -75,7 +75,7 @@ def unit_of_work(publish: Publisher | None = None) -> Iterator[UnitOfWork]:
     db = database_proxy.obj
     uow = UnitOfWork()
     tx = db.atomic("IMMEDIATE") if isinstance(db, peewee.SqliteDatabase) else db.atomic()
-    with tx:
+    with full_disk_as_unavailable(), tx:
         yield uow
     if uow.written and publish is not None:
         publish(uow.written)

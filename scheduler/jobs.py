@@ -11,22 +11,26 @@ import logging
 import os
 import socket
 import threading
+import time
 
 import grpc
 
-from host import handlers
+from host import handlers, quarantine
 from host.artifacts import refs_from_json
 from host.bootstrap import Runtime, bootstrap
-from host.errors import IllegalTransition, TwinforgeError
+from host.errors import IllegalTransition, TwinforgeError, Unavailable
 from host.routing import OpenRun, open_run
 from host.storage import models
-from scheduler.leases import Lease
+from host.storage.blobs import blob_key
+from scheduler.leases import Lease, LeaseTaken
+from plugins.sdk.context import CHECKPOINT_NAME
 from scheduler.recovery import interrupt
 from twinforge.plugin.v1 import plugin_service_pb2 as plugin_pb
 
 log = logging.getLogger(__name__)
 
 CANCEL_POLL_S = 1.0
+PLUGIN_WAIT_POLL_S = 0.5
 
 _runtime: Runtime | None = None
 
@@ -42,37 +46,67 @@ def runtime() -> Runtime:
 def run_stage(run_id: str) -> str:
     rt = runtime()
     holder = f"{socket.gethostname()}:{os.getpid()}"
-    with Lease(rt.redis, run_id, holder, rt.settings.lease_ttl_s):
-        try:
-            with rt.uow() as uow:
-                run = handlers.start_run(uow, run_id)
-        except IllegalTransition as exc:
-            log.info("run not started", extra={"run_id": run_id, "reason": str(exc)})
-            return "skipped"
-        return _drive(rt, run)
+    try:
+        with Lease(rt.redis, run_id, holder, rt.settings.lease_ttl_s):
+            try:
+                with rt.uow() as uow:
+                    run = handlers.start_run(uow, run_id)
+            except IllegalTransition as exc:
+                log.info("run not started", extra={"run_id": run_id, "reason": str(exc)})
+                return "skipped"
+            return _drive(rt, run)
+    except LeaseTaken as exc:
+        log.info("run not started: a duplicate job", extra={"run_id": run_id, "reason": str(exc)})
+        return "skipped"
 
 
-def _request(run: models.StageRun) -> plugin_pb.RunRequest:
-    checkpoints = refs_from_json(run.checkpoint_json) if run.checkpoint_json else []
+def _checkpoint(rt: Runtime, run: models.StageRun) -> plugin_pb.ArtifactRef | None:
+    """The run's checkpoint as the blob store holds it now. Each save replaces the blob at the run's
+    one checkpoint key, and the plugin's report of a save can die in flight with a killed worker: the
+    recorded ref is then missing or names an older blob (its sha256 no longer matching, which would
+    fail the run as corrupt), so the store, not the record, says what the next attempt resumes from."""
+    recorded = refs_from_json(run.checkpoint_json) if run.checkpoint_json else []
+    key = recorded[0].key if recorded else blob_key(run.avatar_id, run.stage, run.id, CHECKPOINT_NAME)
+    if not rt.blobs.exists(key):
+        return recorded[0] if recorded else None
+    info = rt.blobs.stat(key)
+    return plugin_pb.ArtifactRef(key=key, kind="checkpoint", name=CHECKPOINT_NAME, sha256=info.sha256, size=info.size)
+
+
+def _request(rt: Runtime, run: models.StageRun) -> plugin_pb.RunRequest:
     return plugin_pb.RunRequest(
         avatar_id=run.avatar_id,
         stage=run.stage,
         run_id=run.id,
         inputs=refs_from_json(run.inputs_json),
         parameters_json=run.parameters_json,
-        resume_checkpoint=checkpoints[0] if checkpoints else None,
+        resume_checkpoint=_checkpoint(rt, run),
         attempt=run.attempt,
     )
 
 
+def _open(rt: Runtime, run: models.StageRun) -> OpenRun:
+    """Routes the attempt to a plugin replica, waiting up to plugin_wait_s for one to be reachable:
+    a crashed plugin is restarted by its supervisor within seconds, and retrying at once would
+    spend every attempt of the run while it starts, failing the run for good."""
+    deadline = time.monotonic() + rt.settings.plugin_wait_s
+    while True:
+        try:
+            return open_run(
+                _request(rt, run),
+                rt.settings.plugin_down_after_s,
+                lambda: int(rt.redis.incr(f"twinforge:rr:{run.stage}")),
+                rt.settings.max_message_bytes,
+            )
+        except Unavailable:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(PLUGIN_WAIT_POLL_S)
+
+
 def _drive(rt: Runtime, run: models.StageRun) -> str:
     try:
-        opened = open_run(
-            _request(run),
-            rt.settings.plugin_down_after_s,
-            lambda: int(rt.redis.incr(f"twinforge:rr:{run.stage}")),
-            rt.settings.max_message_bytes,
-        )
+        opened = _open(rt, run)
     except TwinforgeError as exc:
         return interrupt(rt, run.id, exc.code, exc.cause, exc.advice)
     stop_watch = threading.Event()
@@ -111,7 +145,10 @@ def _record(rt: Runtime, run: models.StageRun, opened: OpenRun) -> str:
                 handlers.record_log(uow, run, event.log)
             elif kind == "result":
                 finished = handlers.finish_run(uow, run.id, event.result)
-                return finished.state
+        if kind == "result":
+            if event.result.error.code == quarantine.CORRUPT:
+                quarantine.check_inputs(rt, finished)  # once the failure is committed, in transactions of its own
+            return finished.state
     return interrupt(
         rt,
         run.id,

@@ -73,6 +73,7 @@ MESSAGES: dict[str, str] = {
     "stage_cancelled": "{stage}: cancelled",
     "stage_error": "{stage} failed: {message}\nWhat to do: {advice}",
     "flow_blocked": "The work stopped after {stage}: {message}\nWhat to do: {advice}",
+    "artifact_quarantined": "{stage}: {message}\nWhat to do: {advice}",
     "loss_chart": "{stage}: how the training error falls (iteration {step}; lower is better)",
     # intake report
     "intake_strip": "Frames from your video (version {version}): this is what the check looked at.",

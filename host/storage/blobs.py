@@ -58,6 +58,8 @@ class BlobStore(Protocol):
 
     def delete_prefix(self, prefix: str) -> int: ...
 
+    def move(self, key: str, new_key: str) -> None: ...
+
     def presigned_get_url(self, key: str, expires_s: int = 3600) -> str | None: ...
 
 
@@ -203,22 +205,22 @@ def blob_missing(key: str) -> NotFound:
     )
 
 
-def disk_full(where: Path) -> Unavailable:
+def disk_full(where: Path, lost: str = "the blob was not stored") -> Unavailable:
     return Unavailable(
         stage="storage",
         code="disk_full",
-        cause=f"the disk of {where} is full; the blob was not stored",
+        cause=f"the disk of {where} is full; {lost}",
         advice=f"free space on the disk holding {where} (old runs, logs), then retry",
     )
 
 
 @contextmanager
-def disk_full_as_unavailable(where: Path) -> Iterator[None]:
+def disk_full_as_unavailable(where: Path, lost: str = "the blob was not stored") -> Iterator[None]:
     try:
         yield
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
-            raise disk_full(where) from exc
+            raise disk_full(where, lost) from exc
         raise
 
 
@@ -248,8 +250,11 @@ def receive_verified(key: str, chunks: Iterable[bytes], dest: Path, expected_sha
     return meter.info()
 
 
-def open_blob_store(url: str) -> BlobStore:
-    """One URL in settings picks the backend, so deployments switch storage without code changes."""
+def open_blob_store(url: str, retries: int = 3, retry_backoff_s: float = 0.2, timeout_s: float = 60.0) -> BlobStore:
+    """One URL in settings picks the backend, so deployments switch storage without code changes.
+
+    `retries`, `retry_backoff_s` and `timeout_s` bound how long an S3 outage stalls a caller before it
+    gets a clear error; a local directory has no network to wait for."""
     parts = urlsplit(url)
     if parts.scheme == "file" and parts.netloc in ("", "localhost") and parts.path.startswith("/"):
         from host.storage.local import LocalBlobStore
@@ -267,6 +272,9 @@ def open_blob_store(url: str) -> BlobStore:
             bucket=parts.path.strip("/"),
             secure=query.get("secure", ["true"])[0].lower() not in ("false", "0", "no"),
             region=query.get("region", ["us-east-1"])[0],
+            retries=retries,
+            retry_backoff_s=retry_backoff_s,
+            timeout_s=timeout_s,
         )
         store.ensure_bucket()
         return store

@@ -6,6 +6,8 @@ same code runs on both engines.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import peewee
@@ -13,6 +15,7 @@ from playhouse.db_url import connect
 from playhouse.migrations import Runner
 
 from host.errors import Unavailable
+from host.storage.blobs import disk_full
 
 database_proxy = peewee.DatabaseProxy()
 
@@ -43,6 +46,24 @@ def open_database(url: str) -> peewee.Database:
             advice="check that the database server is running and TWINFORGE_DATABASE_URL is right",
         ) from exc
     return db
+
+
+@contextmanager
+def full_disk_as_unavailable() -> Iterator[None]:
+    """SQLite only says "database or disk is full"; the person needs to hear which disk and what to do.
+
+    A COMMIT refused for a full disk rolls back by itself, so the ROLLBACK that follows fails and
+    hides it: the cause is looked for along the chain of errors."""
+    try:
+        yield
+    except peewee.OperationalError as exc:
+        db = database_proxy.obj
+        chain = [exc]
+        while chain[-1].__context__ is not None and len(chain) < 8:
+            chain.append(chain[-1].__context__)
+        if isinstance(db, peewee.SqliteDatabase) and any("disk is full" in str(e) for e in chain):
+            raise disk_full(Path(db.database).parent, "the change was not saved") from exc
+        raise
 
 
 def migrate(db: peewee.Database) -> list[str]:

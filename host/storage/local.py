@@ -126,6 +126,20 @@ class LocalBlobStore:
         shutil.rmtree(meta_dir, ignore_errors=True)
         return deleted
 
+    def move(self, key: str, new_key: str) -> None:
+        """Data goes first, so the old key stops being served at the first rename; the recorded
+        hash follows, so the moved blob keeps the sha256 it should have."""
+        data_path, meta_path = self._data_path(key), self._meta_path(key)
+        new_data, new_meta = self._data_path(new_key), self._meta_path(new_key)
+        if not data_path.is_file():
+            raise blob_missing(key)
+        with disk_full_as_unavailable(self.root), _key_conflicts(new_key):
+            new_data.parent.mkdir(parents=True, exist_ok=True)
+            new_meta.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(data_path, new_data)
+            if meta_path.is_file():
+                os.replace(meta_path, new_meta)
+
     def presigned_get_url(self, key: str, expires_s: int = 3600) -> str | None:
         """A directory has no URLs of its own; the host proxies the download instead."""
         validate_key(key)

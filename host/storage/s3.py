@@ -84,10 +84,14 @@ class S3BlobStore:
         secure: bool = True,
         region: str = "us-east-1",
         retries: int = 3,
+        retry_backoff_s: float = 0.2,
         timeout_s: float = 60.0,
         part_size: int = 8 * 1024 * 1024,
     ) -> None:
-        """`part_size` bounds the memory of an upload; `retries` bounds how long an outage stalls a caller."""
+        """`part_size` bounds the memory of an upload; `retries` bounds how long an outage stalls a caller.
+
+        Retries happen per request (one part, one HEAD), with waits growing from `retry_backoff_s`:
+        a part's bytes are already in memory, so resending it never rereads the caller's stream."""
         if part_size < MIN_PART_SIZE:
             raise InvalidArgument(
                 stage="storage",
@@ -98,12 +102,13 @@ class S3BlobStore:
         self.bucket = bucket
         self.part_size = part_size
         self.url = f"{'https' if secure else 'http'}://{endpoint}"
+        self.attempts = retries + 1
         http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=timeout_s, read=timeout_s),
             maxsize=10,
             cert_reqs="CERT_REQUIRED",
             ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
-            retries=Retry(total=retries, backoff_factor=0.2, status_forcelist=(500, 502, 503, 504)),
+            retries=Retry(total=retries, backoff_factor=retry_backoff_s, status_forcelist=(500, 502, 503, 504)),
         )
         self._client = Minio(
             endpoint,
@@ -139,9 +144,11 @@ class S3BlobStore:
             raise Unavailable(
                 stage="storage",
                 code="storage_unavailable",
-                cause=f"the storage service at {self.url} cannot be reached ({type(exc).__name__}: {exc})",
+                cause=f"the storage service at {self.url} cannot be reached after {self.attempts} attempts "
+                f"({type(exc).__name__}: {exc})",
                 advice="check that MinIO/S3 is running there, that host, port and secure= in "
-                "TWINFORGE_STORAGE_URL are right and the network allows it, then retry",
+                "TWINFORGE_STORAGE_URL are right and the network allows it, then retry; "
+                "TWINFORGE_STORAGE_RETRIES and TWINFORGE_STORAGE_TIMEOUT_S set how long it waits",
             ) from exc
 
     def ensure_bucket(self) -> None:
@@ -285,6 +292,15 @@ class S3BlobStore:
                 advice="check the bucket's policy and the service's logs, then delete the avatar again",
             )
         return len(names)
+
+    def move(self, key: str, new_key: str) -> None:
+        """A server-side copy keeps the bytes and their recorded sha256 as they are; the old key
+        goes only once the copy exists."""
+        validate_key(key)
+        validate_key(new_key)
+        with self._translated(key):
+            self._client.copy_object(self.bucket, new_key, CopySource(self.bucket, key))
+            self._client.remove_object(self.bucket, key)
 
     def presigned_get_url(self, key: str, expires_s: int = 3600) -> str | None:
         """Clients fetch straight from the service, so large downloads bypass the host."""

@@ -22,7 +22,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from host.errors import TwinforgeError
 from host.logs import configure_logging
 from host.settings import Settings, get_settings
-from host.storage.blobs import BlobStore, open_blob_store
+from host.storage.blobs import BlobStore, disk_full_as_unavailable, open_blob_store
 from plugins.sdk.context import LocalInput, RunContext
 from plugins.sdk.errors import Cancelled, StageFailed
 from plugins.sdk.plugin import Plugin
@@ -95,20 +95,21 @@ class PluginServicer(plugin_grpc.PluginServiceServicer):
             workdir = Path(tmp)
             ctx = None
             try:
-                ctx = RunContext(
-                    avatar_id=request.avatar_id,
-                    stage=request.stage,
-                    run_id=request.run_id,
-                    attempt=request.attempt,
-                    parameters=parameters,
-                    workdir=workdir,
-                    inputs=self._fetch_inputs(request, workdir),
-                    resume_checkpoint=self._fetch_checkpoint(request, workdir),
-                    blobs=self.blobs,
-                    emit=emit,
-                    cancelled=cancelled,
-                )
-                self.plugin.run(ctx)
+                with disk_full_as_unavailable(workdir, "the stage's working files were not written"):
+                    ctx = RunContext(
+                        avatar_id=request.avatar_id,
+                        stage=request.stage,
+                        run_id=request.run_id,
+                        attempt=request.attempt,
+                        parameters=parameters,
+                        workdir=workdir,
+                        inputs=self._fetch_inputs(request, workdir),
+                        resume_checkpoint=self._fetch_checkpoint(request, workdir),
+                        blobs=self.blobs,
+                        emit=emit,
+                        cancelled=cancelled,
+                    )
+                    self.plugin.run(ctx)
             except StageFailed as exc:
                 return _failed(exc.code, exc.message, exc.advice, ctx)
             except Cancelled:
@@ -154,7 +155,13 @@ async def start(plugin: Plugin, settings: Settings, port: int = 0) -> tuple[grpc
         ]
     )
     plugin_grpc.add_PluginServiceServicer_to_server(
-        PluginServicer(plugin, open_blob_store(settings.resolved_storage_url)), server
+        PluginServicer(
+            plugin,
+            open_blob_store(
+                settings.resolved_storage_url, settings.storage_retries, settings.storage_retry_backoff_s, settings.storage_timeout_s
+            ),
+        ),
+        server,
     )
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
