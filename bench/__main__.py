@@ -4,7 +4,9 @@ Each benchmark measures its own baseline in the same run and prints its figures 
 ratio (see each module's docstring for what is measured against what); this runner runs them as
 separate processes, so that one's memory and threads do not colour the next's, and writes one
 file with the machine's description, the date and every benchmark's table. A benchmark that fails
-is reported as failed with its last lines, and the others still run.
+is reported as failed with its last lines, and the others still run. With --only, the rows and
+sections of the benchmarks not run are kept from the file as it was, and a line says what was
+measured again and when.
 
     .venv/bin/python -m bench [--only serve,deploy] [--output bench/RESULTS.md]
 """
@@ -27,8 +29,10 @@ BENCHMARKS = {
     "preprocess": ("the five preprocessing stages against real time and decoding", []),
     "dispatch": ("dispatch latency through the queue against a direct gRPC call", []),
     "lipsync": ("the draft model trained on a sample; its render's lip sync against the floor and the ceiling", []),
+    "training": ("training samples per second of each sub-model in each preset against the draft preset's", []),
     "serve": ("the inference service's render against real time and the floor; streaming first-frame latency", []),
     "deploy": ("Deploy to the first video, cold and warm, against a render on a live service", []),
+    "produce": ("the whole `twinforge produce` of a sample with the draft preset, upload to deployed service, against the 30 min target", []),
 }
 TIMEOUT_S = 3600
 TAIL_LINES = 15
@@ -47,6 +51,17 @@ def machine() -> str:
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU (CPU only)"
     return f"{cpu}, {os.cpu_count()} cores{memory}; {gpu}; Python {platform.python_version()}, torch {torch.__version__}"
+
+
+def earlier(output: Path) -> tuple[list[str], dict[str, tuple[str, str]]]:
+    """An earlier RESULTS.md: its lines above the table, and each benchmark's table row and section."""
+    if not output.is_file():
+        return [], {}
+    text = output.read_text()
+    head, _, rest = text.partition("\n| benchmark |")
+    rows = {line.split("`")[1].removeprefix("bench."): line for line in rest.splitlines() if line.startswith("| `bench.")}
+    sections = {part.split("\n", 1)[0].strip(): "## bench." + part.strip("\n") for part in text.split("\n## bench.")[1:]}
+    return head.rstrip("\n").splitlines(), {name: (row, sections.get(name, "")) for name, row in rows.items()}
 
 
 def run(name: str) -> tuple[str, float, str]:
@@ -72,24 +87,28 @@ def main(only: str, output: Path) -> None:
     unknown = [name for name in chosen if name not in BENCHMARKS]
     if unknown:
         raise click.BadParameter(f"no benchmark {', '.join(unknown)}; there are {', '.join(BENCHMARKS)}", param_hint="--only")
-    lines = [
-        "# Benchmark results",
-        "",
-        f"Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC with `python -m bench` on {machine()}.",
-        "Every figure stands beside its baseline, measured in the same run, and the ratio; other work on the",
-        "machine makes timings noisy (each benchmark prints the load average where it matters).",
-        "",
-        "| benchmark | what | status | seconds |",
-        "|---|---|---|---|",
-    ]
-    sections = []
+    now = f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC"
+    head, results = earlier(output) if only else ([], {})
+    if head:
+        head.append(f"Measured again {now} with `python -m bench --only {','.join(chosen)}` on {machine()}.")
+    else:
+        head = [
+            "# Benchmark results",
+            "",
+            f"Measured {now} with `python -m bench` on {machine()}.",
+            "Every figure stands beside its baseline, measured in the same run, and the ratio; other work on the",
+            "machine makes timings noisy (each benchmark prints the load average where it matters).",
+        ]
     for name in chosen:
         click.echo(f"running bench.{name} ...", err=True)
         status, seconds, printed = run(name)
         click.echo(f"bench.{name}: {status} in {seconds:.0f} s", err=True)
-        lines.append(f"| `bench.{name}` | {BENCHMARKS[name][0]} | {status} | {seconds:.0f} |")
-        sections += ["", f"## bench.{name}", "", "```", printed, "```"]
-    output.write_text("\n".join(lines + sections) + "\n")
+        results[name] = (f"| `bench.{name}` | {BENCHMARKS[name][0]} | {status} | {seconds:.0f} |", f"## bench.{name}\n\n```\n{printed}\n```")
+    ordered = sorted(results, key=lambda name: list(BENCHMARKS).index(name) if name in BENCHMARKS else len(BENCHMARKS))
+    lines = [*head, "", "| benchmark | what | status | seconds |", "|---|---|---|---|", *(results[name][0] for name in ordered)]
+    for name in ordered:
+        lines += ["", results[name][1]]
+    output.write_text("\n".join(lines) + "\n")
     click.echo(f"wrote {output}", err=True)
 
 

@@ -16,8 +16,7 @@ from pathlib import Path
 import click
 
 from host.settings import get_settings
-
-PRESETS = ("draft", "standard", "high")
+from plugins.video_analysis.thresholds import PRESETS_ORDER
 
 
 @click.command("evaluate")
@@ -25,7 +24,7 @@ PRESETS = ("draft", "standard", "high")
 @click.option("--audio", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="The sound the video is played with (default: its own).")
 @click.option("--reference", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="The real recording of the same speech: the ceiling.")
 @click.option("--floor", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="The driving clip unchanged under the same sound: the floor.")
-@click.option("--preset", type=click.Choice(PRESETS), default=None, help="Whose limits to check (default: the intake preset setting).")
+@click.option("--preset", type=click.Choice(PRESETS_ORDER), default=None, help="Whose limits to check (default: the intake preset setting).")
 @click.option("--json", "as_json", is_flag=True, help="The whole report as JSON.")
 def evaluate_command(video: Path, audio: Path | None, reference: Path | None, floor: Path | None, preset: str | None, as_json: bool) -> None:
     """Measure VIDEO's lip sync and mouth quality against the given baselines.

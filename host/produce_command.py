@@ -23,6 +23,7 @@ from google.protobuf import json_format
 from host.deploy_command import follow, show_progress, stage_failed
 from host.render_command import render_remote
 from host.settings import get_settings
+from plugins.video_analysis.thresholds import PRESETS_ORDER
 from twinforge.host.v1 import host_service_pb2 as host_pb
 from twinforge.plugin.v1 import plugin_service_pb2 as plugin_pb
 
@@ -72,7 +73,8 @@ def evaluated(stub, avatar_id: str) -> dict:
 @click.command("produce")
 @click.argument("video", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--name", required=True, help="The avatar's name; running again with the same name goes on where it stopped.")
-@click.option("--preset", type=click.Choice(["draft", "standard", "high"]), default="draft", show_default=True, help="Quality (and time) of every stage.")
+@click.option("--preset", type=click.Choice(PRESETS_ORDER), default="draft", show_default=True,
+              help="Quality (and time) of every stage; tiny is a smoke test of the platform, its avatar does not lip-sync.")
 @click.option("--auto", is_flag=True, help="Approve a round that passes its thresholds without asking.")
 @click.option("--audio", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="What the avatar says at the end (default: a built-in sentence through text to speech).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="The final video (default: <name>.mp4).")

@@ -40,7 +40,7 @@ from plugins.video_analysis.thresholds import PRESETS_ORDER
 
 ARTIFACT_NAME = "training_set.zip"
 ARTIFACT_KIND = "training_set"
-CROP_SIZES = {"draft": 96, "standard": 128, "high": 256}
+CROP_SIZES = {"tiny": 96, "draft": 96, "standard": 128, "high": 256}
 CHUNK_FRAMES = 25  # about a second of video: progress about every second, at most that lost to a crash
 CHECKPOINT_EVERY_S = chunks.CHECKPOINT_EVERY_S
 CUTTING_SHARE = 0.9  # of the progress bar; writing the zip is the rest

@@ -25,6 +25,9 @@ class Config:
 
 
 PRESETS: dict[str, dict[str, Any]] = {
+    # the smoke test's short video: one driving clip and cover, a 4 s test clip (too short to tell
+    # sync from chance; the tiny preset's evaluation only checks that the render is a face)
+    "tiny": {"driving_count": 1, "cover_count": 1, "search_step": 10, "test_clip_s": 4.0, "test_min_s": 4.0},
     "draft": {"driving_count": 3, "search_step": 10},
     "standard": {},
     "high": {"search_step": 1},

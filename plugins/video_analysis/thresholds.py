@@ -5,6 +5,9 @@ failing limit, and fails beyond a failing limit. The advice a person reads quote
 changing a limit here changes what the person is told.
 
 Presets:
+- `tiny`: a smoke test of the whole platform, not an avatar anyone should use: the draft limits, but
+  10 s of video are enough (the trainers run a handful of iterations and the evaluation's limits are
+  smoke-level, plugins/evaluation/thresholds.py).
 - `draft`: a first avatar from whatever the person has at hand, to see the platform work. It asks for
   at least 30 s: the sync measure needs 10 s of held-out test speech to tell a true pairing from a
   false one, and training needs at least twice that. The sample congress_60s_256.mp4 (60 s, a
@@ -20,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import MappingProxyType
 
-PRESETS_ORDER = ("draft", "standard", "high")
+PRESETS_ORDER = ("tiny", "draft", "standard", "high")
 DEFAULT_PRESET = "standard"
 
 
@@ -110,6 +113,8 @@ _STANDARD = _DRAFT | {
     "av_duration_gap": Limit(warn_above=0.3, fail_above=1.0),
 }
 
+_TINY = _DRAFT | {"duration": Limit(fail_below=10, warn_below=30, fail_above=900)}
+
 _HIGH = _STANDARD | {
     "duration": Limit(fail_below=110, warn_below=180, fail_above=900),
     "frame_rate": Limit(fail_below=23.9, warn_below=24.9),
@@ -129,7 +134,7 @@ _HIGH = _STANDARD | {
     "backlight": Limit(warn_above=25, fail_above=50, warn_below=-70),
 }
 
-PRESETS = MappingProxyType({"draft": _DRAFT, "standard": _STANDARD, "high": _HIGH})
+PRESETS = MappingProxyType({"tiny": _TINY, "draft": _DRAFT, "standard": _STANDARD, "high": _HIGH})
 
 
 def limits(preset: str) -> dict[str, Limit]:

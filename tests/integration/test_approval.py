@@ -29,6 +29,7 @@ from plugins.sdk.training import Setup
 from plugins.sdk.errors import StageFailed
 from plugins.trainer.plugin import Trainer, scaled
 from plugins.trainer.spec import validate_spec
+from plugins.video_analysis.thresholds import PRESETS_ORDER
 from tests.fixtures.media import write_test_video
 from tests.fixtures.services import require_samples
 from tests.fixtures.tiny_submodels import SIZE, make_materials, make_training_set, prepare, weights
@@ -57,7 +58,7 @@ def spec():
         "format": "twinforge.model_spec", "format_version": 1,
         "submodels": {
             name: {"level": level, "needs": needs, "resources": {"cpu_cores": 1, "gpus": 0},
-                   "presets": {p: dict(presets[name]) for p in ("draft", "standard", "high")}}
+                   "presets": {p: dict(presets[name]) for p in PRESETS_ORDER}}
             for name, (level, needs) in graph.items()
         },
     })

@@ -32,5 +32,5 @@ async def test_produce_says_what_stops_it_and_a_second_run_goes_on_with_the_same
 async def test_produce_refuses_an_unknown_preset_before_touching_the_host(host, tmp_path) -> None:
     video = write_test_video(tmp_path / "anna.mp4")
     refused = await asyncio.to_thread(CliRunner().invoke, cli, ["produce", str(video), "--name", "anna", "--preset", "huge"])
-    assert refused.exit_code == 2 and "'huge' is not one of 'draft', 'standard', 'high'" in refused.output
+    assert refused.exit_code == 2 and "'huge' is not one of 'tiny', 'draft', 'standard', 'high'" in refused.output
     assert models.Avatar.select().count() == 0

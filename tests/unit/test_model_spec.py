@@ -32,14 +32,15 @@ def test_the_default_model_trains_syncnet_and_audio2lip_in_parallel_then_generat
     assert spec.submodels["generator"].needs == ("syncnet", "audio2lip")
     assert spec.submodels["refiner"].needs == ("generator",)
     for model in spec.submodels.values():
-        assert set(model.presets) == {"draft", "standard", "high"}
+        assert set(model.presets) == {"tiny", "draft", "standard", "high"}
         assert model.inputs == ("training_set", "materials")
-        sizes = [model.presets[p]["crop_size"] for p in ("draft", "standard", "high")]
-        assert sizes == [96, 128, 256]  # MODEL_NOTES: the mouth crop per preset
+        sizes = [model.presets[p]["crop_size"] for p in ("tiny", "draft", "standard", "high")]
+        assert sizes == [96, 96, 128, 256]  # MODEL_NOTES: the mouth crop per preset
 
 
 def test_the_networks_presets_come_from_their_file_and_the_spec_adds_to_them(tmp_path: Path) -> None:
     (tmp_path / "nets.yaml").write_text(
+        "tiny: {one: {iterations: 2, batch_size: 4, lr: 0.1, checkpoint_every: 2, crop_size: 96, max_minutes: 1}}\n"
         "draft: {one: {iterations: 10, batch_size: 4, lr: 0.1, checkpoint_every: 5, crop_size: 96, channels: 8, max_minutes: 1}}\n"
         "standard: {one: {iterations: 20, batch_size: 4, lr: 0.1, checkpoint_every: 5, crop_size: 128}}\n"
         "high: {one: {iterations: 40, batch_size: 4, lr: 0.1, checkpoint_every: 5, crop_size: 256}}\n"
