@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -102,7 +103,8 @@ def checked_in_time(path: Path) -> dict:
     return outcome["report"]
 
 
-def assert_report_or_unreadable(report: dict) -> None:
+def assert_report_or_unreadable(report: dict) -> str:
+    """The outcome's kind, for the reliability record: "unreadable" or the verdict."""
     assert report["verdict"] in ("pass", "fail")
     assert report["measures"], "a report without measures"
     for row in report["measures"]:
@@ -111,9 +113,12 @@ def assert_report_or_unreadable(report: dict) -> None:
     unreadable = [row for row in report["measures"] if row["name"] == UNREADABLE and row["status"] == "fail"]
     if unreadable:
         assert report["verdict"] == "fail" and len(unreadable) == 1
+    return "unreadable" if unreadable else report["verdict"]
 
 
-def fuzz_check(original: bytes, examples: int) -> None:
+def fuzz_check(original: bytes, examples: int) -> Counter[str]:
+    """How many mutated files ended as a passing report, a failing one, or unreadable."""
+    outcomes: Counter[str] = Counter()
     with tempfile.TemporaryDirectory(prefix="twinforge-fuzz-") as folder:
         path = Path(folder) / "upload.mp4"
 
@@ -121,9 +126,19 @@ def fuzz_check(original: bytes, examples: int) -> None:
         @given(steps=mutations(len(original)))
         def example(steps: list[Mutation]) -> None:
             path.write_bytes(mutated(original, steps))
-            assert_report_or_unreadable(checked_in_time(path))
+            outcomes[assert_report_or_unreadable(checked_in_time(path))] += 1
 
         example()
+    return outcomes
+
+
+RULE = "ends within 30 s (watchdog); a report whose failing measures all carry advice, or the one `container: unreadable` failure; never an exception"
+MUTATIONS = "bit flips, truncation, zeroed ranges, splices, random bytes over the header, up to 3 at once"
+
+
+def tally(outcomes: Counter[str]) -> str:
+    return (f"{sum(outcomes.values())} mutated files: {outcomes['pass'] + outcomes['fail']} reports "
+            f"({outcomes['fail']} failing), {outcomes['unreadable']} unreadable; no exception, no hang")
 
 
 @pytest.fixture(scope="module")
@@ -131,15 +146,18 @@ def small_video(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     return write_test_video(tmp_path_factory.mktemp("intake") / "small.mp4", seconds=1.0).read_bytes()
 
 
-def test_mutated_small_videos_get_a_report_or_the_unreadable_error(small_video: bytes):
-    fuzz_check(small_video, examples=100)
+def test_mutated_small_videos_get_a_report_or_the_unreadable_error(small_video: bytes, reliability):
+    outcomes = fuzz_check(small_video, examples=100)
+    reliability.record(section="fuzzing", what=f"the intake check (`check_video`) on mutated bytes of a 1 s 64x64 H.264/AAC MP4: {MUTATIONS}",
+                       expected=RULE, observed=tally(outcomes))
 
 
 @pytest.mark.samples
-def test_mutated_real_recordings_get_a_report_or_the_unreadable_error():
+def test_mutated_real_recordings_get_a_report_or_the_unreadable_error(reliability):
     if not SAMPLE.is_file():
         pytest.skip(f"sample video not found at {SAMPLE} (../shared/samples beside the repository): the real-recording mutations are skipped")
-    fuzz_check(SAMPLE.read_bytes(), examples=40)
+    outcomes = fuzz_check(SAMPLE.read_bytes(), examples=40)
+    reliability.record(section="fuzzing", what=f"the intake check on mutated bytes of {SAMPLE.name}: {MUTATIONS}", expected=RULE, observed=tally(outcomes))
 
 
 @pytest.mark.parametrize(
@@ -150,7 +168,7 @@ def test_mutated_real_recordings_get_a_report_or_the_unreadable_error():
         ("garbage", {2}),
     ],
 )
-def test_the_check_command_exits_with_a_code_never_a_traceback(small_video: bytes, tmp_path: Path, damage: str, codes: set[int]):
+def test_the_check_command_exits_with_a_code_never_a_traceback(small_video: bytes, tmp_path: Path, damage: str, codes: set[int], reliability):
     data = {
         "half": small_video[: len(small_video) // 2],
         "zeroed_start": bytes(4096) + small_video[4096:],
@@ -166,3 +184,6 @@ def test_the_check_command_exits_with_a_code_never_a_traceback(small_video: byte
     assert done.returncode in codes, f"exit {done.returncode}: {done.stdout}{done.stderr}"
     if done.returncode == 2:
         assert "unreadable" in done.stdout and "send" in done.stdout
+    reliability.record(section="fuzzing", what=f"`twinforge check` in a subprocess on a damaged video ({damage.replace('_', ' ')})",
+                       expected=f"exit {'/'.join(map(str, sorted(codes)))} (2 with the unreadable advice), no traceback",
+                       observed=f"exit {done.returncode}, no traceback")

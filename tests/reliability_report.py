@@ -1,0 +1,189 @@
+"""`python -m tests.reliability_report`: runs the fault, fuzz, load and security tests and writes
+docs/RELIABILITY.md from what they recorded (tests/fixtures/reliability.py), so that the page is the
+result of a run on a named machine and date, never prose that drifts from the tests.
+
+A row counts as survived only when its test passed; a test that failed or was skipped is listed
+with its reason, and its rows are left out. The hand-written notes (what the tests found and
+fixed, what they do not cover) live in docs/reliability_notes.md and are included as they are.
+
+    .venv/bin/python -m tests.reliability_report [--output docs/RELIABILITY.md]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from bench.__main__ import machine
+from tests.fixtures.reliability import RECORD_ENV
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTES = ROOT / "docs" / "reliability_notes.md"
+COMMAND = ".venv/bin/python -m tests.reliability_report"
+# What the report runs; a path that does not exist (yet) is left out, so a new file joins by existing.
+TARGETS = (
+    "tests/faults",
+    "tests/fuzz",
+    "tests/load",
+    "tests/integration/test_secrets.py",
+    "tests/integration/test_tls.py",
+    "tests/integration/test_host_contract.py::test_registration_needs_the_token",
+    "tests/integration/test_api_keys.py",
+)
+SECTIONS = {"faults": "Faults", "storage": "Storage", "load": "Load", "security": "Security", "fuzzing": "Fuzzing"}
+# The section of a test that recorded nothing (it failed first, or records nothing), by its path.
+SECTION_OF_PATH = {"tests/faults/": "faults", "tests/fuzz/": "fuzzing", "tests/load/": "load", "tests/integration/": "security"}
+REASON_CHARS = 300
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: str  # passed, failed or skipped
+    reason: str
+
+
+def targets() -> list[str]:
+    return [target for target in TARGETS if (ROOT / target.split("::")[0]).exists()]
+
+
+def junit_key(nodeid: str) -> str:
+    """A pytest node id in the form JUnit XML names a test case (dotted module and classes, then the name)."""
+    parts = nodeid.split("::")
+    return ".".join([parts[0].removesuffix(".py").replace("/", "."), *parts[1:-1]]) + "::" + parts[-1]
+
+
+def outcomes(junit: Path) -> dict[str, Outcome]:
+    """Each test case's outcome; a case reported twice (a teardown error after a pass) keeps the worse."""
+    found: dict[str, Outcome] = {}
+    rank = {"passed": 0, "skipped": 1, "failed": 2}
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        key = f"{case.get('classname')}::{case.get('name')}"
+        outcome = Outcome("passed", "")
+        for child in case:
+            if child.tag in ("failure", "error"):
+                text = (child.text or "").strip().splitlines()
+                outcome = Outcome("failed", child.get("message") or (text[-1] if text else ""))
+            elif child.tag == "skipped" and outcome.state != "failed":
+                outcome = Outcome("skipped", child.get("message") or "")
+        if key not in found or rank[outcome.state] > rank[found[key].state]:
+            found[key] = outcome
+    return found
+
+
+def node_ids(junit: Path) -> dict[str, str]:
+    """JUnit key -> a readable test id (path::name)."""
+    ids = {}
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        classname, name = case.get("classname") or "", case.get("name") or ""
+        ids[f"{classname}::{name}"] = f"{module_path(classname)}::{name}"
+    return ids
+
+
+def module_path(classname: str) -> str:
+    """tests.fuzz.test_x(.Class) -> tests/fuzz/test_x.py(::Class), checked against the tree."""
+    parts = classname.split(".")
+    for cut in range(len(parts), 0, -1):
+        path = "/".join(parts[:cut]) + ".py"
+        if (ROOT / path).is_file():
+            return "::".join([path, *parts[cut:]])
+    return classname
+
+
+def section_of(test_id: str) -> str:
+    return next((section for prefix, section in SECTION_OF_PATH.items() if test_id.startswith(prefix)), "security")
+
+
+def nothing_lost(text: str) -> bool:
+    return text.strip().lower().startswith("nothing")
+
+
+def redone(text: str) -> bool:
+    """A killed attempt's progress, done again by the next one: time spent twice, not data lost."""
+    return "redone" in text.lower()
+
+
+def cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def render(records: list[dict], results: dict[str, Outcome], ids: dict[str, str], command: str, seconds: float, when: dt.datetime) -> str:
+    counts = {state: sum(o.state == state for o in results.values()) for state in ("passed", "failed", "skipped")}
+    survived = [r for r in records if results.get(junit_key(r["test"]), Outcome("failed", "")).state == "passed"]
+    recorded_tests = {junit_key(r["test"]) for r in records}
+    lines = [
+        "# Reliability",
+        "",
+        f"Generated by `{COMMAND}` on {when:%Y-%m-%d %H:%M} UTC, on {machine()}; it ran",
+        f"`{command}` in {seconds:.0f} s: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped.",
+        "Each row is what one test injected or tried, the rule it checked and what it observed; only rows whose",
+        "test passed count as survived. Failed and skipped tests are listed under their section with the reason.",
+    ]
+    for section, title in SECTIONS.items():
+        rows = [r for r in survived if r["section"] == section]
+        not_passed = sorted((ids.get(k, k), o) for k, o in results.items() if o.state != "passed" and section_of(ids.get(k, k)) == section)
+        silent = sorted(ids.get(k, k) for k, o in results.items()
+                        if o.state == "passed" and k not in recorded_tests and section_of(ids.get(k, k)) == section)
+        if not rows and not not_passed and not silent:
+            continue
+        blocks = []
+        if rows:
+            blocks.append(["| injected or tried | rule checked | observed | lost | test |", "|---|---|---|---|---|",
+                           *(f"| {cell(r['what'])} | {cell(r['expected'])} | {cell(r['observed'])} | {cell(r['lost'])} | `{cell(r['test'])}` |" for r in rows)])
+        if silent:
+            blocks.append(["Passed without a record: " + ", ".join(f"`{test}`" for test in silent) + "."])
+        if not_passed:
+            blocks.append([f"- **{outcome.state}**: `{test}`: {cell(outcome.reason[:REASON_CHARS]) or 'no reason given'}" for test, outcome in not_passed])
+        lines += ["", f"## {title}"]
+        for block in blocks:
+            lines += ["", *block]
+    if NOTES.is_file():
+        lines += ["", NOTES.read_text().strip()]
+    lost = [f"{r['what']}: {r['lost']}" for r in survived if not nothing_lost(r["lost"]) and not redone(r["lost"])]
+    lost += [f"not proven, `{ids.get(k, k)}` failed" for k, o in sorted(results.items()) if o.state == "failed"]
+    again = [f"{r['what']}: {r['lost']}" for r in survived if redone(r["lost"]) and not nothing_lost(r["lost"])]
+    if again:
+        lines += ["", "Work done twice after a kill (the issue allows at most one checkpoint interval; no data):",
+                  *(f"- {item}" for item in again)]
+    lines += ["", "Lost: nothing" if not lost else "Lost:\n" + "\n".join(f"- {item}" for item in lost)]
+    return "\n".join(lines) + "\n"
+
+
+def run(output: Path) -> float:
+    """Runs the tests and writes the page; returns the seconds it took."""
+    started = time.monotonic()
+    when = dt.datetime.now(dt.timezone.utc)
+    with tempfile.TemporaryDirectory(prefix="twinforge-reliability-") as folder:
+        records_path, junit = Path(folder) / "records.jsonl", Path(folder) / "junit.xml"
+        records_path.touch()
+        chosen = targets()
+        subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfEs", f"--junitxml={junit}", *chosen],
+                       cwd=ROOT, env={**os.environ, RECORD_ENV: str(records_path)}, check=False)
+        if not junit.is_file():
+            raise click.ClickException("pytest wrote no JUnit report (it could not start): nothing to write")
+        records = [json.loads(line) for line in records_path.read_text().splitlines() if line.strip()]
+        command = f"{RECORD_ENV}=<records.jsonl> pytest -q -p no:cacheprovider --junitxml=<junit.xml> " + " ".join(chosen)
+        seconds = time.monotonic() - started
+        output.write_text(render(records, outcomes(junit), node_ids(junit), command, seconds, when))
+    return seconds
+
+
+@click.command()
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=ROOT / "docs" / "RELIABILITY.md", show_default=True)
+def main(output: Path) -> None:
+    """Run the reliability tests and write docs/RELIABILITY.md."""
+    seconds = run(output)
+    click.echo(f"wrote {output} in {seconds:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
