@@ -152,7 +152,7 @@ def render(records: list[dict], results: dict[str, Outcome], ids: dict[str, str]
     lost += [f"not proven, `{ids.get(k, k)}` failed" for k, o in sorted(results.items()) if o.state == "failed"]
     again = [f"{r['what']}: {r['lost']}" for r in survived if redone(r["lost"]) and not nothing_lost(r["lost"])]
     if again:
-        lines += ["", "Work done twice after a kill (the issue allows at most one checkpoint interval; no data):",
+        lines += ["", "Work done twice after a kill (at most one checkpoint interval; a stage without checkpoints starts over; no data lost):",
                   *(f"- {item}" for item in again)]
     lines += ["", "Lost: nothing" if not lost else "Lost:\n" + "\n".join(f"- {item}" for item in lost)]
     return "\n".join(lines) + "\n"
