@@ -4,8 +4,8 @@ training set (docs/preprocessing.md) that training reads at random without decod
 It streams the frames once, cuts each frame's crop box from the face track and resizes it to the
 preset's size, and keeps the faces of finished chunks as the chunked work's rows, so that they are
 in the checkpoint and a crash costs at most the last few seconds of work. Memory: the faces of the
-whole video are held until the zip is written, 2.7 MB a second of 25 fps video at 96 px (`draft`,
-about 210 MB for five minutes), 4.9 MB at 128 px and 19.7 MB at 256 px (`high`: about 1.5 GB for
+whole video are held until the zip is written, 2.7 MB a second of 25 fps video at 96 px (`tiny`),
+4.9 MB at 128 px (`draft` and `standard`: about 370 MB for five minutes) and 19.7 MB at 256 px (`high`: about 1.5 GB for
 five minutes, 3 GB while the checkpoint joins its rows), which is why `memory_bytes` is 3 GiB.
 The segmentation matte is not used here; it is an input so that the training set is made only
 once every preprocessing stage has succeeded.
@@ -40,7 +40,7 @@ from plugins.video_analysis.thresholds import PRESETS_ORDER
 
 ARTIFACT_NAME = "training_set.zip"
 ARTIFACT_KIND = "training_set"
-CROP_SIZES = {"tiny": 96, "draft": 96, "standard": 128, "high": 256}
+CROP_SIZES = {"tiny": 96, "draft": 128, "standard": 128, "high": 256}
 CHUNK_FRAMES = 25  # about a second of video: progress about every second, at most that lost to a crash
 CHECKPOINT_EVERY_S = chunks.CHECKPOINT_EVERY_S
 CUTTING_SHARE = 0.9  # of the progress bar; writing the zip is the rest

@@ -3,7 +3,7 @@ audio out, one per output frame.
 
 audio -> Whisper rows -> audio2lip -> lips, smoothed over time (Savitzky-Golay: jitter is the
 third most common complaint), brought to the person's range (the gain, then each coordinate's
-training range), and pulled towards the person's closed mouth where the voice activity says
+training range), and pulled towards the person's mouth at rest where the voice activity says
 silence (chatter in silence is the second) -> the lip map at the driving frame's nose -> generator
 -> refiner -> pasted into the driving crop's lower face with a feathered mask.
 
@@ -26,15 +26,11 @@ from plugins.lipsync import audio2lip, features, generator, refiner
 from plugins.lipsync import data as lipdata
 from plugins.lipsync.common import upstream
 from plugins.lipsync.nets import Audio2Lip, Generator, Refiner
-from plugins.vad.mask import frame_probabilities
-from plugins.vad.windows import WINDOW_S, window_count, window_probabilities
-from plugins.video_analysis.detectors import VoiceActivity
+from plugins.lipsync.speech import speech_weight
 
 SMOOTH_FRAMES = 5  # Savitzky-Golay window (0.2 s at 25 fps), order 2: keeps the peaks of syllables
 # A generator trained with `smooth_frames` in its config (a "jitter" rejection doubles it, see
 # host/approval.py) sets the window instead: steadier lips at the cost of the shortest syllables.
-SILENCE_RAMP = (0.2, 0.6)  # speech probability mapped to 0..1 weight of the predicted lips
-RAMP_FRAMES = 5  # the weight is averaged over this many frames: a smooth ramp, no snap
 BATCH = 32
 FEATHER = 0.08  # of the box side: the soft edge of the pasted lower face
 LEAD_S = 25.0  # made from the first Whisper window alone (its rows are kept up to 27.5 s), see render_batches
@@ -52,17 +48,6 @@ def driving_order(count: int, clip_length: int) -> np.ndarray:
 
 def frame_count(samples: int, fps: float) -> int:
     return max(1, int(round(samples / features.SAMPLE_RATE * fps)))
-
-
-def speech_weight(samples: np.ndarray, fps: float, count: int) -> np.ndarray:
-    """float32[count] in [0, 1]: 1 in speech, 0 in silence, ramped over a few frames."""
-    windows = window_probabilities(VoiceActivity(), samples, 0, window_count(len(samples)))
-    probability = frame_probabilities(windows, WINDOW_S, fps, count)
-    low, high = SILENCE_RAMP
-    weight = np.clip((probability - low) / (high - low), 0.0, 1.0)
-    kernel = np.ones(RAMP_FRAMES) / RAMP_FRAMES
-    padded = np.pad(weight, RAMP_FRAMES // 2, mode="edge")
-    return np.convolve(padded, kernel, mode="valid")[:count].astype(np.float32)
 
 
 def feather_mask(side: int, top: float) -> np.ndarray:
@@ -117,7 +102,7 @@ class LipSyncGraph:
         anchor = np.where(valid[:, None], anchor, mean_anchor)
         predicted = self.predict_deltas(rows)
         weight = speech_weight(samples, fps, count)[:, None]
-        deltas = weight * predicted + (1 - weight) * self.lips_file["closed"].numpy()[None]
+        deltas = weight * predicted + (1 - weight) * self.lips_file["rest"].numpy()[None]
         return (anchor[:, None] + geometry.mean_shape + deltas.reshape(count, -1, 2) * geometry.delta_scale).astype(np.float32)
 
     def render(self, samples: np.ndarray, faces: np.ndarray, landmarks: np.ndarray, fps: float) -> np.ndarray:

@@ -33,7 +33,7 @@ FPS = 25
 WIDTH, HEIGHT = 160, 128
 FRAMES = 50
 SQUARE = 24  # the "face": a white square, SQUARE px wide, top-left at square_at(i)
-HALF_BOX = 24  # the crop box: 48 px around the square's centre, so draft's 96 px crops are 2x
+HALF_BOX = 24  # the crop box: 48 px around the square's centre, so tiny's 96 px crops are 2x
 NO_FACE = {0, 1, 10, 11, 12}  # the track found nothing here (held or back-filled boxes)
 BLURRED = 20
 JUMP = 30  # the square jumps 30 px right: large motion into this frame
@@ -137,7 +137,7 @@ def context(tmp_path: Path, inputs: list[LocalInput], parameters: dict | None = 
     workdir.mkdir()
     return RunContext(
         avatar_id="av1", stage="crop", run_id="run-crop", attempt=1 if resume is None else 2,
-        parameters=parameters if parameters is not None else {"preset": "draft"}, workdir=workdir, inputs=inputs,
+        parameters=parameters if parameters is not None else {"preset": "tiny"}, workdir=workdir, inputs=inputs,
         resume_checkpoint=resume, blobs=LocalBlobStore(tmp_path / "blobs"), emit=lambda event: None,
     )
 
@@ -214,7 +214,7 @@ def test_quality_flags_say_what_is_wrong_with_each_frame(square_set: TrainingSet
 def test_the_manifest_and_the_copied_arrays(square_set: TrainingSet, squares: Inputs) -> None:
     manifest = square_set.manifest
     assert manifest["format"] == "twinforge.training_set" and manifest["format_version"] == 1
-    expected = {"fps": 25.0, "frame_count": FRAMES, "width": WIDTH, "height": HEIGHT, "crop_size": 96, "preset": "draft", "mel_rate": 100.0}
+    expected = {"fps": 25.0, "frame_count": FRAMES, "width": WIDTH, "height": HEIGHT, "crop_size": 96, "preset": "tiny", "mel_rate": 100.0}
     assert {k: manifest[k] for k in expected} == expected
     assert manifest["avatar_id"] == "av1" and manifest["submission_video_key"] == "avatars/av1/uploads/run-uploads/square.mp4"
     assert manifest["video_sha256"] == hashlib.sha256(squares.video.read_bytes()).hexdigest()

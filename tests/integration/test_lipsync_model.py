@@ -1,5 +1,5 @@
 """The lip-sync model on a real training set: congress_60s_256.mp4 preprocessed by the five stages
-(draft, 96 px), each sub-model prepared with small networks, stepped a few times, evaluated and
+(draft, 128 px), each sub-model prepared with small networks, stepped a few times, evaluated and
 exported, then the graph rendering crops for audio it never heard."""
 
 from __future__ import annotations
@@ -105,9 +105,10 @@ def test_graph_renders_crops_for_new_audio(trained, training_set):
     faces, landmarks = np.asarray(ts["faces"][:20]), np.asarray(ts["landmarks"][:20])
     graph = load_graph(trained["paths"])
     crops = graph.render(sound, faces, landmarks, 25.0)
-    assert crops.shape == (75, 96, 96, 3) and crops.dtype == np.uint8
+    side = int(ts.manifest["crop_size"])
+    assert crops.shape == (75, side, side, 3) and crops.dtype == np.uint8
     order = driving_order(75, 20)
-    _, y0, _ = graph.geometry.pixels(96)
+    _, y0, _ = graph.geometry.pixels(side)
     assert np.array_equal(crops[:, :y0], faces[order][:, :y0])  # above the lower face: the driving crop, untouched
     assert not np.array_equal(crops, faces[order])
 

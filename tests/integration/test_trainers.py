@@ -49,7 +49,7 @@ def test_each_trainer_trains_its_iterations_and_stores_its_model_file(trained, n
     model = trained[name]
     metadata = json.loads(model.ref.metadata_json)
     assert model.ref.name == f"{name}.pt" and metadata["submodel"] == name
-    assert metadata["preset"] == "draft" and metadata["iterations"] == ITERATIONS and metadata["crop_size"] == 96
+    assert metadata["preset"] == "draft" and metadata["iterations"] == ITERATIONS and metadata["crop_size"] == 128
     weights = torch.load(model.path, weights_only=True)
     tensors = [value for value in _leaves(weights) if isinstance(value, torch.Tensor) and value.is_floating_point()]
     assert tensors and all(torch.isfinite(t).all() for t in tensors)

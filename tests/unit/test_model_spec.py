@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from host.flow import PREPROCESSING_FLOW, with_model
+from plugins.crop.server import CROP_SIZES
 from plugins.trainer.spec import DEFAULT_SPEC, SpecError, load_spec, validate_spec, with_presets_file
 
 
@@ -35,7 +36,8 @@ def test_the_default_model_trains_syncnet_and_audio2lip_in_parallel_then_generat
         assert set(model.presets) == {"tiny", "draft", "standard", "high"}
         assert model.inputs == ("training_set", "materials")
         sizes = [model.presets[p]["crop_size"] for p in ("tiny", "draft", "standard", "high")]
-        assert sizes == [96, 96, 128, 256]  # MODEL_NOTES: the mouth crop per preset
+        assert sizes == [96, 128, 128, 256]  # presets.yaml: draft's generator needs 128 px crops
+        assert sizes == [CROP_SIZES[p] for p in ("tiny", "draft", "standard", "high")]  # what the crop stage makes
 
 
 def test_the_networks_presets_come_from_their_file_and_the_spec_adds_to_them(tmp_path: Path) -> None:
