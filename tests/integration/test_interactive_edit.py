@@ -16,6 +16,7 @@ import pytest
 
 from host import handlers, material_versions
 from host.storage import models
+from host.storage.blobs import file_chunks
 from host.channels import host_channel_aio
 from host.settings import get_settings
 from plugins.cutout.artifact import Cutout, read_cutout
@@ -121,7 +122,8 @@ def test_a_trim_and_a_background_reuse_the_frames(prepared, first):
 async def upload(stub, avatar_id: str, local) -> object:
     async def parts():
         yield host_pb.UploadArtifactRequest(header=host_pb.UploadHeader(avatar_id=avatar_id, kind=local.ref.kind, filename=local.path.name))
-        yield host_pb.UploadArtifactRequest(chunk=local.path.read_bytes())
+        for chunk in file_chunks(local.path):  # in chunks, as every client sends: a draft training set is over gRPC's 4 MiB message limit
+            yield host_pb.UploadArtifactRequest(chunk=chunk)
 
     return (await stub.UploadArtifact(parts())).artifact
 
