@@ -21,7 +21,7 @@ clip's own sound (the same voice, words never trained on); the floor (the drivin
 under the same audio) for both; and the ceiling, the real video of the test clip with its sound.
 Each is measured by the platform's sync measure (plugins.lipsync.sync_measure, on the MP4 as a user
 plays it): correlation at offset 0, the best one and its offset, the confidence (best minus the
-median over -10..+10 frames) and the speech frames that counted. The render should beat the floor
+median over the offsets within a second either way) and the speech frames that counted. The render should beat the floor
 clearly and peak within a frame of 0. Other work on the machine makes the timings noisy.
 """
 

@@ -1,9 +1,9 @@
 """Sync of a video with its sound, two ways: the platform's proved measure (mouth opening against
-the rise of the speech band's loudness over offsets of -10..+10 frames, plugins/lipsync/sync_measure.py), and the
+the rise of the speech band's loudness over offsets of up to a second either way, plugins/lipsync/sync_measure.py), and the
 trained sync expert's own confidence (plugins/lipsync/syncnet.py) where a model file is at hand.
 
 The expert is scored the way the proved measure is: its mean logit over the 5-frame windows inside
-speech, at every offset of the sound of -10..+10 frames; the confidence is the best mean minus the
+speech, at every offset of the sound within a second either way; the confidence is the best mean minus the
 median, so that an expert that likes every window a little does not pass for one that found the
 sync. It reads crops of the training set's geometry (a render's generated crops, the real clip's
 and the floor's own crops), so it is measured in the stages, not on any video.
@@ -18,7 +18,7 @@ import torch
 
 from plugins.lipsync import data as lipdata
 from plugins.lipsync import features, syncnet
-from plugins.lipsync.sync_measure import MAX_LAG, articulation, correlate
+from plugins.lipsync.sync_measure import articulation, correlate, max_lag
 
 BATCH = 64
 
@@ -27,7 +27,7 @@ def proved_sync(opening: np.ndarray, samples: np.ndarray, fps: float, speech: np
     """The sync measure of a mouth-opening track played with 16 kHz `samples` from its first frame,
     over the frames inside speech."""
     count = len(opening)
-    found = correlate(opening, articulation(samples, fps, count), counted=np.asarray(speech[:count], bool))
+    found = correlate(opening, articulation(samples, fps, count), max_lag(fps), np.asarray(speech[:count], bool))
     return {"sync_confidence": float(found.confidence), "sync_offset": int(found.lag), "sync_best": float(found.best), "sync_frames": int(found.frames)}
 
 
@@ -59,7 +59,8 @@ class Expert:
             return {"expert_confidence": None, "expert_offset": None}
         mouths = torch.stack([lower[s : s + lipdata.WINDOW].flatten(0, 1) for s in starts])
         means = {}
-        for lag in range(-MAX_LAG, MAX_LAG + 1):
+        reach = max_lag(fps)
+        for lag in range(-reach, reach + 1):
             index = torch.from_numpy(features.window_index(starts + lipdata.WINDOW // 2 - lag, fps, len(rows)))
             logits = [self.net(rows[index[i : i + BATCH]], mouths[i : i + BATCH]) for i in range(0, len(starts), BATCH)]
             means[lag] = float(torch.cat(logits).mean())

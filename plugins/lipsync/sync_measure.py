@@ -14,8 +14,10 @@ the loudness put it 2 to 8 frames off (docs/evaluation.md has the figures).
 Only frames inside speech count (silero's voice activity per frame, as the vad stage makes its
 mask, so pauses between phrases are out): people open their mouths to breathe between phrases,
 which anti-correlates with the sound and would hide a good sync. Pearson correlation at every
-offset of -10..+10 frames (positive: the mouth moves after the sound); the confidence is the best
-correlation minus the median over the offsets, so that a mouth that merely moves a lot, which
+offset within a second either way (positive: the mouth moves after the sound: a search of a
+second, so that sound half a second late, a common fault of a recording or a render, is seen, not
+cut off at the search's edge); the confidence is the best correlation minus the median over the
+offsets, so that a mouth that merely moves a lot, which
 correlates a little at every offset, does not pass for one in sync. A generated video should peak
 within one frame of 0; real recordings are sometimes a few frames off. The floor is the driving
 clip left unchanged under the same audio, near 0 confidence; short clips are noisy (10 s or more
@@ -40,7 +42,7 @@ from plugins.video_analysis.detectors import VAD_RATE, VoiceActivity
 
 INNER_TOP, INNER_BOTTOM = 13, 14
 EYE_CORNERS = (33, 263)
-MAX_LAG = 10
+MAX_LAG_S = 1.0  # the offsets searched, either way
 SPEECH_BAND = (800.0, 3000.0)  # Hz
 WINDOW_S = 0.064
 
@@ -73,6 +75,11 @@ def mouth_opening(frames: Iterable[np.ndarray]) -> np.ndarray:
     finally:
         mesh.close()
     return np.asarray(values, dtype=np.float32)
+
+
+def max_lag(fps: float) -> int:
+    """Frames searched either way: MAX_LAG_S at the video's rate."""
+    return max(1, int(round(MAX_LAG_S * fps)))
 
 
 def band_loudness(samples: np.ndarray, fps: float, count: int, rate: int = SAMPLE_RATE) -> np.ndarray:
@@ -122,7 +129,7 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> tuple[float, int]:
     return float(np.corrcoef(a[keep], b[keep])[0, 1]), counted
 
 
-def correlate(opening: np.ndarray, sound: np.ndarray, max_lag: int = MAX_LAG, counted: np.ndarray | None = None) -> SyncMeasure:
+def correlate(opening: np.ndarray, sound: np.ndarray, max_lag: int, counted: np.ndarray | None = None) -> SyncMeasure:
     """Correlations of opening[t + lag] with sound[t] for lag in -max_lag..max_lag, over the
     frames t where `counted` (bool per frame of the sound; default: all)."""
     count = min(len(opening), len(sound))
@@ -148,7 +155,7 @@ def measure_frames(frames: Iterable[np.ndarray], samples: np.ndarray, fps: float
         raise ValueError(f"the sync measure finds speech in {VAD_RATE} Hz sound, not {rate} Hz")
     opening = mouth_opening(frames)
     count = len(opening)
-    return correlate(opening, articulation(samples, fps, count, rate), counted=speech_frames(samples, fps, count))
+    return correlate(opening, articulation(samples, fps, count, rate), max_lag(fps), speech_frames(samples, fps, count))
 
 
 def measure_video(path: Path, samples: np.ndarray | None = None) -> SyncMeasure:
