@@ -4,8 +4,9 @@ any video measured the way the `sync_detection` and `quality_eval` stages measur
 
 The video is the render; --reference is the real recording of the same speech (the ceiling: LMD,
 mouth PSNR/SSIM and sharpness need it) and --floor the driving clip left unchanged under the same
-sound (`twinforge render --floor`). Limits that need a baseline that was not given are reported as
-not checked.
+sound (`twinforge render --floor`). Rules that need a baseline that was not given are reported as
+not checked, and the video cannot pass without them. Inputs of different lengths are measured over
+the span they share.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import click
 from host.settings import get_settings
 from plugins.video_analysis.thresholds import PRESETS_ORDER
 
+NOT_PASSED = 3
+
 
 @click.command("evaluate")
 @click.argument("video", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -27,19 +30,22 @@ from plugins.video_analysis.thresholds import PRESETS_ORDER
 @click.option("--preset", type=click.Choice(PRESETS_ORDER), default=None, help="Whose limits to check (default: the intake preset setting).")
 @click.option("--json", "as_json", is_flag=True, help="The whole report as JSON.")
 def evaluate_command(video: Path, audio: Path | None, reference: Path | None, floor: Path | None, preset: str | None, as_json: bool) -> None:
-    """Measure VIDEO's lip sync and mouth quality against the given baselines.
+    """Measure VIDEO's lip sync and mouth quality against the given baselines, with the verdict the
+    platform's acceptance gives (sync first, then motion and picture).
 
-    Exit codes: 0 measured (whether or not it passes: see `passed`), 1 the files cannot be read."""
+    Exit codes: 0 measured and passes, 3 measured and does not pass (see `passed` and the
+    summary), 1 the files cannot be read or measured together."""
     from plugins.evaluation import report
-    from plugins.evaluation.measure import measure_files
-    from plugins.media.audio import NoSound
-    from plugins.media.frames import VideoUnreadable
+    from plugins.evaluation.measure import BadInput, measure_files
 
     try:
-        clips = measure_files(video, audio, reference, floor)
-    except NoSound as exc:
-        raise click.ClickException(f"{exc}: pass the sound it is played with as --audio") from None
-    except VideoUnreadable as exc:
-        raise click.ClickException(f"{exc}: pass an MP4, MOV, MKV or WebM video") from None
+        clips, notes = measure_files(video, audio, reference, floor)
+    except BadInput as exc:
+        raise click.ClickException(str(exc)) from None
     made = report.build(clips, preset or get_settings().intake_preset)
-    click.echo(json.dumps(made, indent=2) if as_json else report.text(made))
+    made["notes"] = notes
+    if as_json:
+        click.echo(json.dumps(made, indent=2))
+    else:
+        click.echo("\n".join([*(f"Note: {note}." for note in notes), report.text(made)]))
+    raise SystemExit(0 if made["passed"] else NOT_PASSED)

@@ -8,7 +8,11 @@ head is not where the real clip's head is, and only the mouth's shape should be 
 are reported in percent of that eye distance.
 
 The mouth region is a square around the lips, one eye distance wide (room for the lips and the
-chin's top), resized to 64 px, so that a 512 px video and a 256 px one compare alike.
+chin's top), resized to 64 px for PSNR and SSIM, so that a 512 px video and a 256 px one compare
+alike. Sharpness is measured on the same square at the video's own resolution (at most
+SHARP_SIDE px: beyond that, pixel noise rather than teeth and lip edges dominates the Laplacian),
+because a mouth drawn at 64 px and scaled up to a 200 px mouth looks soft to a person although
+its 64 px picture would measure as sharp as the real one's.
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ from plugins.lipsync.data import INNER_BOTTOM, INNER_TOP, LIPS
 from plugins.lipsync.sync_measure import EYE_CORNERS
 
 MOUTH_SIDE = 64  # pixels the mouth region is resized to
+SHARP_SIDE = 128  # the most pixels across at which sharpness is measured; smaller mouths at their own size
 MOUTH_WIDTH = 1.0  # of the eye distance: the side of the mouth square
 PSNR_CAP = 100.0  # dB: what identical pictures score (a finite number, so that reports stay JSON)
+MIN_SPEECH_FRAMES = 25  # a second of speech: fewer cannot say how far the mouth moves
 SSIM_C1, SSIM_C2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
 
 
@@ -35,6 +41,7 @@ class Track:
 
     lips: np.ndarray  # float32[N, 40, 2]: lip points minus their centre, over the eye distance (NaN: no face)
     mouths: np.ndarray  # uint8[N, MOUTH_SIDE, MOUTH_SIDE, 3] (zeros where no face was seen)
+    sharp: np.ndarray  # float32[N]: the mouth's sharpness at the video's own resolution (NaN: no face)
 
     @property
     def found(self) -> np.ndarray:
@@ -49,33 +56,47 @@ class Track:
 def track(frames: Iterable[np.ndarray]) -> Track:
     """The lips and mouth regions of RGB frames, with one tracking face mesh over the whole video."""
     mesh = new_mesh()
-    lips, mouths = [], []
+    lips, mouths, sharp = [], [], []
     try:
         for rgb in frames:
             points = mesh_points(mesh, np.ascontiguousarray(rgb))
             if points is None:
                 lips.append(np.full((len(LIPS), 2), np.nan, np.float32))
                 mouths.append(np.zeros((MOUTH_SIDE, MOUTH_SIDE, 3), np.uint8))
+                sharp.append(np.nan)
                 continue
             eyes = float(np.linalg.norm(points[EYE_CORNERS[0], :2] - points[EYE_CORNERS[1], :2]))
             mouth = points[list(LIPS), :2]
             centre = mouth.mean(axis=0)
+            side = MOUTH_WIDTH * eyes
             lips.append(((mouth - centre) / max(eyes, 1e-6)).astype(np.float32))
-            mouths.append(mouth_region(rgb, centre, MOUTH_WIDTH * eyes))
+            mouths.append(mouth_region(rgb, centre, side, MOUTH_SIDE))
+            sharp.append(laplacian_variance(mouth_region(rgb, centre, side, int(np.clip(round(side), 8, SHARP_SIDE)))))
     finally:
         mesh.close()
     if not lips:
-        return Track(np.zeros((0, len(LIPS), 2), np.float32), np.zeros((0, MOUTH_SIDE, MOUTH_SIDE, 3), np.uint8))
-    return Track(np.stack(lips), np.stack(mouths))
+        return Track(np.zeros((0, len(LIPS), 2), np.float32), np.zeros((0, MOUTH_SIDE, MOUTH_SIDE, 3), np.uint8), np.zeros(0, np.float32))
+    return Track(np.stack(lips), np.stack(mouths), np.asarray(sharp, np.float32))
 
 
-def mouth_region(rgb: np.ndarray, centre: np.ndarray, side: float) -> np.ndarray:
-    """uint8[MOUTH_SIDE, MOUTH_SIDE, 3]: the square of `side` pixels around `centre` (edges repeated
-    where it leaves the frame)."""
+def mouth_region(rgb: np.ndarray, centre: np.ndarray, side: float, out: int) -> np.ndarray:
+    """uint8[out, out, 3]: the square of `side` pixels around `centre` (edges repeated where it
+    leaves the frame), resized to `out` (area-averaged when shrunk)."""
     half = side / 2
-    scale = MOUTH_SIDE / max(side, 1.0)
+    scale = out / max(side, 1.0)
     matrix = np.array([[scale, 0, (half - centre[0]) * scale], [0, scale, (half - centre[1]) * scale]], np.float32)
-    return cv2.warpAffine(np.ascontiguousarray(rgb), matrix, (MOUTH_SIDE, MOUTH_SIDE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    flags = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    if scale < 1:  # warpAffine cannot area-average: cut at full size, then shrink
+        full = int(np.ceil(side))
+        matrix = np.array([[1, 0, full / 2 - centre[0]], [0, 1, full / 2 - centre[1]]], np.float32)
+        square = cv2.warpAffine(np.ascontiguousarray(rgb), matrix, (full, full), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return cv2.resize(square, (out, out), interpolation=flags)
+    return cv2.warpAffine(np.ascontiguousarray(rgb), matrix, (out, out), flags=flags, borderMode=cv2.BORDER_REPLICATE)
+
+
+def laplacian_variance(picture: np.ndarray) -> float:
+    """Variance of the Laplacian of the grey picture: high for crisp teeth and lip edges."""
+    return float(cv2.Laplacian(_grey(picture), cv2.CV_64F).var())
 
 
 def lmd(lips: np.ndarray, real: np.ndarray) -> float | None:
@@ -95,6 +116,16 @@ def jitter(lips: np.ndarray) -> float | None:
     second = np.linalg.norm(lips[2:] - 2 * lips[1:-1] + lips[:-2], axis=2).mean(axis=1)
     second = second[np.isfinite(second)]
     return float(second.mean() * 100) if second.size else None
+
+
+def lip_motion(opening: np.ndarray, speech: np.ndarray) -> float | None:
+    """Spread (standard deviation) of the mouth opening over the frames in speech, in percent of
+    the eye distance: how far the mouth opens and closes while it speaks. A frozen mouth or one
+    average mouth has almost none; None with fewer than MIN_SPEECH_FRAMES speech frames."""
+    count = min(len(opening), len(speech))
+    values = np.asarray(opening[:count], np.float64)[np.asarray(speech[:count], bool)]
+    values = values[np.isfinite(values)]
+    return float(values.std() * 100) if values.size >= MIN_SPEECH_FRAMES else None
 
 
 def stillness(opening: np.ndarray, speech: np.ndarray) -> float | None:
@@ -138,11 +169,11 @@ def _grey(picture: np.ndarray) -> np.ndarray:
     return picture.astype(np.float64)
 
 
-def sharpness(mouths: np.ndarray) -> float | None:
-    """Mean variance of the Laplacian of the mouth regions: high for crisp teeth and lip edges,
-    low for a blurred mouth."""
-    values = [float(cv2.Laplacian(_grey(m), cv2.CV_64F).var()) for m in mouths]
-    return float(np.mean(values)) if values else None
+def sharpness(values: np.ndarray) -> float | None:
+    """Mean of the per-frame mouth sharpness over the frames that have one."""
+    values = np.asarray(values, np.float64)
+    values = values[np.isfinite(values)]
+    return float(values.mean()) if values.size else None
 
 
 def mouth_similarity(mouths: np.ndarray, real: np.ndarray, found: np.ndarray) -> tuple[float | None, float | None]:
@@ -159,13 +190,15 @@ def quality(video: Track, speech: np.ndarray, real: Track | None) -> dict[str, f
     found = video.found
     result: dict[str, float | None] = {
         "face_share": float(found.mean()) if len(found) else 0.0,
+        "lip_motion": lip_motion(video.opening, speech),
         "stillness_in_silence": stillness(video.opening, speech),
         "jitter": jitter(video.lips),
-        "mouth_sharpness": sharpness(video.mouths[found]),
+        "mouth_sharpness": sharpness(video.sharp),
     }
     if real is not None:
-        both = found[: len(real.lips)] & real.found[: len(found)]
-        own, theirs = sharpness(video.mouths[: len(both)][both]), sharpness(real.mouths[: len(both)][both])
+        count = min(len(found), len(real.lips))
+        both = found[:count] & real.found[:count]
+        own, theirs = sharpness(video.sharp[:count][both]), sharpness(real.sharp[:count][both])
         result["lmd"] = lmd(video.lips, real.lips)
         result["mouth_psnr"], result["mouth_ssim"] = mouth_similarity(video.mouths, real.mouths, both)
         result["sharpness_ratio"] = own / theirs if own is not None and theirs else None

@@ -23,7 +23,7 @@ def read_audio(path: Path, rate: int = SAMPLE_RATE) -> np.ndarray:
     """Decodes and resamples the first audio track; the result starts at the video's time 0 (a
     track that starts late is padded with silence, one that starts early is cut). A file without
     pictures starts at its sound: an MP3's start time is the encoder's delay, which the decoder
-    already skips."""
+    already skips. A damaged packet is heard as silence of its length, so the rest keeps its time."""
     try:
         container = av.open(str(path), metadata_errors="ignore")
     except (av.error.FFmpegError, ValueError) as exc:
@@ -38,8 +38,15 @@ def read_audio(path: Path, rate: int = SAMPLE_RATE) -> np.ndarray:
         # and so pushes loud stereo past full scale.
         resampler = av.AudioResampler(format="fltp", rate=rate)
         parts: list[np.ndarray] = []
-        for frame in container.decode(stream):
-            parts.extend(out.to_ndarray().mean(axis=0) for out in resampler.resample(frame))
+        for packet in container.demux(stream):
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError:  # a damaged packet: its time stays, as silence
+                if packet.duration and packet.time_base:
+                    parts.append(np.zeros(int(round(packet.duration * packet.time_base * rate)), np.float32))
+                continue
+            for frame in frames:
+                parts.extend(out.to_ndarray().mean(axis=0) for out in resampler.resample(frame))
         parts.extend(out.to_ndarray().mean(axis=0) for out in resampler.resample(None))
     samples = np.concatenate(parts).astype(np.float32, copy=False) if parts else np.zeros(0, np.float32)
     shift = int(round(offset * rate))
