@@ -1,24 +1,40 @@
-"""The evaluation report: every measure for the render, the floor and the ceiling, each clip and
-their mean, every preset limit checked, and a few sentences for the person.
+"""The evaluation report and its one verdict: every measure of the render, the floor and the
+ceiling of each clip, every rule of the preset checked on every clip it judges, sync first, and a
+few sentences for the person. The round, the preview, `produce --auto`, the bot and `twinforge
+evaluate` all read the verdict made here (`build`), in the same words.
 
-Format (`twinforge.evaluation`, version 1): `preset`; `clips`: [{`id`, `start`, `stop`, `render`,
-`floor`, `ceiling`}] each role a dict of measures (None: not measured); `mean`: the same roles
-averaged over the clips; `checks`: [{`measure`, `render`, `floor`, `ceiling`, `limit`, `better`,
-`passed` (None: not checked), `words`}]; `passed` (every check that could be made passed);
-`summary`: plain sentences.
+Format (`twinforge.evaluation`, version 2): `preset`; `clips`: [{`id`, `kind` (own: the person's
+held-out speech with its own sound; voice: the driving clip under a voice the person never
+recorded), `seconds`, `start`, `stop`, `voice`?, `render`, `floor`, `ceiling`}], each role a dict of
+measures (None: not measured); `mean`: each role averaged over the own clips; `checks`: [{`rule`,
+`measure`, `group`, `clip`, `kind`, `value`, `low`, `high`, `passed`, `words`}] in group order (sync,
+motion, picture); `unchecked`: [{`rule`, `clip`, `why`}], rules that could not be checked for want
+of a baseline (the video cannot pass then); `skipped`: [{`rule`, `clip`, `why`}], rules that do not
+apply to a clip, with why; `passed`; `sync_passed`; `summary`: plain sentences.
+
+A round passes only when every rule of its preset that judges a clip was checked and passed, and
+at least one clip was judged on sync (a preset with sync rules cannot pass without them). A measure
+the render could not give (no face, too little speech) fails its rule. A rule does not apply to a
+clip that cannot give its measure even for the real person: no silence in the clip means no
+stillness, for the real recording either; and sync is not judged on a clip of the person's own
+speech whose real recording does not itself clear chance (some stretches of real speech show their
+sync too faintly for any mouth-opening measure: judging a render there would fail good models at
+random). The unseen voices are always judged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from plugins.evaluation.thresholds import RULES
+from plugins.evaluation.thresholds import GROUPS, MIN_SYNC_SECONDS, RULES, Chance, Clip, Rule
 
 FORMAT = "twinforge.evaluation"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 ROLES = ("render", "floor", "ceiling")
+KINDS = ("own", "voice")
+SYNC_RULE_MEASURE = "sync_confidence"
 
 
 def with_offset_size(measures: dict) -> dict:
@@ -33,73 +49,147 @@ def mean_roles(clips: list[dict]) -> dict[str, dict]:
     """Each role's measures averaged over the clips (over those that measured it)."""
     result: dict[str, dict] = {}
     for role in ROLES:
-        names = sorted({name for clip in clips for name in clip.get(role, {})})
+        names = sorted({name for clip in clips for name in clip.get(role) or {}})
         values = {}
         for name in names:
-            found = [clip[role][name] for clip in clips if clip.get(role, {}).get(name) is not None]
+            found = [clip[role][name] for clip in clips if (clip.get(role) or {}).get(name) is not None]
             values[name] = float(np.mean(found)) if found else None
         if names:
             result[role] = values
     return result
 
 
-def checks(mean: dict[str, dict], preset: str, keep: Callable[[str], bool]) -> list[dict]:
-    render, baselines = mean.get("render", {}), {role: mean.get(role, {}) for role in ("floor", "ceiling")}
-    out = []
-    for rule in (rule for rule in RULES if keep(rule.measure)):
-        limit = rule.limit(preset, {role: values.get(rule.measure) for role, values in baselines.items()})
-        value = render.get(rule.measure)
-        out.append({
-            "measure": rule.measure, "render": value,
-            "floor": baselines["floor"].get(rule.measure), "ceiling": baselines["ceiling"].get(rule.measure),
-            "limit": limit, "better": rule.better, "passed": rule.passes(value, limit), "words": rule.words,
-        })
-    return out
+def judges_sync(rule: Rule) -> bool:
+    """Whether the rule is one of the sync measure's (face_share, in the sync group, is not)."""
+    return rule.group == "sync" and rule.measure != "face_share"
 
 
-def build(clips: list[dict], preset: str, keep: Callable[[str], bool] = lambda measure: True) -> dict:
-    """The report of clips, each {id, start, stop, render, floor?, ceiling?} with measure dicts;
-    only the measures `keep` accepts are checked (a stage checks its own)."""
-    clips = [{**clip, **{role: with_offset_size(clip[role]) for role in ROLES if role in clip}} for clip in clips]
-    mean = mean_roles(clips)
-    made = checks(mean, preset, keep)
-    judged = [check for check in made if check["passed"] is not None]
+def why_not(rule: Rule, preset: str, clip: dict) -> str | None:
+    """Why the rule does not apply to the clip, or None when it does."""
+    same_sound = [clip.get("floor")] + ([clip.get("ceiling")] if clip["kind"] == "own" else [])
+    measured = [role for role in same_sound if role]
+    if measured and all(role.get(rule.measure) is None for role in measured):
+        return f"the clip gives no {rule.measure} for the real person either"
+    if judges_sync(rule) and clip["kind"] == "own":
+        real = (clip.get("ceiling") or {}).get(SYNC_RULE_MEASURE)
+        basis = Clip(float(clip["seconds"]))
+        chance = Chance().value(SYNC_RULE_MEASURE, basis, preset)
+        if real is not None and chance is not None and real < chance:
+            return f"the real recording itself scores {real:.3g} here, under chance's {chance:.3g}: this stretch cannot show sync"
+    return None
+
+
+def check(rule: Rule, preset: str, clip: dict) -> dict[str, Any] | str:
+    """The rule's check on one clip, or why it cannot be checked (a baseline it needs is missing)."""
+    render = clip.get("render") or {}
+    basis = Clip(float(clip["seconds"]), clip.get("floor") or {}, clip.get("ceiling") or {})
+    value = render.get(rule.measure)
+    bounds = {}
+    for side, by_preset in (("low", rule.low), ("high", rule.high)):
+        bound = by_preset.get(preset)
+        if bound is None:
+            continue
+        limit = bound.value(rule.measure, basis, preset)
+        if limit is None:
+            role = getattr(bound, "baseline", None)
+            return f"no {role} measure of {rule.measure} to set the limit from" if role else f"no chance figure for a {basis.seconds:.1f} s clip"
+        bounds[side] = limit
+    passed = value is not None and all(value >= limit if side == "low" else value <= limit for side, limit in bounds.items())
     return {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "preset": preset, "clips": clips, "mean": mean,
-        "checks": made, "passed": bool(judged) and all(check["passed"] for check in judged),
-        "summary": summary(made, preset),
+        "rule": rule.name, "measure": rule.measure, "group": rule.group, "clip": clip["id"], "kind": clip["kind"],
+        "value": value, "low": bounds.get("low"), "high": bounds.get("high"), "passed": bool(passed), "words": rule.words,
     }
 
 
-def summary(made: list[dict], preset: str) -> list[str]:
-    judged = [check for check in made if check["passed"] is not None]
-    failed = [check for check in judged if not check["passed"]]
-    lines = []
-    if not judged:
-        lines.append("Nothing could be checked: the measures' baselines are missing (give the real recording to compare with).")
-    elif not failed:
-        lines.append(f"The video passes all {len(judged)} checks of the {preset} preset.")
+def build(clips: list[dict], preset: str, groups: tuple[str, ...] = GROUPS) -> dict:
+    """The report of clips, each {id, kind, seconds, start, stop, voice?, render, floor?, ceiling?}
+    with measure dicts, judged on the rules of `groups` (the round: all of them; sync_detection
+    judges what it measures, sync and motion); a voice clip's ceiling is the person's own (the mean
+    of the own clips' ceilings), so that its mouth is held to how far and how smoothly the person
+    moves theirs."""
+    clips = [{**clip, **{role: with_offset_size(clip[role]) for role in ROLES if clip.get(role)}} for clip in clips]
+    own = [clip for clip in clips if clip["kind"] == "own"]
+    person = mean_roles(own).get("ceiling", {})
+    clips = [clip if clip["kind"] == "own" or clip.get("ceiling") else {**clip, "ceiling": person} for clip in clips]
+    made, unchecked, skipped = [], [], []
+    for group in groups:
+        for rule in (rule for rule in RULES if rule.group == group):
+            for clip in clips:
+                if not rule.applies(preset, clip["kind"], float(clip["seconds"])):
+                    continue
+                reason = why_not(rule, preset, clip)
+                if reason is not None:
+                    skipped.append({"rule": rule.name, "clip": clip["id"], "why": reason})
+                    continue
+                found = check(rule, preset, clip)
+                if isinstance(found, dict):
+                    made.append(found)
+                else:
+                    unchecked.append({"rule": rule.name, "clip": clip["id"], "why": found})
+    sync = [item for item in made if item["group"] == "sync" and item["measure"] != "face_share"]
+    needs_sync = "sync" in groups and any(judges_sync(rule) and rule.low.get(preset) for rule in RULES)
+    sync_passed = bool(sync) and all(item["passed"] for item in sync) if needs_sync else True
+    passed = bool(made) and not unchecked and all(item["passed"] for item in made) and sync_passed
+    report = {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "preset": preset, "clips": clips, "mean": mean_roles(own),
+        "checks": made, "unchecked": unchecked, "skipped": skipped, "passed": passed, "sync_passed": sync_passed,
+    }
+    report["summary"] = summary(report, needs_sync)
+    return report
+
+
+def clip_name(clip: dict) -> str:
+    if clip["kind"] == "voice":
+        return f"voice '{clip.get('voice') or clip['id']}'"
+    return f"clip {clip['id']}"
+
+
+def summary(report: dict, needs_sync: bool) -> list[str]:
+    """Plain sentences: the verdict, then one line per rule (sync first) with every clip's value
+    against its limit, then what could not be checked and what did not apply."""
+    made, preset = report["checks"], report["preset"]
+    rules = list(dict.fromkeys(item["rule"] for item in made))
+    failed_rules = list(dict.fromkeys(item["rule"] for item in made if not item["passed"]))
+    sync_judged = any(item["group"] == "sync" and item["measure"] != "face_share" for item in made)
+    if not made:
+        lines = ["Nothing could be checked: the measures' baselines are missing (give the real recording and the floor to compare with)."]
+    elif report["passed"]:
+        lines = [f"The video passes all {len(rules)} rules of the {preset} preset, lip sync first, on {len(report['clips'])} clip(s)."]
+    elif needs_sync and not sync_judged:
+        lines = [f"The video does not pass the {preset} preset: lip sync comes first and no clip could judge it "
+                 f"(sync is judged on clips of {MIN_SYNC_SECONDS:g} s or more whose real recording shows its sync)."]
+    elif needs_sync and not report["sync_passed"]:
+        lines = [f"The video does not pass the {preset} preset: lip sync comes first and it fails."]
     else:
-        lines.append(f"The video fails {len(failed)} of {len(judged)} checks of the {preset} preset.")
-    for check in made:
-        if check["passed"] is None:
-            continue
-        mark = "passes" if check["passed"] else "FAILS"
-        lines.append(f"{mark}: {check['words']} ({check['measure']} {check['render']:.3g}, {'at least' if check['better'] == 'higher' else 'at most'} {check['limit']:.3g}).")
-    unchecked = [check["measure"] for check in made if check["passed"] is None]
-    if unchecked:
-        lines.append(f"Not checked (not measured, or no baseline to compare with): {', '.join(unchecked)}.")
+        lines = [f"The video fails {len(failed_rules)} of {len(rules)} rules of the {preset} preset."]
+    by_id = {clip["id"]: clip for clip in report["clips"]}
+    for name in rules:
+        items = [item for item in made if item["rule"] == name]
+        mark = "passes" if all(item["passed"] for item in items) else "FAILS"
+        values = "; ".join(f"{clip_name(by_id[item['clip']])} {_value(item)}" for item in items)
+        lines.append(f"{mark}: {items[0]['words']} ({items[0]['measure']}: {values}).")
+    if report["unchecked"]:
+        lines.append("Not checked, so the video cannot pass: " + "; ".join(f"{item['rule']} on {item['clip']} ({item['why']})" for item in report["unchecked"]) + ".")
+    if report["skipped"]:
+        lines.append("Does not apply: " + "; ".join(f"{item['rule']} on {item['clip']} ({item['why']})" for item in report["skipped"]) + ".")
     return lines
 
 
+def _value(item: dict) -> str:
+    shown = "not measured" if item["value"] is None else f"{item['value']:.3g}"
+    bounds = [f">= {item['low']:.3g}" if item["low"] is not None else "", f"<= {item['high']:.3g}" if item["high"] is not None else ""]
+    return f"{shown} ({' and '.join(b for b in bounds if b)})" + ("" if item["passed"] else " FAILS")
+
+
 def text(report: dict) -> str:
-    """The report as lines for a terminal: each measure's render / floor / ceiling, then the summary."""
-    mean = report["mean"]
-    names = sorted({name for values in mean.values() for name in values})
-    rows = [f"{'measure':<22}" + "".join(f"{role:>12}" for role in ROLES)]
-    for name in names:
-        cells = "".join(f"{_cell(mean.get(role, {}).get(name)):>12}" for role in ROLES)
-        rows.append(f"{name:<22}{cells}")
+    """The report as lines for a terminal: each clip's measures for render / floor / ceiling, then the summary."""
+    rows = []
+    for clip in report["clips"]:
+        rows.append(f"{clip_name(clip)}, {clip['seconds']:.1f} s")
+        names = sorted({name for role in ROLES for name in clip.get(role) or {}})
+        rows.append(f"  {'measure':<22}" + "".join(f"{role:>12}" for role in ROLES))
+        for name in names:
+            rows.append(f"  {name:<22}" + "".join(f"{_cell((clip.get(role) or {}).get(name)):>12}" for role in ROLES))
     return "\n".join(rows + [""] + report["summary"])
 
 
