@@ -271,6 +271,10 @@ class Follower:
             await self._send(row, caption, reply_markup=markup)
             return
         video = await self.host.download(data["preview"])
+        if data.get("voice_preview"):
+            voiced = await self.host.download(data["voice_preview"])
+            await self.bot.send_video(row.chat_id, BufferedInputFile(voiced, "another_voice.mp4"),
+                                      caption=say("voice_preview", language, voice=data.get("voice", "")))
         if len(caption) > 1024:  # a caption holds 1024 characters; the words then follow as a message
             await self.bot.send_video(row.chat_id, BufferedInputFile(video, "preview.mp4"))
             await self._send(row, caption, reply_markup=markup)

@@ -29,6 +29,7 @@ from host.unit_of_work import UnitOfWork
 
 EVALUATION_STAGE = "quality_eval"
 PREVIEW_KIND = "preview"
+VOICE_PREVIEW_KIND = "voice_preview"
 MODEL_KIND = "model"
 PREVIEW_READY = "preview_ready"
 BELOW_LIMITS = "evaluation_below_limits"
@@ -70,7 +71,7 @@ def evaluation_finished(uow: UnitOfWork, run: models.StageRun) -> None:
     if run.stage != EVALUATION_STAGE or run.state != StageState.SUCCEEDED.value:
         return
     found = _round(run)
-    payload = {key: found[key] for key in ("generation", "passed", "preset", "words", "preview")}
+    payload = {key: found[key] for key in ("generation", "passed", "preset", "words", "preview", "voice_preview", "voice")}
     uow.notify(run.avatar_id, PREVIEW_READY if found["passed"] else BELOW_LIMITS, payload, run_id=run.id, stage=run.stage)
 
 
@@ -205,6 +206,7 @@ def _evaluations(avatar_id: str) -> list[models.StageRun]:
 def _round(run: models.StageRun) -> dict[str, Any]:
     summary = json.loads(run.summary_json or "{}")
     outputs = json.loads(run.outputs_json or "[]")
+    voice_preview = next((ref for ref in outputs if ref["kind"] == VOICE_PREVIEW_KIND), {})
     verdict = (
         models.Notification.select()
         .where((models.Notification.run_id == run.id) & (models.Notification.kind.in_([APPROVED, REJECTED])))
@@ -222,6 +224,8 @@ def _round(run: models.StageRun) -> dict[str, Any]:
         "words": plain_words(summary),
         "mean": summary.get("mean", {}),
         "preview": next((ref["key"] for ref in outputs if ref["kind"] == PREVIEW_KIND), ""),
+        "voice_preview": voice_preview.get("key", ""),
+        "voice": json.loads(voice_preview.get("metadata_json") or "{}").get("voice", ""),
         "verdict": None if verdict is None else ("approved" if verdict.kind == APPROVED else "rejected"),
         "by": judged.get("by", ""),
         "reason": judged.get("reason", ""),

@@ -58,7 +58,8 @@ def with_model(flow: Flow, spec: Spec) -> Flow:
     set is made, the cut-out once the materials are proposed, then each sub-model of the spec as a
     stage of its name once the training set, the materials and the sub-models it needs have
     succeeded, so its inputs hold all of their outputs; last, the evaluation of the whole graph on
-    the held-out test clips (docs/evaluation.md)."""
+    the held-out test clips and unseen voices, sync first: quality_eval measures sync_detection's
+    renders and gives the round's verdict (docs/evaluation.md)."""
     trainers = {name: TRAINING_INPUTS + spec.submodels[name].needs for level in spec.by_level() for name in level}
     evaluation = TRAINING_INPUTS + tuple(spec.submodels)  # the whole trained graph renders the test clips
     return Flow(
@@ -68,7 +69,7 @@ def with_model(flow: Flow, spec: Spec) -> Flow:
             "cutout": ("segmentation", "crop", MATERIALS),
             **trainers,
             "sync_detection": evaluation,
-            "quality_eval": evaluation,
+            "quality_eval": evaluation + ("sync_detection",),
         }
     )
 

@@ -50,7 +50,7 @@ def approval_round(item: dict) -> host_pb.Round:
         generation=item["generation"], passed=item["passed"], preset=item["preset"], words=item["words"],
         measures_json=json.dumps(item["mean"], sort_keys=True), preview=item["preview"], verdict=item["verdict"] or "",
         by=item["by"], reason=item["reason"], text=item["text"], adjustment=item["adjustment"],
-        retrain_generation=item["retrain_generation"] or 0,
+        retrain_generation=item["retrain_generation"] or 0, voice_preview=item["voice_preview"], voice=item["voice"],
     )
 
 

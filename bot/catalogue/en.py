@@ -85,6 +85,7 @@ MESSAGES: dict[str, str] = {
     "report_next_pass": "Next: preparing your video for training.",
     # review
     "preview": "Your avatar is ready for review (generation {generation}):\n{words}\n\nDoes it look right?",
+    "voice_preview": "Your avatar with another voice ({voice}): this is how it speaks text and other people's recordings.",
     "below_limits": "The last training did not reach the {preset} limits:\n{words}\nTell me what is wrong so it is retrained.",
     "approve": "Approve ✓",
     "reject": "Reject ✗",

@@ -1,10 +1,11 @@
-"""`sync_detection`: does the trained model's mouth follow the sound? The held-out test clips are
-rendered with their own sound and measured against the floor and the ceiling (plugins/evaluation/
-clips.py): the proved sync measure's confidence and offset, and the trained sync expert's."""
+"""`sync_detection`: does the trained model's mouth follow the sound, the person's own and voices it
+never heard? The held-out test clips (with their own sound) and the unseen voices are rendered and
+measured against the floor and the ceiling (plugins/evaluation/clips.py): the proved sync measure's
+confidence and offset, the trained sync expert's, and how far and how smoothly the mouth moves."""
 
 from __future__ import annotations
 
-from plugins.evaluation.clips import SYNC_MEASURES, evaluate_test_clips
+from plugins.evaluation.clips import run_sync_detection
 from plugins.sdk.context import RunContext
 from plugins.sdk.plugin import Plugin
 from plugins.sdk.server import main
@@ -24,18 +25,18 @@ PARAMETERS = {
 
 class SyncDetection(Plugin):
     name = "sync_detection"
-    version = "1.0.0"
+    version = "2.0.0"
     stages = ("sync_detection",)
     description = (
-        "Renders the held-out test clips with their own sound and measures audio-visual sync (confidence and offset, "
-        "and the trained sync expert's confidence) for the render, the floor and the real clip."
+        "Renders the held-out test clips with their own sound and unseen voices, and measures audio-visual sync (confidence "
+        "and offset, the trained sync expert's confidence) and lip motion for the render, the floor and the real clip."
     )
     cpu_cores = 1.0
     memory_bytes = 2 * 1024**3
     parameters_schema = PARAMETERS
 
     def run(self, ctx: RunContext) -> None:
-        evaluate_test_clips(ctx, "sync_detection", lambda measure: measure in SYNC_MEASURES)
+        run_sync_detection(ctx)
 
 
 if __name__ == "__main__":

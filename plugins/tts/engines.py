@@ -47,19 +47,29 @@ def piper_voice() -> Any:
         return _voice
 
 
-def speak_piper(text: str, path: Path) -> None:
+def speak_piper(text: str, path: Path, length_scale: float | None = None) -> None:
+    """`length_scale` above 1 speaks slower, below 1 faster (the voice's own pace by default)."""
     voice = piper_voice()
-    sentences = [chunk.audio_float_array for chunk in voice.synthesize(text)]
+    if length_scale is None:
+        chunks = voice.synthesize(text)
+    else:
+        from piper import SynthesisConfig
+
+        chunks = voice.synthesize(text, syn_config=SynthesisConfig(length_scale=length_scale))
+    sentences = [chunk.audio_float_array for chunk in chunks]
     if not sentences:
         raise _nothing_to_say(text)
     write_wav(path, np.concatenate(sentences), voice.config.sample_rate)
 
 
-def speak_espeak(text: str, path: Path) -> None:
-    """The text goes in on standard input, so text that starts with a dash is not read as an option."""
+def speak_espeak(text: str, path: Path, voice: str = ESPEAK_VOICE, pitch: int | None = None, words_per_minute: int | None = None) -> None:
+    """The text goes in on standard input, so text that starts with a dash is not read as an option.
+    `voice` is an espeak-ng voice with an optional variant (en-us+f3); pitch 0..99 and speed in
+    words per minute default to the voice's own."""
+    shaping = [*(["-p", str(pitch)] if pitch is not None else []), *(["-s", str(words_per_minute)] if words_per_minute is not None else [])]
     try:
         subprocess.run(
-            [ESPEAK, "-v", ESPEAK_VOICE, "-b", "1", "-w", str(path)],
+            [ESPEAK, "-v", voice, *shaping, "-b", "1", "-w", str(path)],
             input=text.encode("utf-8"), capture_output=True, check=True, timeout=ESPEAK_TIMEOUT_S,
         )
     except subprocess.CalledProcessError as exc:

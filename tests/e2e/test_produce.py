@@ -37,7 +37,7 @@ from twinforge.host.v1 import host_service_pb2_grpc as host_grpc
 from twinforge.inference.v1 import inference_service_pb2 as inference_pb
 from twinforge.inference.v1 import inference_service_pb2_grpc as inference_grpc
 
-PRODUCE_TIMEOUT_S = 300
+PRODUCE_TIMEOUT_S = 480  # about 210 s on a quiet 2-core machine (the round renders two unseen voices besides the test clip)
 TRANSITIONS = ("stage_queued", "stage_running", "stage_succeeded", "stage_failed", "stage_cancelled")
 SENTENCE = "Thank you for watching. See you next time."
 
@@ -88,7 +88,7 @@ def assert_in_flow_order(seen: list) -> None:
     assert succeeded[EVALUATION_STAGE] < approved < first[PACKAGING] < succeeded[PACKAGING] < first[DEPLOYMENT]
 
 
-@pytest.mark.timeout(420)
+@pytest.mark.timeout(600)
 def test_produce_goes_from_a_video_to_a_deployed_avatar_speaking_new_audio(platform, tmp_path, monkeypatch):
     env, up = platform
     started_pids(up)

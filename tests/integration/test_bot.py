@@ -75,16 +75,20 @@ def avatar_of(user_id: int) -> str:
     return models.Avatar.select().join(models.User).where(models.User.external_id == f"telegram:{user_id}").order_by(models.Avatar.created_at.desc()).first().id
 
 
-def evaluation_round(runtime, avatar_id: str, tmp_path: Path, passed: bool = True) -> None:
-    """A finished quality_eval run with a real preview video: what makes the host send preview_ready."""
+def evaluation_round(runtime, avatar_id: str, tmp_path: Path, passed: bool = True, voice: bool = False) -> None:
+    """A finished quality_eval run with a real preview video (and, with `voice`, the avatar
+    speaking with an unseen voice): what makes the host send preview_ready."""
     with runtime.uow() as uow:
         run = handlers.submit_stage(uow, avatar_id, "quality_eval", [], {"preset": "draft"}, EVALUATION, 1)
-    video = write_test_video(tmp_path / f"preview-{run.id}.mp4", seconds=1.0)
-    key = blob_key(avatar_id, "quality_eval", run.id, "preview.mp4")
-    info = runtime.blobs.put_file(key, video)
-    preview = plugin_pb.ArtifactRef(key=key, kind="preview", name="preview.mp4", sha256=info.sha256, size=info.size)
+    outputs = []
+    for kind, name in (("preview", "preview.mp4"), *((("voice_preview", "voice_preview.mp4"),) if voice else ())):
+        video = write_test_video(tmp_path / f"{kind}-{run.id}.mp4", seconds=1.0)
+        key = blob_key(avatar_id, "quality_eval", run.id, name)
+        info = runtime.blobs.put_file(key, video)
+        metadata = json.dumps({"voice": "espeak-ng, low and slow"}) if kind == "voice_preview" else "{}"
+        outputs.append(plugin_pb.ArtifactRef(key=key, kind=kind, name=name, sha256=info.sha256, size=info.size, metadata_json=metadata))
     words = ["lips follow the voice 92% as well as the real recording", "the mouth is as sharp as the recording"]
-    finished(runtime, run, {"passed": passed, "preset": "draft", "summary": words}, [preview])
+    finished(runtime, run, {"passed": passed, "preset": "draft", "summary": words}, outputs)
 
 
 def ogg_voice(path: Path) -> bytes:
@@ -149,9 +153,12 @@ async def test_a_whole_conversation_from_video_to_live_avatar(host, runtime, tel
         assert frames.shape == (240, 5 * 240 + 4 * 4, 3)  # five 64x64 frames scaled to 240 px, side by side
         assert models.Submission.get(models.Submission.avatar == avatar).filename == "me.mp4"
 
-        await asyncio.to_thread(evaluation_round, runtime, avatar, tmp_path)
+        await asyncio.to_thread(evaluation_round, runtime, avatar, tmp_path, True, True)
         preview = await telegram.said_containing(ANNA, "ready for review")
         assert preview.method == "sendVideo" and len(preview.files["video"]) > 1000 and "lips follow the voice" in preview.params["caption"]
+        voiced = await telegram.said_containing(ANNA, "Your avatar with another voice (espeak-ng, low and slow)")
+        assert voiced.method == "sendVideo" and len(voiced.files["video"]) > 1000
+        assert telegram.calls.index(voiced) < telegram.calls.index(preview)  # the buttons stay on the last message
         telegram.press(ANNA, button(preview, "Reject"), "Reject ✗")
         reasons = await telegram.said_containing(ANNA, "What is wrong?")
         assert [b["text"] for row in json.loads(reasons.params["reply_markup"])["inline_keyboard"] for b in row] == [
@@ -163,7 +170,7 @@ async def test_a_whole_conversation_from_video_to_live_avatar(host, runtime, tel
         assert await verdicts(host, avatar) == ["rejected"]
 
         await asyncio.to_thread(evaluation_round, runtime, avatar, tmp_path)
-        second = await telegram.wait_for(lambda: [c for c in telegram.sent(ANNA, "sendVideo")][1:], "the second preview")
+        second = await telegram.wait_for(lambda: [c for c in telegram.sent(ANNA, "sendVideo")][2:], "the second preview")
         telegram.press(ANNA, button(second[0], "Approve"), "Approve ✓")
         approved = await telegram.said_containing(ANNA, "Approved ✓")
         telegram.press(ANNA, button(approved, "Deploy"), "Deploy 🚀")

@@ -65,8 +65,9 @@ def test_the_flow_runs_every_trainer_after_the_training_set_and_the_materials_an
     assert flow.needs["generator"] == ("crop", "material_extraction", "syncnet", "audio2lip")
     assert flow.needs["refiner"] == ("crop", "material_extraction", "generator")
     assert {s: flow.needs[s] for s in PREPROCESSING_FLOW.needs} == PREPROCESSING_FLOW.needs
-    evaluation = ["sync_detection", "quality_eval"]  # the whole graph is measured after any retrain
-    assert flow.needs["quality_eval"] == ("crop", "material_extraction", "syncnet", "audio2lip", "generator", "refiner")
+    evaluation = ["sync_detection", "quality_eval"]  # the whole graph is measured after any retrain, sync first
+    graph = ("crop", "material_extraction", "syncnet", "audio2lip", "generator", "refiner")
+    assert flow.needs["sync_detection"] == graph and flow.needs["quality_eval"] == (*graph, "sync_detection")
     assert flow.downstream("audio2lip") == ["generator", "refiner", *evaluation]
     assert flow.downstream("generator") == ["refiner", *evaluation] and flow.downstream("refiner") == evaluation
 

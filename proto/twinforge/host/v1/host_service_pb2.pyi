@@ -423,7 +423,7 @@ class RevertMaterialsResponse(_message.Message):
     def __init__(self, run: _Optional[_Union[StageRun, _Mapping]] = ..., version: _Optional[int] = ...) -> None: ...
 
 class Round(_message.Message):
-    __slots__ = ("round", "evaluation_run", "submission_version", "generation", "passed", "preset", "words", "measures_json", "preview", "verdict", "by", "reason", "text", "adjustment", "retrain_generation")
+    __slots__ = ("round", "evaluation_run", "submission_version", "generation", "passed", "preset", "words", "measures_json", "preview", "verdict", "by", "reason", "text", "adjustment", "retrain_generation", "voice_preview", "voice")
     ROUND_FIELD_NUMBER: _ClassVar[int]
     EVALUATION_RUN_FIELD_NUMBER: _ClassVar[int]
     SUBMISSION_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -439,6 +439,8 @@ class Round(_message.Message):
     TEXT_FIELD_NUMBER: _ClassVar[int]
     ADJUSTMENT_FIELD_NUMBER: _ClassVar[int]
     RETRAIN_GENERATION_FIELD_NUMBER: _ClassVar[int]
+    VOICE_PREVIEW_FIELD_NUMBER: _ClassVar[int]
+    VOICE_FIELD_NUMBER: _ClassVar[int]
     round: int
     evaluation_run: str
     submission_version: int
@@ -454,7 +456,9 @@ class Round(_message.Message):
     text: str
     adjustment: str
     retrain_generation: int
-    def __init__(self, round: _Optional[int] = ..., evaluation_run: _Optional[str] = ..., submission_version: _Optional[int] = ..., generation: _Optional[int] = ..., passed: bool = ..., preset: _Optional[str] = ..., words: _Optional[_Iterable[str]] = ..., measures_json: _Optional[str] = ..., preview: _Optional[str] = ..., verdict: _Optional[str] = ..., by: _Optional[str] = ..., reason: _Optional[str] = ..., text: _Optional[str] = ..., adjustment: _Optional[str] = ..., retrain_generation: _Optional[int] = ...) -> None: ...
+    voice_preview: str
+    voice: str
+    def __init__(self, round: _Optional[int] = ..., evaluation_run: _Optional[str] = ..., submission_version: _Optional[int] = ..., generation: _Optional[int] = ..., passed: bool = ..., preset: _Optional[str] = ..., words: _Optional[_Iterable[str]] = ..., measures_json: _Optional[str] = ..., preview: _Optional[str] = ..., verdict: _Optional[str] = ..., by: _Optional[str] = ..., reason: _Optional[str] = ..., text: _Optional[str] = ..., adjustment: _Optional[str] = ..., retrain_generation: _Optional[int] = ..., voice_preview: _Optional[str] = ..., voice: _Optional[str] = ...) -> None: ...
 
 class ApproveAvatarRequest(_message.Message):
     __slots__ = ("avatar_id", "by")
