@@ -42,9 +42,10 @@ def propose_tests(measures: FrameMeasures, config: Config, keep: list[tuple[int,
     notes = []
     if total < config.test_min_s:
         notes.append(
-            f"the video is {duration:.0f} s long, so only {total:.1f} s ({100 * config.test_max_share:.0f} %) is held out for the "
-            f"lip-sync test: under {config.test_min_s:g} s of test speech cannot tell lip sync from chance reliably; "
-            "send a longer video for a trustworthy test"
+            f"the video is {duration:.0f} s long, so only {total:.1f} s ({100 * config.test_max_share:.0f} %) of your own speech is "
+            f"held out to test the avatar: under {config.test_min_s:g} s cannot tell lip sync from chance, so it is used for "
+            "how the mouth looks and moves, and lip sync is tested on the unseen voices alone; a video of "
+            f"{config.test_min_s / config.test_max_share:.0f} s or more tests it on your own voice too"
         )
     no_face = (~measures.has_face).astype(np.float64)
     speech = measures.speech.astype(np.float64)

@@ -107,11 +107,16 @@ def picture_measures(scan: Scan, rules: dict[str, Limit]) -> list[dict[str, Any]
             "send the complete file again (from the phone or camera, not a partial copy)",
             declared=declared,
         ))
+    minimum = rules["duration"].fail_below or 0
+    longer = ("a longer recording trains a mouth that follows any voice more surely, and keeps 10 s of your own speech "
+              "aside to test the avatar's lip sync on (1 to 5 minutes is best)")
     out.append(judged(
         "duration", round(duration, 1), "s", rules["duration"],
-        low="the video is {value:g} s long; record at least {target:g} s of yourself speaking to the camera "
-        "(1 to 5 minutes is best)",
+        low=("the video is {value:g} s long, under the {minimum:g} s this avatar needs; record at least {minimum:g} s of "
+             "yourself speaking to the camera, {target:g} s or more if you can: " if duration < minimum else
+             "the video is {value:g} s long: enough to start, and {target:g} s or more makes a better avatar: ") + longer,
         high="the video is {value:g} s long; trim it to at most {target:g} s (1 to 5 minutes is best)",
+        minimum=minimum,
     ))
     fps = m.frame_rate(scan.times)
     variable, dropped = m.interval_stats(scan.times)
