@@ -3,7 +3,7 @@ real `twinforge up` (host, two queue workers, every built-in plugin) in a fresh 
 `twinforge produce VIDEO --name bench --preset draft --auto`, from the upload to a deployed local
 service rendering the built-in sentence.
 
-    .venv/bin/python -m bench.produce [--preset draft] [--video congress_60s_256.mp4]
+    .venv/bin/python -m bench.produce [--preset draft] [--video congress_60s_256.mp4] [--keep DIR]
 
 Reported: when each stage's lines first and last came (seconds from the start of produce, read as
 they arrive: queued or its first progress, then succeeded or its last progress), the time to the evaluated round and its verdict, then, where the
@@ -15,6 +15,7 @@ service; the ratio is the time measured over it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -34,7 +35,7 @@ TWINFORGE = [sys.executable, "-m", "host.cli"]
 TARGET_S = 30 * 60
 PRODUCE_TIMEOUT_S = 3 * 3600
 STAGE_LINE = re.compile(r"^\s*(\w+): (queued|succeeded|\s*[\d.]+% .*)$")
-WORDS = re.compile(r"^  (The video .*|FAILS: .*|passes: .*)$")
+WORDS = re.compile(r"^  (The video .*|FAILS: .*|passes: .*|Does not apply: .*|Not checked, .*)$")
 
 
 def free_port() -> int:
@@ -93,10 +94,14 @@ def produce(env: dict[str, str], video: Path, preset: str, output: Path) -> tupl
 @click.command()
 @click.option("--preset", default="draft", show_default=True, help="The preset produce runs with.")
 @click.option("--video", default="congress_60s_256.mp4", show_default=True, help="A sample in ../shared/samples.")
-def main(preset: str, video: str) -> None:
+@click.option("--keep", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep the platform's data folder (blobs: renders, previews, models) here instead of deleting it.")
+def main(preset: str, video: str, keep: Path | None) -> None:
     if not SAMPLES.is_dir():
         raise click.ClickException(f"sample media not found at {SAMPLES}")
-    with tempfile.TemporaryDirectory(prefix="bench-produce-") as tmp:
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+    with (contextlib.nullcontext(str(keep)) if keep is not None else tempfile.TemporaryDirectory(prefix="bench-produce-")) as tmp:
         env, up, up_s = start_platform(Path(tmp) / "data")
         code = 1
         try:
