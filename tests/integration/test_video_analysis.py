@@ -344,7 +344,7 @@ async def test_rejected_video_is_resubmitted_and_every_version_keeps_its_report(
         assert first.state == host_pb.STAGE_STATE_FAILED and first.submission_version == 1
         assert first.error.code == REJECTED
         assert "duration (10.0 s)" in first.error.message
-        assert "record at least 55 s" in first.error.advice and "next version" in first.error.advice
+        assert "record at least 15 s" in first.error.advice and "next version" in first.error.advice
         (kept,) = first.outputs
         assert kept.kind == "intake_report"
         rejected = json.loads(first.summary_json)
@@ -466,7 +466,7 @@ def test_check_command_exit_codes(media):
     assert failed.returncode == 1, failed.stderr
     assert "FAIL (draft preset)" in failed.stdout
     (line,) = [row for row in failed.stdout.splitlines() if row.startswith("duration ")]
-    assert "fail" in line and "record at least 55 s" in line
+    assert "fail" in line and "record at least 15 s" in line
 
     unreadable = twinforge_check(str(media["zip"]), "--json")
     assert unreadable.returncode == 2, unreadable.stderr
