@@ -39,7 +39,7 @@ PACKAGING_HOLD = 0.55  # once the runtime layer is built (plugins.image_packagin
 PLUGINS: dict[str, Callable[[], Plugin]] = {
     "video_analysis": VideoAnalysis,
     "audio_features": AudioFeatures,
-    "audio2lip": lambda: Trainer("audio2lip", tiny_spec(ITERATIONS, CHECKPOINT_EVERY), prepare),
+    "syncnet": lambda: Trainer("syncnet", tiny_spec(ITERATIONS, CHECKPOINT_EVERY), prepare),
     "image_packaging": ImagePackaging,
 }
 
@@ -81,7 +81,7 @@ def held(plugin: Plugin, stage: str, unsent: bool = False) -> Plugin:
 
             def progress_then_hold(fraction: float, message: str = "", eta_seconds: float | None = None) -> None:
                 progress(fraction, message, eta_seconds)
-                if holding[0] and stage != "audio2lip" and fraction > mark:
+                if holding[0] and stage != "syncnet" and fraction > mark:
                     holding[0] = False
                     hold(ctx)
 

@@ -40,18 +40,18 @@ from twinforge.host.v1 import host_service_pb2_grpc as host_grpc
 
 PERSON = 1001
 ENDED = ("stage_succeeded", "stage_failed", "stage_cancelled")
-STAGE_OF = {"video_analysis": "intake", "audio_features": "preprocessing", "audio2lip": "training", "image_packaging": "packaging"}
+STAGE_OF = {"video_analysis": "intake", "audio_features": "preprocessing", "syncnet": "training", "image_packaging": "packaging"}
 # Every stage with each process killed and with Redis restarted.
 SCENARIOS = [
-    ("worker", "video_analysis"), ("worker", "audio_features"), ("worker", "audio2lip"), ("worker", "image_packaging"),
-    ("plugin", "video_analysis"), ("plugin", "audio_features"), ("plugin", "audio2lip"), ("plugin", "image_packaging"),
-    ("host", "video_analysis"), ("host", "audio_features"), ("host", "audio2lip"), ("host", "image_packaging"),
-    ("redis", "video_analysis"), ("redis", "audio_features"), ("redis", "audio2lip"), ("redis", "image_packaging"),
-    ("bot", "video_analysis"), ("bot", "audio_features"), ("bot", "audio2lip"), ("bot", "image_packaging"),
+    ("worker", "video_analysis"), ("worker", "audio_features"), ("worker", "syncnet"), ("worker", "image_packaging"),
+    ("plugin", "video_analysis"), ("plugin", "audio_features"), ("plugin", "syncnet"), ("plugin", "image_packaging"),
+    ("host", "video_analysis"), ("host", "audio_features"), ("host", "syncnet"), ("host", "image_packaging"),
+    ("redis", "video_analysis"), ("redis", "audio_features"), ("redis", "syncnet"), ("redis", "image_packaging"),
+    ("bot", "video_analysis"), ("bot", "audio_features"), ("bot", "syncnet"), ("bot", "image_packaging"),
 ]
 PACKAGING = {"runtime_packages": ["six", "typing_extensions"], "registry": "", "base": "", "round": 1, "submission_version": 1}
-PARAMETERS = {"video_analysis": {"preset": "draft"}, "audio_features": {}, "audio2lip": {"preset": "draft"}, "image_packaging": PACKAGING}
-DETERMINISTIC = {"audio_features", "audio2lip"}  # byte-identical outputs on the same inputs
+PARAMETERS = {"video_analysis": {"preset": "draft"}, "audio_features": {}, "syncnet": {"preset": "draft"}, "image_packaging": PACKAGING}
+DETERMINISTIC = {"audio_features", "syncnet"}  # byte-identical outputs on the same inputs
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,7 @@ def media(tmp_path_factory) -> dict[str, Path]:
 
 
 def inputs_of(stage: str) -> list[str]:
-    if stage == "audio2lip":
+    if stage == "syncnet":
         return ["training_set", "materials"]
     if stage == "image_packaging":
         return [*(f"model:{n}" for n in ("syncnet", "audio2lip", "generator", "refiner")), "video", "training_set", "materials", "cutout"]
@@ -232,7 +232,7 @@ def reported(run_id: str, kind: str) -> list[dict]:
 def recorded_up_to_hold(run_id: str, stage: str) -> bool:
     """Whether the worker has recorded every event the plugin sent before it held: the stream runs
     ahead of the worker's writes, and events still in flight die with a killed worker."""
-    if stage == "audio2lip":
+    if stage == "syncnet":
         return any(m["name"] == "loss" and m["step"] == held_plugin.HOLD_ITERATION for m in reported(run_id, "stage_metric"))
     mark = held_plugin.PACKAGING_HOLD if stage == "image_packaging" else 0.0
     return any(p["fraction"] > mark for p in reported(run_id, "stage_progress"))
@@ -365,7 +365,7 @@ async def test_a_killed_process_changes_nothing_but_time(victim, stage, settings
         assert milestones(run_id) == milestones(baseline_id)
         lost = f"{done_at_kill:.0%} of the stage redone (the killed attempt's progress)" if disturbed.attempt == 2 else "nothing"
         observed = f"run {disturbed.state} ({outcome(disturbed)['error'] or 'no error'}) after {disturbed.attempt} attempt(s), as undisturbed; {len(seen)} notifications watched across the fault, seq 1..{len(seen)}, none twice; no orphaned or duplicated artifact"
-        if stage == "audio2lip":
+        if stage == "syncnet":
             summary = json.loads(disturbed.summary_json)
             checkpoints = [a for a in reported(run_id, "stage_artifact") if a["kind"] == "checkpoint"]
             assert len(checkpoints) == held_plugin.ITERATIONS // held_plugin.CHECKPOINT_EVERY  # attempt 1's one, then the rest
@@ -400,7 +400,7 @@ async def test_a_checkpoint_stored_but_not_yet_reported_is_resumed_from(settings
     the checkpoint in the blob store (one key per run, replaced by each save), not from the record,
     whose sha256 no longer matches the blob."""
     unsent = held_plugin.UNSENT_CHECKPOINT
-    async with platform("worker", "audio2lip", settings, tmp_path, monkeypatch, "unsent") as found:
+    async with platform("worker", "syncnet", settings, tmp_path, monkeypatch, "unsent") as found:
         baseline_id = await found.submit("Baseline", media)
         found.release(baseline_id)
         baseline = await until(lambda: ended(baseline_id), 90, "the undisturbed run ended")

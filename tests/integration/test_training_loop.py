@@ -62,7 +62,7 @@ def context(tmp_path: Path, data: tuple[Path, Path], events: list, resume: Path 
         LocalInput(plugin_pb.ArtifactRef(key="materials", kind="materials", sha256=sha(data[1])), data[1]),
     ]
     return RunContext(
-        avatar_id="av", stage="audio2lip", run_id="r", attempt=1, parameters={"preset": "draft"}, workdir=workdir,
+        avatar_id="av", stage="syncnet", run_id="r", attempt=1, parameters={"preset": "draft"}, workdir=workdir,
         inputs=inputs, resume_checkpoint=resume, blobs=LocalBlobStore(tmp_path / "blobs"), emit=events.append,
     )
 
@@ -83,7 +83,7 @@ def fetched(ctx: RunContext, ref: plugin_pb.ArtifactRef, path: Path) -> Path:
 def test_training_checkpoints_at_the_interval_reports_each_iteration_and_learns(tmp_path, data, every_report) -> None:
     events: list = []
     ctx = context(tmp_path, data, events)
-    Trainer("audio2lip", tiny_spec(ITERATIONS, EVERY), prepare).run(ctx)
+    Trainer("syncnet", tiny_spec(ITERATIONS, EVERY), prepare).run(ctx)
 
     saved = [json.loads(ref.metadata_json)["iteration"] for ref in artifacts(events, "checkpoint")]
     assert saved == [10, 20, 30, 40]
@@ -101,9 +101,9 @@ def test_training_checkpoints_at_the_interval_reports_each_iteration_and_learns(
     assert [p.fraction for p in training_reports] == sorted(p.fraction for p in training_reports)
 
     (model,) = artifacts(events, "model")
-    assert model.name == "audio2lip.pt"
+    assert model.name == "syncnet.pt"
     meta = json.loads(model.metadata_json)
-    assert meta["submodel"] == "audio2lip" and meta["preset"] == "draft" and meta["iterations"] == ITERATIONS
+    assert meta["submodel"] == "syncnet" and meta["preset"] == "draft" and meta["iterations"] == ITERATIONS
     assert set(weights(fetched(ctx, model, tmp_path / "model.pt"))) == {"0.weight", "0.bias", "2.weight", "2.bias", "6.weight", "6.bias"}
 
     summary = ctx.summary
@@ -117,12 +117,12 @@ def test_training_checkpoints_at_the_interval_reports_each_iteration_and_learns(
 def test_a_checkpoint_resumes_only_for_the_same_config_and_inputs(tmp_path, data) -> None:
     events: list = []
     first = context(tmp_path, data, events)
-    Trainer("audio2lip", tiny_spec(20, EVERY), prepare).run(first)
+    Trainer("syncnet", tiny_spec(20, EVERY), prepare).run(first)
     last = fetched(first, artifacts(events, "checkpoint")[-1], tmp_path / "last.pt")
 
     again: list = []
     same = context(tmp_path, data, again, resume=last)
-    Trainer("audio2lip", tiny_spec(20, EVERY), prepare).run(same)
+    Trainer("syncnet", tiny_spec(20, EVERY), prepare).run(same)
     assert same.summary["resumed_from"] == 20 and same.summary["samples_per_second"] is None
     assert same.summary["evaluation"] == first.summary["evaluation"]
     before = weights(fetched(first, artifacts(events, "model")[0], tmp_path / "a.pt"))
@@ -131,7 +131,7 @@ def test_a_checkpoint_resumes_only_for_the_same_config_and_inputs(tmp_path, data
 
     other: list = []
     longer = context(tmp_path, data, other, resume=last)
-    Trainer("audio2lip", tiny_spec(30, EVERY), prepare).run(longer)  # another config: another fingerprint
+    Trainer("syncnet", tiny_spec(30, EVERY), prepare).run(longer)  # another config: another fingerprint
     assert longer.summary["resumed_from"] == 0 and longer.summary["iterations"] == 30
     assert any("other inputs, settings or code" in line.message for line in of(other, "log"))
 
@@ -176,6 +176,33 @@ def _setup(ctx: RunContext, data: tuple[Path, Path]) -> training.Setup:
     )
 
 
+class Overfitting:
+    """The tiny sub-model, its held-out measure made best at its second evaluation and worse after
+    (as a model that overfits); it keeps its weights as they were at that evaluation."""
+
+    def __init__(self, trainable) -> None:
+        self.trainable, self.evaluations, self.at_best = trainable, 0, {}
+        self.modules, self.optimizers, self.schedulers = trainable.modules, trainable.optimizers, trainable.schedulers
+        self.batch_size, self.step, self.export = trainable.batch_size, trainable.step, trainable.export
+
+    def evaluate(self) -> dict[str, float]:
+        self.evaluations += 1
+        if self.evaluations == 2:
+            self.at_best = {k: v.clone() for k, v in self.trainable.net.state_dict().items()}
+        return {"held_out_mse": 1.0 if self.evaluations == 2 else 2.0 + self.evaluations}
+
+
+def test_the_run_ends_with_the_weights_of_its_best_held_out_evaluation(tmp_path, data) -> None:
+    ctx = context(tmp_path, data, [])
+    model = Overfitting(prepare(_setup(ctx, data)))
+    rules = training.StopRules(measure="held_out_mse", patience=10)
+    summary = training.run_training(ctx, model, model.trainable.rng, ITERATIONS, EVERY, rules=rules)
+    assert summary["stopped"] == "iterations" and summary["iterations"] == ITERATIONS
+    assert summary["best_iteration"] == 2 * EVERY and summary["evaluation"] == {"held_out_mse": 1.0}
+    for name, value in model.trainable.net.state_dict().items():  # what export writes: the weights of iteration 20, not 40
+        assert torch.equal(value, model.at_best[name]), name
+
+
 def test_a_cancelled_run_stops_within_a_second(tmp_path, data) -> None:
     events: list = []
     ctx = context(tmp_path, data, events)
@@ -183,7 +210,7 @@ def test_a_cancelled_run_stops_within_a_second(tmp_path, data) -> None:
 
     def train() -> None:
         try:
-            Trainer("audio2lip", tiny_spec(10**7, 10**6), prepare).run(ctx)
+            Trainer("syncnet", tiny_spec(10**7, 10**6), prepare).run(ctx)
         except Cancelled as exc:
             outcome.append((time.monotonic(), exc))
 
@@ -205,7 +232,7 @@ class StallingTrainer(Trainer):
     test kills the worker running it, which the plugin sees as its call cancelled."""
 
     def __init__(self) -> None:
-        super().__init__("audio2lip", tiny_spec(ITERATIONS, EVERY), prepare)
+        super().__init__("syncnet", tiny_spec(ITERATIONS, EVERY), prepare)
         self.held = threading.Event()
 
     def run(self, ctx: RunContext) -> None:
@@ -250,13 +277,13 @@ def model_weights(runtime, run: models.StageRun, path: Path) -> dict[str, torch.
 
 async def test_a_trainer_killed_after_its_second_checkpoint_resumes_to_the_same_weights(host, runtime, workers, data, tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(training, "METRICS_EVERY_S", 0.0)
-    runtime.flow = Flow(needs={"audio2lip": ()})
+    runtime.flow = Flow(needs={"syncnet": ()})
     trainer = StallingTrainer()
     async with platform(host, trainer) as stub:
         doomed = await workers.start("--cpu-slot", "0")
         avatar = (await stub.CreateAvatar(host_pb.CreateAvatarRequest(name="Trainee", owner="cli:trainee"))).avatar
         inputs = [await upload(stub, avatar.avatar_id, data[0], "training_set"), await upload(stub, avatar.avatar_id, data[1], "materials")]
-        request = host_pb.SubmitStageRequest(avatar_id=avatar.avatar_id, stage="audio2lip", inputs=inputs, parameters_json='{"preset": "draft"}')
+        request = host_pb.SubmitStageRequest(avatar_id=avatar.avatar_id, stage="syncnet", inputs=inputs, parameters_json='{"preset": "draft"}')
         run_id = (await stub.SubmitStage(request)).run.run_id
         await until(lambda: trainer.held.is_set() and len(checkpoints(run_id)) == 2, 60, "the trainer stored its second checkpoint")
         doomed.send_signal(signal.SIGKILL)
