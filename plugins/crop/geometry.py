@@ -65,3 +65,19 @@ def sharpness(face: np.ndarray) -> float:
     grey = cv2.cvtColor(face, cv2.COLOR_RGB2GRAY)
     _, deviation = cv2.meanStdDev(cv2.Laplacian(grey, cv2.CV_32F))
     return float(deviation[0, 0] ** 2)
+
+
+def lower_face_squares(boxes: np.ndarray, fractions: np.ndarray) -> np.ndarray:
+    """float64[N, 3]: x0, y0, side in frame pixels of the lower-face square (`fractions` x0, y0,
+    x1, y1 of the crop box) in each frame's crop box."""
+    side = boxes[:, 2] - boxes[:, 0]
+    return np.stack([boxes[:, 0] + fractions[0] * side, boxes[:, 1] + fractions[1] * side, (fractions[2] - fractions[0]) * side], axis=1)
+
+
+def lower_size(squares: np.ndarray, most: int, step: int = 32) -> int:
+    """The side the lower faces are kept at: their median size in the frame, in steps of `step`
+    px, at least 64 and at most `most`: the person's own resolution, so that a large face keeps
+    its teeth and lip edges, and a small one is not blown up."""
+    native = float(np.median(squares[:, 2]))
+    return int(np.clip(round(native / step) * step, 64, most))
+

@@ -2,11 +2,14 @@
 training set (docs/preprocessing.md) that training reads at random without decoding anything.
 
 It streams the frames once, cuts each frame's crop box from the face track and resizes it to the
-preset's size, and keeps the faces of finished chunks as the chunked work's rows, so that they are
-in the checkpoint and a crash costs at most the last few seconds of work. Memory: the faces of the
-whole video are held until the zip is written, 2.7 MB a second of 25 fps video at 96 px (`tiny`),
-4.9 MB at 128 px (`draft` and `standard`: about 370 MB for five minutes) and 19.7 MB at 256 px (`high`: about 1.5 GB for
-five minutes, 3 GB while the checkpoint joins its rows), which is why `memory_bytes` is 3 GiB.
+preset's size, and the lower face at the person's own resolution beside it (what the refiner learns
+to draw, so that a close-up or a 1080p phone video keeps its teeth and lip edges), and keeps the
+pictures of finished chunks as the chunked work's rows, so that they are in the checkpoint and a
+crash costs at most the last few seconds of work. Memory: the pictures of the whole video are held
+until the zip is written, 2.7 MB a second of 25 fps video at 96 px (`tiny`), 4.9 MB at 128 px
+(`draft` and `standard`, plus up to 2.8 MB of lower faces at 192 px: about 690 MB for five minutes)
+and 19.7 MB at 256 px (`high`, plus up to 4.9 MB: about 2.2 GB for five minutes, more while the
+checkpoint joins its rows), which is why `memory_bytes` is 4 GiB.
 The segmentation matte is not used here; it is an input so that the training set is made only
 once every preprocessing stage has succeeded.
 
@@ -24,9 +27,11 @@ import numpy as np
 
 from host.settings import get_settings
 from plugins.crop.frames import FrameCursor
-from plugins.crop.geometry import cut, fill_boxes, landmarks_in_crop, pixel_boxes, sharpness
+from plugins.crop.geometry import cut, fill_boxes, landmarks_in_crop, lower_face_squares, lower_size, pixel_boxes, sharpness
+from plugins.media.squares import cut_square
 from plugins.crop.inputs import Upstream, read_upstream
 from plugins.crop.quality import flag_counts, quality_flags
+from plugins.lipsync.data import lower_face_box
 from plugins.media.audio import SAMPLE_RATE
 from plugins.media.frames import VideoInfo
 from plugins.sdk import chunks
@@ -41,6 +46,10 @@ from plugins.video_analysis.thresholds import PRESETS_ORDER
 ARTIFACT_NAME = "training_set.zip"
 ARTIFACT_KIND = "training_set"
 CROP_SIZES = {"tiny": 96, "draft": 128, "standard": 128, "high": 256}
+# The most pixels across the lower face is kept at, at the person's own resolution (what the refiner
+# learns to draw, docs/model.md): enough for the evaluation's sharpness (a mouth square of 128 px is
+# 192 px of lower face) at draft and standard, the whole 256 at high.
+LOWER_SIZES = {"tiny": 64, "draft": 192, "standard": 192, "high": 256}
 CHUNK_FRAMES = 25  # about a second of video: progress about every second, at most that lost to a crash
 CHECKPOINT_EVERY_S = chunks.CHECKPOINT_EVERY_S
 CUTTING_SHARE = 0.9  # of the progress bar; writing the zip is the rest
@@ -48,14 +57,14 @@ CUTTING_SHARE = 0.9  # of the progress bar; writing the zip is the rest
 
 class Crop(Plugin):
     name = "crop"
-    version = "1.0.0"
+    version = "2.0.0"
     stages = ("crop",)
     description = (
         "The training set: each frame's face cut from the face track's crop box and resized to the preset's size, "
         "landmarks in crop pixels, speech mask, log-mel, sound and quality flags in one memory-mappable zip."
     )
     cpu_cores = 1.0
-    memory_bytes = 3 * 1024**3
+    memory_bytes = 4 * 1024**3
     parameters_schema = {
         "type": "object",
         "properties": {"preset": {"enum": list(PRESETS_ORDER)}},
@@ -77,15 +86,21 @@ class Crop(Plugin):
                 "record the video again with your face in the picture, then send it as the avatar's next version",
             )
         boxes = pixel_boxes(tracked)
+        landmarks = landmarks_in_crop(upstream.landmarks, boxes, size)
+        fractions = lower_face_box(landmarks[upstream.found], size)
+        squares = lower_face_squares(boxes.astype(np.float64), fractions.astype(np.float64))
+        lower = lower_size(squares[upstream.found], LOWER_SIZES[preset])
         cursor = FrameCursor(video)
 
         def process(first: int, stop: int) -> dict[str, np.ndarray]:
             faces = np.empty((stop - first, size, size, 3), dtype=np.uint8)
+            lowers = np.empty((stop - first, lower, lower, 3), dtype=np.uint8)
             sharp = np.empty(stop - first, dtype=np.float32)
             for row, picture in enumerate(cursor.frames(first, stop)):
                 faces[row] = cut(picture, boxes[first + row], size)
+                lowers[row] = cut_square(picture, *squares[first + row], lower)
                 sharp[row] = sharpness(faces[row])
-            return {"faces": faces, "sharpness": sharp}
+            return {"faces": faces, "lower": lowers, "sharpness": sharp}
 
         mark = chunks.fingerprint(ctx, self.version, preset=preset)
         resumed_at, rows = chunks.run_in_chunks(
@@ -97,15 +112,17 @@ class Crop(Plugin):
         path = ctx.workdir / ARTIFACT_NAME
         arrays = {
             "faces": rows["faces"],
+            "lower": rows["lower"],
             "boxes": boxes,
-            "landmarks": landmarks_in_crop(upstream.landmarks, boxes, size),
+            "landmarks": landmarks,
             "speech": upstream.speech,
             "speech_probability": upstream.speech_probability,
             "mel": upstream.mel,
             "quality": flags,
         }
-        written = write_training_set(path, manifest(ctx, info, upstream, preset, size, flags), arrays, upstream.audio)
-        metadata = {"fps": info.fps, "frame_count": info.frame_count, "crop_size": size, "preset": preset}
+        made = {**manifest(ctx, info, upstream, preset, size, flags), "lower_box": [float(v) for v in fractions], "lower_size": lower}
+        written = write_training_set(path, made, arrays, upstream.audio)
+        metadata = {"fps": info.fps, "frame_count": info.frame_count, "crop_size": size, "lower_size": lower, "preset": preset}
         ctx.save_artifact(path, ARTIFACT_NAME, ARTIFACT_KIND, metadata)
         ctx.summary = {**written, "resumed_at_frame": resumed_at}
         ctx.progress(1.0, "the training set is ready")
