@@ -15,7 +15,7 @@ rendered twice) against the real test clip, and gives the round's one verdict ov
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,10 +24,9 @@ import numpy as np
 from host.settings import get_settings
 from plugins.evaluation import measures, report, voices
 from plugins.evaluation.measure import frames_of, measure
-from plugins.evaluation.sync import Expert, sound_rows
-from plugins.lipsync.driving import chosen_clip, frame_order
+from plugins.evaluation.sync import Expert
 from plugins.lipsync.graph import LipSyncGraph, load_graph
-from plugins.lipsync.render import model_crops, render_video
+from plugins.lipsync.render import model_lower_faces, render_video
 from plugins.lipsync.sync_measure import speech_frames
 from plugins.media.audio import SAMPLE_RATE, NoSound, read_audio, write_wav
 from plugins.media.frames import read_frames
@@ -110,7 +109,7 @@ def run_sync_detection(ctx: RunContext) -> None:
     materials = json.loads(ctx.input("materials").read_text())
     models = model_files(ctx)
     graph = load_graph(models)
-    expert = Expert(models["syncnet"], graph.geometry) if "syncnet" in models else None
+    expert = Expert(models["syncnet"]) if "syncnet" in models else None
     fps = float(open_training_set(training_set).manifest["fps"])
     ctx.progress(0.0, "reading the recording's sound")
     round_jobs = jobs(ctx, materials, fps)
@@ -145,37 +144,24 @@ def sync_clip(workdir: Path, video: Path, training_set: Path, materials: dict, g
     render's and the floor's files."""
     wav = workdir / f"{job.id}.wav"
     write_wav(wav, job.samples)
-    made: list[np.ndarray] = []  # the generated crops, kept for the sync expert as they stream to the render
-    model = model_crops(graph, training_set, fps)
-
-    def generated(sound16k: np.ndarray, numbers: list[int]) -> Iterator[np.ndarray]:
-        for crop in model(sound16k, numbers):
-            made.append(crop)
-            yield crop
-
     files = {"render": workdir / f"{job.id}_render.mp4", "floor": workdir / f"{job.id}_floor.mp4"}
-    summary = render_video(video, training_set, materials, wav, generated, files["render"],
+    summary = render_video(video, training_set, materials, wav, model_lower_faces(graph, training_set, fps), files["render"],
                            progress=lambda f, m, eta=None: step(RENDER_SHARE * f, m))
     render_video(video, training_set, materials, wav, None, files["floor"],
                  progress=lambda f, m, eta=None: step(RENDER_SHARE + FLOOR_SHARE * f, f"the floor: {m}"))
-    roles = {}
-    count = int(summary["frames"])
-    speech = speech_frames(job.samples, fps, count)
+    speech = speech_frames(job.samples, fps, int(summary["frames"]))
+    tracks = {}
     if job.kind == "own":
         step(RENDER_SHARE + FLOOR_SHARE, "measuring the real clip")
-        roles["ceiling"] = kept(measure(real_track(video, job), job.samples, fps, speech, None), picture=False)
+        tracks["ceiling"] = real_track(video, job)
     step(0.75, "measuring the render")
-    roles["render"] = kept(measure(measures.track(frames_of(files["render"])), job.samples, fps, speech, None), picture=False)
+    tracks["render"] = measures.track(frames_of(files["render"]))
     step(0.9, "measuring the floor")
-    roles["floor"] = kept(measure(measures.track(frames_of(files["floor"])), job.samples, fps, speech, None), picture=False)
+    tracks["floor"] = measures.track(frames_of(files["floor"]))
+    roles = {role: kept(measure(track, job.samples, fps, speech, None), picture=False) for role, track in tracks.items()}
     if expert is not None:
-        faces = open_training_set(training_set)["faces"]
-        crops = {"render": np.stack(made), "floor": np.asarray(faces[frame_order(chosen_clip(materials), count)])}
-        if job.kind == "own":
-            crops["ceiling"] = np.asarray(faces[job.start : job.stop])
-        rows = sound_rows(job.samples)
-        for role, pictures in crops.items():
-            roles[role].update(expert.confidence(pictures, rows, fps, speech))
+        for role, track in tracks.items():
+            roles[role].update(expert.confidence(track.lips, job.samples, fps, speech))
     return roles, files
 
 

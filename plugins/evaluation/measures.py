@@ -9,10 +9,11 @@ are reported in percent of that eye distance.
 
 The mouth region is a square around the lips, one eye distance wide (room for the lips and the
 chin's top), resized to 64 px for PSNR and SSIM, so that a 512 px video and a 256 px one compare
-alike. Sharpness is measured on the same square at the video's own resolution (at most
-SHARP_SIDE px: beyond that, pixel noise rather than teeth and lip edges dominates the Laplacian),
-because a mouth drawn at 64 px and scaled up to a 200 px mouth looks soft to a person although
-its 64 px picture would measure as sharp as the real one's.
+alike. Sharpness is measured on the box around the lips only, at the video's own resolution (at
+most SHARP_SIDE px: beyond that, pixel noise rather than teeth and lip edges dominates the
+Laplacian), because a mouth drawn at 64 px and scaled up to a 200 px mouth looks soft to a person
+although its 64 px picture would measure as sharp as the real one's, and because the nose and
+chin that a render keeps from the recording would lend a blurred mouth their sharpness.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from plugins.lipsync.sync_measure import EYE_CORNERS
 MOUTH_SIDE = 64  # pixels the mouth region is resized to
 SHARP_SIDE = 128  # the most pixels across at which sharpness is measured; smaller mouths at their own size
 MOUTH_WIDTH = 1.0  # of the eye distance: the side of the mouth square
+LIPS_WIDTH, LIPS_HEIGHT = 0.9, 0.5  # of the eye distance: the box around the lips whose sharpness counts
 PSNR_CAP = 100.0  # dB: what identical pictures score (a finite number, so that reports stay JSON)
 MIN_SPEECH_FRAMES = 25  # a second of speech: fewer cannot say how far the mouth moves
 SSIM_C1, SSIM_C2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
@@ -71,7 +73,7 @@ def track(frames: Iterable[np.ndarray]) -> Track:
             side = MOUTH_WIDTH * eyes
             lips.append(((mouth - centre) / max(eyes, 1e-6)).astype(np.float32))
             mouths.append(mouth_region(rgb, centre, side, MOUTH_SIDE))
-            sharp.append(laplacian_variance(mouth_region(rgb, centre, side, int(np.clip(round(side), 8, SHARP_SIDE)))))
+            sharp.append(lips_sharpness(rgb, centre, eyes))
     finally:
         mesh.close()
     if not lips:
@@ -92,6 +94,18 @@ def mouth_region(rgb: np.ndarray, centre: np.ndarray, side: float, out: int) -> 
         square = cv2.warpAffine(np.ascontiguousarray(rgb), matrix, (full, full), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         return cv2.resize(square, (out, out), interpolation=flags)
     return cv2.warpAffine(np.ascontiguousarray(rgb), matrix, (out, out), flags=flags, borderMode=cv2.BORDER_REPLICATE)
+
+
+def lips_sharpness(rgb: np.ndarray, centre: np.ndarray, eyes: float) -> float:
+    """Sharpness of the box around the lips (LIPS_WIDTH by LIPS_HEIGHT eye distances) at the
+    video's own resolution (at most SHARP_SIDE px across): the lips, the teeth between them and
+    their edges, not the nose and chin around them, which a render keeps from the recording and
+    which would lend a blurred mouth their sharpness."""
+    side = LIPS_WIDTH * eyes
+    square = mouth_region(rgb, centre, side, int(np.clip(round(side), 8, SHARP_SIDE)))
+    keep = int(round(square.shape[0] * LIPS_HEIGHT / LIPS_WIDTH / 2))
+    middle = square.shape[0] // 2
+    return laplacian_variance(square[max(0, middle - keep) : middle + keep])
 
 
 def laplacian_variance(picture: np.ndarray) -> float:

@@ -11,7 +11,7 @@ from plugins.evaluation import measures, report
 from plugins.evaluation.sync import Expert
 from plugins.evaluation.thresholds import CHANCE, GROUPS, RULES, Clip, chance
 from plugins.lipsync.common import save_model
-from plugins.lipsync.data import INNER_BOTTOM, INNER_TOP, LIPS, Geometry
+from plugins.lipsync.data import INNER_BOTTOM, INNER_TOP, LIPS
 from plugins.lipsync.nets import SyncNet
 from plugins.video_analysis.thresholds import PRESETS_ORDER
 
@@ -176,20 +176,18 @@ def test_tiny_judges_no_sync_but_still_refuses_a_frozen_picture():
 
 def tiny_expert(tmp_path) -> Expert:
     torch.manual_seed(0)
-    config = {"channels": 4, "audio_channels": 8, "mouth_size": 16}
+    config = {"window": 5, "channels": 8, "audio_channels": 8}
     path = tmp_path / "syncnet.pt"
-    save_model(path, "syncnet", config, SyncNet(4, 8).state_dict(), {})
-    geometry = Geometry(np.array([0.2, 0.5, 0.8, 1.0], np.float32), np.zeros((len(LIPS), 2), np.float32), 1.0)
-    return Expert(path, geometry)
+    save_model(path, "syncnet", config, SyncNet(5, 8, 8).state_dict(), {"mean_shape": torch.zeros(len(LIPS), 2)})
+    return Expert(path)
 
 
-def test_the_expert_finds_no_sync_in_a_sound_that_never_changes_and_scores_every_window_in_speech(tmp_path):
+def test_the_expert_scores_the_windows_in_speech_with_a_face_and_says_so_when_there_are_none(tmp_path):
     expert = tiny_expert(tmp_path)
-    crops = np.random.default_rng(0).integers(0, 256, (30, 32, 32, 3), dtype=np.uint8)
-    flat = torch.ones(100, 512)
-    found = expert.confidence(crops, flat, 25.0, np.ones(30, bool))
-    assert found == {"expert_confidence": pytest.approx(0.0, abs=1e-6), "expert_offset": 0}
-    varied = torch.from_numpy(np.random.default_rng(1).normal(size=(100, 512)).astype(np.float32))
-    scored = expert.confidence(crops, varied, 25.0, np.ones(30, bool))
-    assert scored["expert_confidence"] > 0 and -25 <= scored["expert_offset"] <= 25
-    assert expert.confidence(crops, varied, 25.0, np.zeros(30, bool)) == {"expert_confidence": None, "expert_offset": None}
+    lips = np.random.default_rng(0).normal(0, 0.05, (30, len(LIPS), 2)).astype(np.float32)
+    varied = np.random.default_rng(1).normal(0, 0.1, 30 * 640).astype(np.float32)  # 30 frames at 25 fps of 16 kHz
+    scored = expert.confidence(lips, varied, 25.0, np.ones(30, bool))
+    assert scored["expert_confidence"] >= 0 and -25 <= scored["expert_offset"] <= 25  # the best offset's mean minus the median
+    assert expert.confidence(lips, varied, 25.0, np.zeros(30, bool)) == {"expert_confidence": None, "expert_offset": None}
+    faceless = np.full_like(lips, np.nan)
+    assert expert.confidence(faceless, varied, 25.0, np.ones(30, bool)) == {"expert_confidence": None, "expert_offset": None}
