@@ -4,7 +4,9 @@ any crash, to the very weights an uninterrupted run ends with.
 A checkpoint is a `torch.save` of plain data (tensors, numbers, strings), loaded with
 `weights_only=True` so that a checkpoint never runs code: the modules', optimisers' and schedulers'
 state dicts, the torch RNG states, the numpy Generator's state (as JSON: its 128-bit integers are no
-tensor), the iteration, the history of measures and the stop rules' state. A fingerprint of the
+tensor), the iteration, the history of measures and the stop rules' state, with the modules' weights
+at the best evaluation of the early-stop measure: those are what the run exports, not the last ones
+(a minute of one person is soon overfitted). A fingerprint of the
 sub-model, its config and its inputs goes with it, and a checkpoint with another fingerprint is
 ignored, never mixed in. Evaluation runs before the checkpoint is written, so a resumed run
 continues from the same RNG states an uninterrupted one has at that iteration.
@@ -59,6 +61,7 @@ class Trainable:
     step: Callable[[int], dict[str, float]]  # one optimisation step: the losses and "lr"
     evaluate: Callable[[], dict[str, float]]  # held-out measures
     export: Callable[[Path], dict[str, Any]]  # writes the model file, returns its metadata
+    iterations: int | None = None  # fewer than the preset's most, where the data warrants fewer (common.iterations_for)
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,8 @@ class _State:
     since_best: int = 0
     seconds: float = 0.0
     stopped: str | None = None  # why training ended; set in the last checkpoint
+    best_modules: dict[str, Any] | None = None  # the modules' weights at the best evaluation of the early-stop measure
+    best_iteration: int = 0
 
 
 def _capture(trainable: Trainable, rng: np.random.Generator, mark: str, state: _State) -> dict[str, Any]:
@@ -113,6 +118,8 @@ def _capture(trainable: Trainable, rng: np.random.Generator, mark: str, state: _
         "since_best": state.since_best,
         "seconds": state.seconds,
         "stopped": state.stopped,
+        "best_modules": state.best_modules or {},
+        "best_iteration": state.best_iteration,
     }
     if torch.cuda.is_available():
         saved["cuda_rng"] = torch.cuda.get_rng_state_all()
@@ -137,6 +144,8 @@ def _restore(saved: dict[str, Any], trainable: Trainable, rng: np.random.Generat
         since_best=int(saved["since_best"]),
         seconds=float(saved["seconds"]),
         stopped=saved["stopped"],
+        best_modules=saved.get("best_modules") or None,
+        best_iteration=int(saved.get("best_iteration", 0)),
     )
 
 
@@ -182,8 +191,9 @@ def _reached(rules: StopRules, measures: dict[str, float]) -> bool:
     return rules.target is not None and value is not None and math.isfinite(value) and value <= rules.target
 
 
-def _improved(rules: StopRules, state: _State, measures: dict[str, float]) -> bool:
-    """Updates the early-stop state; False once the measure has stalled for `patience` evaluations."""
+def _improved(rules: StopRules, state: _State, measures: dict[str, float], trainable: Trainable) -> bool:
+    """Updates the early-stop state, keeping the modules' weights at the best evaluation; False
+    once the measure has stalled for `patience` evaluations."""
     if rules.measure is None or rules.patience <= 0:
         return True
     value = measures.get(rules.measure)
@@ -191,6 +201,8 @@ def _improved(rules: StopRules, state: _State, measures: dict[str, float]) -> bo
         return True
     if state.best is None or value < state.best - rules.min_delta:
         state.best, state.since_best = value, 0
+        state.best_modules = {name: {k: v.detach().clone() for k, v in module.state_dict().items()} for name, module in trainable.modules.items()}
+        state.best_iteration = state.iteration
         return True
     state.since_best += 1
     return state.since_best < rules.patience
@@ -272,7 +284,7 @@ def run_training(
             elif _reached(rules, measures):
                 state.stopped = "target_reached"
                 ctx.log(f"stopping: {rules.measure} reached its target {rules.target:g}")
-            elif not _improved(rules, state, measures):
+            elif not _improved(rules, state, measures, trainable):
                 state.stopped = "early_stop"
                 ctx.log(f"stopping early: {rules.measure} has not improved for {rules.patience} evaluations")
             elif state.iteration >= iterations:
@@ -281,6 +293,12 @@ def run_training(
                 module.train()
             _save(ctx, trainable, rng, mark, state)
     final = state.history[-1]  # every way out of the loop, or into a finished checkpoint, evaluated last
+    if state.best_modules and state.best_iteration != state.iteration:
+        # what is exported is the model at its best held-out evaluation, not wherever it overfitted to
+        for name, module in trainable.modules.items():
+            module.load_state_dict(state.best_modules[name])
+        final = next(item for item in state.history if item["iteration"] == state.best_iteration)
+        ctx.log(f"keeping the weights of iteration {state.best_iteration}, the best {rules.measure} held out")
     return {
         "iterations": state.iteration,
         "resumed_from": resumed_from,
@@ -289,6 +307,7 @@ def run_training(
         "evaluation": final["evaluation"],
         "samples_per_second": trainable.batch_size * steps_done / steps_seconds if steps_done else None,
         "training_seconds": round(state.seconds, 3),
+        "best_iteration": state.best_iteration or state.iteration,
         "history": state.history,
     }
 

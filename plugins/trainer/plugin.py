@@ -101,8 +101,10 @@ class Trainer(Plugin):
             max_seconds=float(config["max_minutes"]) * 60,
             target=early.target if early else None,
         )
+        most = int(config["iterations"])
+        iterations = min(most, getattr(trainable, "iterations", None) or most)  # a duck-typed trainable may leave it out
         summary = run_training(
-            ctx, trainable, rng, int(config["iterations"]), int(config["checkpoint_every"]),
+            ctx, trainable, rng, iterations, min(int(config["checkpoint_every"]), iterations),
             mark=training_fingerprint(ctx, name, self.version, config), rules=rules,
             start_fraction=PREPARE_SHARE, end_fraction=TRAIN_END,
         )
