@@ -48,13 +48,14 @@ class Adjustment:
 # compound over rounds (a second "lips off" gives four times the sync weight).
 ADJUSTMENTS: dict[str, Adjustment] = {
     "lips_off": Adjustment(
-        "the generator is retrained with twice the sync-loss weight and half again as many iterations, then the refiner",
-        "audio2lip", {"generator": {"sync_weight": 2.0, "iterations": 1.5}},
+        "the lips are retrained against the sync expert with twice its weight and half again as many steps, then the generator and the refiner",
+        "syncnet", {"audio2lip": {"sync_weight": 2.0, "iterations": 1.5}},
     ),
-    "blurry_mouth": Adjustment("the refiner is retrained twice as long, to sharpen the mouth", "generator", {"refiner": {"iterations": 2.0}}),
+    "blurry_mouth": Adjustment("the refiner is retrained twice as long, to sharpen the mouth", "generator",
+                               {"refiner": {"iterations": 2.0, "epochs": 2.0}}),
     "jitter": Adjustment(
         "the lips are smoothed over twice as many frames, and the generator and the refiner are retrained half again as long",
-        "audio2lip", {"generator": {"iterations": 1.5, "smooth_frames": 2.0}, "refiner": {"iterations": 1.5}},
+        "audio2lip", {"generator": {"iterations": 1.5, "epochs": 1.5, "smooth_frames": 2.0}, "refiner": {"iterations": 1.5, "epochs": 1.5}},
     ),
     "wrong_clip": Adjustment(
         "nothing is retrained: choose another driving clip in the materials (twinforge materials versions {avatar}, then "

@@ -178,7 +178,7 @@ def render_command(avatar_id: str, audio: Path | None, text: str | None, output:
         raise click.UsageError("give exactly one of --audio and --text")
     colour = parse_colour(background)
     from host.cli import host_stub, rpc_failed  # here, not at the top: host.cli registers this command
-    from plugins.lipsync.render import model_crops, render_video
+    from plugins.lipsync.render import model_lower_faces, render_video
     from plugins.sdk.errors import StageFailed
     from plugins.tts.speech import speak
 
@@ -209,13 +209,13 @@ def render_command(avatar_id: str, audio: Path | None, text: str | None, output:
     finally:
         channel.close()
 
-    crops_for = None
+    lower_faces = None
     if not floor:
         try:
             from plugins.lipsync.graph import load_graph
         except ModuleNotFoundError as exc:
             raise click.ClickException(f"this installation has no lip-sync inference graph ({exc}); update Twinforge, or pass --floor") from None
-        crops_for = model_crops(load_graph(model_files), training_set, float(materials.get("fps") or 25.0))
+        lower_faces = model_lower_faces(load_graph(model_files), training_set, float(materials.get("fps") or 25.0))
 
     def progress(fraction: float, message: str, eta: float | None) -> None:
         left = f", {eta:.0f} s left" if eta else ""
@@ -224,7 +224,7 @@ def render_command(avatar_id: str, audio: Path | None, text: str | None, output:
     with tempfile.TemporaryDirectory() as folder:
         try:
             speech = audio if text is None else speak(text, Path(folder), get_settings().tts_engine)
-            summary = render_video(video, training_set, materials, speech, crops_for, output, cutout=cutout, background=colour, progress=progress)
+            summary = render_video(video, training_set, materials, speech, lower_faces, output, cutout=cutout, background=colour, progress=progress)
         except StageFailed as exc:
             raise click.ClickException(f"{exc.message}\n  advice: {exc.advice}") from None
     if as_json:

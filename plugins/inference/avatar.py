@@ -26,7 +26,7 @@ from plugins.inference.bundle import FORMAT, Bundle, read_bundle
 from plugins.inference.metrics import Metrics
 from plugins.inference.speech import MAX_AUDIO_SECONDS, Speech, parse_colour, speech_file
 from plugins.lipsync.graph import LipSyncGraph, load_graph
-from plugins.lipsync.render import Progress, compose, model_crops, render_video
+from plugins.lipsync.render import Progress, compose, model_lower_faces, render_video
 from plugins.media.audio import SAMPLE_RATE
 from plugins.sdk.errors import StageFailed
 from plugins.sdk.training_set import open_training_set
@@ -94,8 +94,8 @@ class Avatar:
         self.dataset = open_training_set(self.training_set)
         self.fps = float(self.dataset.manifest.get("fps") or info.fps)  # as plugins.lipsync.render reads it
         self.width, self.height = info.width - info.width % 2, info.height - info.height % 2
-        self.crops_for = model_crops(graph, self.training_set, self.fps)
-        self.early_crops_for = model_crops(graph, self.training_set, self.fps, lead=True)
+        self.lower_faces = model_lower_faces(graph, self.training_set, self.fps)
+        self.early_lower_faces = model_lower_faces(graph, self.training_set, self.fps, lead=True)
 
     @classmethod
     def load(cls, root: Path, metrics: Metrics, tts_engine: str = "auto", max_seconds: float = MAX_AUDIO_SECONDS) -> Avatar:
@@ -143,7 +143,7 @@ class Avatar:
             path = speech_file(speech, folder, self.tts_engine, self.max_seconds)
             with self.slots.taken():
                 summary = render_video(
-                    self.video, self.training_set, self.materials, path, self.crops_for, folder / "answer.mp4",
+                    self.video, self.training_set, self.materials, path, self.lower_faces, folder / "answer.mp4",
                     cutout=self.cutout, background=colour, progress=progress,
                 )
             self.metrics.frames.labels(kind).inc(summary["frames"])
@@ -161,7 +161,7 @@ class Avatar:
             colour = self.background(speech.background)
             path = speech_file(speech, folder, self.tts_engine, self.max_seconds)
             with self.slots.taken():
-                answer = compose(self.video, self.training_set, self.materials, path, self.early_crops_for, self.cutout, colour)
+                answer = compose(self.video, self.training_set, self.materials, path, self.early_lower_faces, self.cutout, colour)
                 frames: list[tuple[int, float, bytes]] = []
                 sound: list[np.ndarray] = []
                 sent, size = 0, 0

@@ -16,6 +16,16 @@ WARMUP = 50  # steps, or a tenth of a short run
 EVAL_SEED = 1234  # held-out batches are the same at every evaluation, and draw nothing from the training RNG
 
 
+def iterations_for(config: dict, frames: int) -> int:
+    """The iterations a run makes: `epochs` passes over its `frames` training frames where the
+    preset gives them (20 s of a person is learnt in far fewer steps than a minute, and a draft
+    avatar of a short take must be ready in minutes), never more than the preset's `iterations`."""
+    most = int(config["iterations"])
+    if not config.get("epochs"):
+        return most
+    return int(np.clip(math.ceil(float(config["epochs"]) * frames / int(config["batch_size"])), 1, most))
+
+
 def optimizer_and_schedule(module: torch.nn.Module, lr: float, iterations: int, weight_decay: float = 1e-4):
     """AdamW with a short warm-up and a cosine decay to a tenth: a pure function of the iteration,
     so a resumed run keeps its schedule."""

@@ -37,38 +37,40 @@ MIN_SKIN_PIXELS = 50
 _SUBPIXEL = 4  # fractional bits of the polygon's corners
 
 
-def paste(frame: np.ndarray, crop: np.ndarray, box: np.ndarray, landmarks: np.ndarray, feather: float = FEATHER) -> np.ndarray:
-    """A new frame: `frame` (uint8[H, W, 3]) with the lower face of `crop` (uint8[S, S, 3], the
-    square `box` = x0, y0, x1, y1 in whole frame pixels, possibly reaching past the frame's edges,
-    resized to S) blended in; `landmarks` are float[468, 2] in crop pixels; `feather` is the width
-    of the mask's soft edge as a share of the lower face's width. Without landmarks (no face in
-    that frame) the frame is returned unchanged, as a copy."""
+def paste(frame: np.ndarray, patch: np.ndarray, square: tuple[float, float, float], landmarks: np.ndarray, top: float = 0.0,
+          feather: float = FEATHER) -> np.ndarray:
+    """A new frame: `frame` (uint8[H, W, 3]) with the drawn part of `patch` (uint8[R, R, 3], the
+    picture of the square `square` = x0, y0, side in frame pixels, fractional, possibly reaching
+    past the frame's edges; drawn from `top`, a share of its side, down) blended in over the lower
+    face; `landmarks` are float[468, 2] in frame pixels; `feather` is the width of the mask's soft
+    edge as a share of the lower face's width. The patch is resampled once, straight into the
+    frame's pixels, so a patch drawn at the person's own resolution keeps its detail. Without
+    landmarks (no face in that frame) the frame is returned unchanged, as a copy."""
     out = frame.copy()
     points = np.asarray(landmarks, np.float64)
     if not np.isfinite(points[list(LOWER_FACE + LIPS)]).all():
         return out
-    x0, y0, x1, _ = (int(v) for v in box)
-    scale = (x1 - x0) / crop.shape[0]
-    hull = lower_face_hull(points * scale)  # box pixels
+    x0, y0, side = (float(v) for v in square)
+    hull = lower_face_hull(points)
     ramp = max(1.0, feather * float(np.ptp(hull[:, 0])))
     height_px, width_px = frame.shape[:2]
-    side = x1 - x0
-    # The rectangle to work on, in box pixels: the hull and a pixel of margin, within the frame.
-    left = max(int(np.floor(hull[:, 0].min())) - 1, -x0)
-    top = max(int(np.floor(hull[:, 1].min())) - 1, -y0)
-    right = min(int(np.ceil(hull[:, 0].max())) + 1, width_px - x0)
-    bottom = min(int(np.ceil(hull[:, 1].max())) + 1, height_px - y0)
-    if right <= left or bottom <= top:
+    drawn_top = y0 + top * side
+    # The rectangle to work on: the hull within the drawn part of the square, and a pixel of margin, within the frame.
+    left = max(int(np.floor(max(hull[:, 0].min(), x0))) - 1, 0)
+    upper = max(int(np.floor(max(hull[:, 1].min(), drawn_top))) - 1, 0)
+    right = min(int(np.ceil(min(hull[:, 0].max(), x0 + side))) + 1, width_px)
+    bottom = min(int(np.ceil(min(hull[:, 1].max(), y0 + side))) + 1, height_px)
+    if right <= left or bottom <= upper:
         return out
-    size = (right - left, bottom - top)
-    inside = polygon_mask(hull - (left, top), size)
-    # Beyond the box there is nothing generated: the weight must fade out at the box's edge too.
-    inside[:, : max(0, -left)] = inside[:, max(0, side - left) :] = False
-    inside[: max(0, -top)] = inside[max(0, side - top) :] = False
+    size = (right - left, bottom - upper)
+    inside = polygon_mask(hull - (left, upper), size)
+    # Beyond the drawn part of the square there is nothing drawn: the weight fades out at its edges too.
+    centres_x, centres_y = np.arange(left, right) + 0.5, np.arange(upper, bottom) + 0.5
+    inside &= ((centres_y >= drawn_top) & (centres_y < y0 + side))[:, None] & ((centres_x >= x0) & (centres_x < x0 + side))[None, :]
     alpha = feathered_mask(inside, ramp)
-    generated = resample(crop, scale, left, top, size)
-    region = out[y0 + top : y0 + bottom, x0 + left : x0 + right]
-    lips = points[list(LIPS)] * scale - (left, top)
+    generated = resample(patch, patch.shape[0] / side, x0 - left, y0 - upper, size)
+    region = out[upper:bottom, left:right]
+    lips = points[list(LIPS)] - (left, upper)
     lips = lips.mean(axis=0) + (lips - lips.mean(axis=0)) * LIP_MARGIN
     skin = (alpha > 0.05) & ~polygon_mask(cv2.convexHull(lips.astype(np.float32))[:, 0], size)
     generated = match_colour(generated, region.astype(np.float32), skin)
@@ -112,16 +114,15 @@ def feathered_mask(inside: np.ndarray, ramp: float) -> np.ndarray:
     return (t * t * (3.0 - 2.0 * t)).astype(np.float32)
 
 
-def resample(crop: np.ndarray, scale: float, left: int, top: int, size: tuple[int, int]) -> np.ndarray:
-    """float32[h, w, 3]: the crop resized by `scale`, only the rectangle at (left, top) of `size`
-    (box pixels; pixel centres at i + 0.5 in both the crop and the box)."""
-    matrix = np.array(
-        [[1 / scale, 0, (left + 0.5) / scale - 0.5], [0, 1 / scale, (top + 0.5) / scale - 0.5]], np.float64
-    )
+def resample(patch: np.ndarray, scale: float, x0: float, y0: float, size: tuple[int, int]) -> np.ndarray:
+    """float32[h, w, 3]: the rectangle of `size` whose top left pixel is at the origin, taken from
+    the patch placed with its corner at (x0, y0) and shown at 1 / `scale` of its pixels (scale:
+    patch pixels per rectangle pixel; pixel centres at i + 0.5 in both)."""
+    matrix = np.array([[scale, 0, (0.5 - x0) * scale - 0.5], [0, scale, (0.5 - y0) * scale - 0.5]], np.float64)
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    if scale < 1:  # shrinking: average first, so that fine detail does not alias
-        crop = cv2.GaussianBlur(crop, (0, 0), 0.5 / scale)
-    return cv2.warpAffine(crop, matrix, size, flags=flags, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+    if scale > 1:  # shrinking: average first, so that fine detail does not alias
+        patch = cv2.GaussianBlur(patch, (0, 0), 0.5 * scale)
+    return cv2.warpAffine(patch, matrix, size, flags=flags, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
 
 
 def match_colour(generated: np.ndarray, frame: np.ndarray, skin: np.ndarray) -> np.ndarray:

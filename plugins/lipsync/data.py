@@ -28,6 +28,7 @@ import torch
 
 from plugins.lipsync import features
 from plugins.lipsync.sync_measure import EYE_CORNERS, articulation, correlate
+from plugins.media.squares import cut_square
 from plugins.lipsync.sync_measure import INNER_BOTTOM as MESH_INNER_BOTTOM
 from plugins.lipsync.sync_measure import INNER_TOP as MESH_INNER_TOP
 from plugins.sdk.errors import StageFailed
@@ -42,7 +43,6 @@ INNER_TOP, INNER_BOTTOM = LIPS.index(13), LIPS.index(14)
 NOSE = (1, 4, 5, 195, 197)  # the anchor: points the jaw does not move
 EYES = EYE_CORNERS  # the face's scale
 NOSE_TIP, CHIN = 1, 152
-WINDOW = 5  # frames a sync window holds
 HELD_OUT_SHARE = 0.15
 MAX_OFFSET = 5  # frames
 MIN_OFFSET_R = 0.1  # below this correlation the offset is not trusted, and taken as 0
@@ -58,12 +58,10 @@ class Geometry:
     mean_shape: np.ndarray  # float32[40, 2]: mean lips minus anchor, in box units
     delta_scale: float  # std of the lips around the mean shape, in box units
 
-    def pixels(self, size: int) -> tuple[int, int, int]:
-        """(x0, y0, side) of the box in whole pixels of a crop of `size`."""
-        side = max(8, int(round((self.box[2] - self.box[0]) * size)))
-        x0 = int(round(self.box[0] * size))
-        y0 = int(round(self.box[1] * size))
-        return min(max(0, x0), size - side), min(max(0, y0), size - side), min(side, size)
+    def square(self, size: float) -> tuple[float, float, float]:
+        """(x0, y0, side) of the box in pixels of a crop of `size`, fractional: the lower face is cut,
+        and pasted back, exactly where it is, never rounded to a whole pixel of a small crop."""
+        return float(self.box[0] * size), float(self.box[1] * size), float((self.box[2] - self.box[0]) * size)
 
     def tensors(self) -> dict[str, torch.Tensor]:
         return {
@@ -92,17 +90,16 @@ def lower_face_box(landmarks: np.ndarray, size: int) -> np.ndarray:
 
 def cut_lower(faces: np.ndarray, geometry: Geometry, out: int) -> np.ndarray:
     """uint8[N, out, out, 3]: the lower-face square of each crop, resized."""
-    x0, y0, side = geometry.pixels(faces.shape[1])
+    square = geometry.square(faces.shape[1])
     result = np.empty((len(faces), out, out, 3), dtype=np.uint8)
-    interpolation = cv2.INTER_AREA if side > out else cv2.INTER_LINEAR
     for row, face in enumerate(faces):
-        result[row] = cv2.resize(np.ascontiguousarray(face[y0 : y0 + side, x0 : x0 + side]), (out, out), interpolation=interpolation)
+        result[row] = cut_square(np.asarray(face), *square, out)
     return result
 
 
 def lips_in_box(landmarks: np.ndarray, geometry: Geometry, size: int) -> tuple[np.ndarray, np.ndarray]:
     """(lips float32[N, 40, 2], anchor float32[N, 2]) in box units, from mesh points in crop pixels."""
-    x0, y0, side = geometry.pixels(size)
+    x0, y0, side = geometry.square(size)
     points = (np.asarray(landmarks, dtype=np.float32) - np.array([x0, y0], np.float32)) / side
     return points[:, list(LIPS)], points[:, list(NOSE)].mean(axis=1)
 
@@ -127,6 +124,24 @@ def opening(lips: np.ndarray) -> np.ndarray:
     return lips[..., INNER_BOTTOM, 1] - lips[..., INNER_TOP, 1]
 
 
+def eye_shapes(landmarks: np.ndarray) -> np.ndarray:
+    """float32[N, 40, 2]: the lips around their centre, in eye distances, from face-mesh points
+    (any pixels): the evaluation's own view of a mouth (plugins/evaluation/measures.py), NaN
+    where no face was seen."""
+    points = np.asarray(landmarks, np.float32)
+    lips = points[:, list(LIPS)]
+    eyes = np.linalg.norm(points[:, EYES[0]] - points[:, EYES[1]], axis=1)
+    return ((lips - lips.mean(axis=1, keepdims=True)) / np.maximum(eyes, 1e-6)[:, None, None]).astype(np.float32)
+
+
+def eye_opening(landmarks: np.ndarray) -> np.ndarray:
+    """Inner-lip gap over the eye distance per frame, from face-mesh points (any pixels): the
+    evaluation's own unit of mouth motion (plugins/evaluation/measures.py)."""
+    points = np.asarray(landmarks, np.float32)
+    gap = np.linalg.norm(points[:, MESH_INNER_BOTTOM] - points[:, MESH_INNER_TOP], axis=1)
+    return gap / np.maximum(np.linalg.norm(points[:, EYES[0]] - points[:, EYES[1]], axis=1), 1e-6)
+
+
 @lru_cache(maxsize=2)
 def _audio_features(path: str, mtime: float) -> np.ndarray:
     samples, rate = open_training_set(Path(path)).audio()
@@ -138,6 +153,12 @@ def _audio_features(path: str, mtime: float) -> np.ndarray:
 def audio_features(path: Path) -> np.ndarray:
     """Whisper features of the training set's sound, computed once per process and file."""
     return _audio_features(str(path), Path(path).stat().st_mtime)
+
+
+def envelopes(path: Path) -> np.ndarray:
+    """The band envelopes of the training set's sound (features.envelope)."""
+    samples, _ = open_training_set(Path(path)).audio()
+    return features.envelope(samples)
 
 
 @dataclass
@@ -152,6 +173,8 @@ class Dataset:
     anchor: np.ndarray  # float32[N, 2]
     deltas: np.ndarray  # float32[N, 80]: lips minus anchor minus mean shape, over delta_scale
     features: torch.Tensor  # float32[R, 512] Whisper rows at 50 Hz
+    envelopes: torch.Tensor  # float32[R, 28] band envelopes at 50 Hz, row for row with `features`
+    native: np.ndarray | None  # uint8[N, L, L, 3] memory-mapped lower faces at the person's own resolution (None: an older training set)
     offset: int  # frames the mouth lags its sound in the recording (negative: it leads)
     train: np.ndarray  # usable training frames
     held_out: np.ndarray  # usable held-out frames
@@ -159,30 +182,30 @@ class Dataset:
     def audio(self, frames: np.ndarray) -> torch.Tensor:
         """float32[len(frames), 20, 512]: the audio window that goes with each frame's mouth (around
         the frame's time, corrected by the recording's offset)."""
-        index = features.window_index(np.asarray(frames) - self.offset, self.fps, len(self.features))
-        return self.features[torch.from_numpy(index)]
+        return self.features[torch.from_numpy(self._window(frames))]
 
-    def window_starts(self, frames: np.ndarray) -> np.ndarray:
-        """First frames of the 5-frame windows whose frames are all in `frames`."""
-        member = np.zeros(len(self.lips) + WINDOW, dtype=bool)
-        member[frames] = True
-        whole = np.ones(len(self.lips), dtype=bool)
-        for k in range(WINDOW):
-            whole &= member[k : k + len(self.lips)]
-        return np.flatnonzero(whole)
+    def envelope(self, frames: np.ndarray) -> torch.Tensor:
+        """float32[len(frames), 20, 28]: the band envelopes of the same windows."""
+        return self.envelopes[torch.from_numpy(self._window(frames))]
+
+    def _window(self, frames: np.ndarray) -> np.ndarray:
+        return features.window_index(np.asarray(frames) - self.offset, self.fps, len(self.features))
 
     def lower_float(self, frames: np.ndarray) -> torch.Tensor:
         """float32[B, 3, G, G] in [0, 1]."""
         return self.lower[torch.from_numpy(np.asarray(frames))].permute(0, 3, 1, 2).float() / 255.0
 
+    @property
+    def native_size(self) -> int | None:
+        """The side of the own-resolution lower faces, None without them."""
+        return None if self.native is None else int(self.native.shape[1])
+
 
 def av_offset(landmarks: np.ndarray, samples: np.ndarray, fps: float, frames: np.ndarray) -> int:
     """Frames the mouth lags the sound over `frames` (the best lag of the sync measure), or 0
     when the correlation is too weak to say."""
-    eyes = np.linalg.norm(landmarks[:, EYE_CORNERS[0]] - landmarks[:, EYE_CORNERS[1]], axis=1)
-    gap = np.linalg.norm(landmarks[:, MESH_INNER_TOP] - landmarks[:, MESH_INNER_BOTTOM], axis=1)
     opening = np.full(len(landmarks), np.nan, dtype=np.float32)
-    opening[frames] = gap[frames] / np.maximum(eyes[frames], 1e-6)
+    opening[frames] = eye_opening(landmarks[frames])
     found = correlate(opening, articulation(samples, fps, len(landmarks)), MAX_OFFSET)
     return int(found.lag) if found.best >= MIN_OFFSET_R else 0
 
@@ -217,7 +240,10 @@ def load(training_set: Path, materials: dict, size: int, held_out_share: float =
         )
     split = frames[int(len(frames) * (1 - held_out_share))]
     train, held_out = frames[frames < split], frames[frames >= split]
-    box = lower_face_box(landmarks[train], crop_size)
+    # The crop stage's lower-face square, where it cut the person's own-resolution lower faces
+    # (`lower`); an older training set has none, and the square is placed from the training frames.
+    stored = ts.manifest.get("lower_box")
+    box = np.asarray(stored, np.float32) if stored is not None else lower_face_box(landmarks[train], crop_size)
     provisional = Geometry(box, np.zeros((len(LIPS), 2), np.float32), 1.0)
     lips, anchor = lips_in_box(landmarks, provisional, crop_size)
     relative = lips - anchor[:, None]
@@ -239,6 +265,8 @@ def load(training_set: Path, materials: dict, size: int, held_out_share: float =
         anchor=anchor,
         deltas=np.nan_to_num(deltas).astype(np.float32),
         features=torch.from_numpy(audio_features(Path(training_set))),
+        envelopes=torch.from_numpy(envelopes(Path(training_set))),
+        native=ts.arrays.get("lower"),
         offset=av_offset(landmarks, samples, fps, train),
         train=train,
         held_out=held_out,

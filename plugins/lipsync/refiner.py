@@ -1,25 +1,51 @@
-"""The refiner: sharpens the generator's lower face. It trains on the frozen generator's own
-outputs (level N's inference is level N+1's training data) against the real pictures, with L1 and
-a loss on image gradients, so it learns to undo the generator's particular blur around the mouth
-and teeth rather than a generic sharpening."""
+"""The refiner: draws the generator's lower face sharp, at the person's own resolution.
+
+The generator works small (64 px at draft) and its L1 losses average the plausible mouths into a
+soft one: no teeth, no lip edges (on a person the project never saw, a third of the real
+recording's mouth sharpness). The refiner is trained on the frozen generator's own outputs (level
+N's inference is level N+1's training data: the generator's answer for every training frame, made
+once, with the very reference picture it renders with) against the person's real lower face at
+their own resolution (the training set's `lower`, cut from the full frame by the crop stage), so it
+learns to undo this generator's blur on this face and to draw it `scale` times larger: x3 on a
+close-up, x2 on a 256 px video. Losses: L1 and L1 on image gradients against the real picture,
+and a small patch critic (hinge loss) that tells real lower faces from drawn ones, which is what
+brings the teeth and lip edges back; on random patches of the drawn part, so that a step costs the
+same whatever the resolution. An older training set without `lower` trains it at the generator's
+size against the crops, as before.
+
+At export the face mesh measures how far the drawn mouth opens against the recorded one whose lips
+were its map, drawn over the driving clip as a render draws it: the graph asks for that much more,
+so that the rendered mouth moves as far as the person's (plugins/lipsync/graph.py).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from plugins.face_track.mesh import mesh_points, new_mesh
 from plugins.lipsync import data as lipdata
 from plugins.lipsync import generator as gen
-from plugins.lipsync.common import brightness, configured, eval_rng, load_model, optimizer_and_schedule, save_model, upstream
-from plugins.lipsync.nets import Refiner, image_gradient_l1, parameter_count
+from plugins.lipsync.driving import chosen_clip
+from plugins.lipsync.common import (
+    brightness, configured, eval_rng, iterations_for, load_model, optimizer_and_schedule, save_model, upstream,
+)
+from plugins.lipsync.nets import PatchCritic, Refiner, image_gradient_l1, parameter_count
 from plugins.sdk.training import Setup, Trainable
 
 NAME = "refiner"
-DEFAULTS = {"iterations": 400, "batch_size": 16, "lr": 3e-3, "channels": 32, "blocks": 4, "gradient_weight": 1.0}
-EVAL_FRAMES = 64
+DEFAULTS = {
+    "iterations": 400, "batch_size": 16, "lr": 3e-3, "channels": 32, "blocks": 4, "gradient_weight": 1.0,
+    "adversarial_weight": 0.05, "critic_channels": 32, "critic_lr": 2e-4, "patch": 96, "most_scale": 4,
+}
+EVAL_FRAMES = 48
+GENERATE_BATCH = 64
+DRAWN_FRAMES = 64  # held-out frames whose drawn mouths the face mesh measures at export
+VIEW = 3  # the crops are shown to the face mesh this many times larger, as a frame shows a face
 
 
 def sharpness(images: torch.Tensor) -> float:
@@ -27,6 +53,39 @@ def sharpness(images: torch.Tensor) -> float:
     grey = images.mean(dim=1, keepdim=True)
     kernel = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]).view(1, 1, 3, 3)
     return float(F.conv2d(grey, kernel.to(grey.device)).var(dim=(1, 2, 3)).mean())
+
+
+def scale_for(native: int | None, size: int, most: int) -> int:
+    """How many times the generator's size the refiner draws: the person's own resolution, rounded."""
+    return 1 if native is None else int(np.clip(round(native / size), 1, most))
+
+
+def targets(dataset: lipdata.Dataset, frames: np.ndarray, side: int) -> torch.Tensor:
+    """float32[B, 3, side, side]: the real lower faces at the drawn size (the own-resolution ones
+    where the training set has them)."""
+    if dataset.native is None:
+        return dataset.lower_float(frames)
+    pictures = np.asarray(dataset.native[np.asarray(frames)])
+    if pictures.shape[1] != side:
+        shrink = cv2.INTER_AREA if pictures.shape[1] > side else cv2.INTER_LINEAR
+        pictures = np.stack([cv2.resize(p, (side, side), interpolation=shrink) for p in pictures])
+    return torch.from_numpy(pictures).permute(0, 3, 1, 2).float() / 255.0
+
+
+@torch.no_grad()
+def generated(generator: torch.nn.Module, saved: dict, dataset: lipdata.Dataset, frames: np.ndarray, device: torch.device) -> np.ndarray:
+    """uint8[len(frames), G, G, 3]: the generator's answer for each frame from its real lips, with
+    the reference picture it renders with."""
+    size, top = int(saved["config"]["size"]), float(saved["mask_top"])
+    reference = saved["reference"].permute(2, 0, 1).float()[None].to(device) / 255.0
+    out = np.empty((len(frames), size, size, 3), np.uint8)
+    for first in range(0, len(frames), GENERATE_BATCH):
+        part = frames[first : first + GENERATE_BATCH]
+        real = dataset.lower_float(part).to(device)
+        maps = gen.lip_map_tensor(dataset.lips[part], size).to(device)
+        made = generator(gen.masked(real, top), reference.expand(len(part), -1, -1, -1), maps, dataset.audio(part).to(device))
+        out[first : first + len(part)] = (made.permute(0, 2, 3, 1).cpu().numpy() * 255.0 + 0.5).clip(0, 255).astype(np.uint8)
+    return out
 
 
 def prepare(setup: Setup) -> Trainable:
@@ -37,67 +96,144 @@ def prepare(setup: Setup) -> Trainable:
     size, top = int(saved["config"]["size"]), float(saved["mask_top"])
     setup.progress(0.0, "reading the training set and encoding its sound")
     dataset = lipdata.load(setup.training_set, setup.materials, size)
-    net = Refiner(int(config["channels"]), int(config["blocks"])).to(setup.device)
-    optimizer, schedule = optimizer_and_schedule(net, float(config["lr"]), int(config["iterations"]))
+    scale = scale_for(dataset.native_size, size, int(config["most_scale"]))
+    side = size * scale
+    frames = np.concatenate([dataset.train, dataset.held_out])
+    setup.progress(0.3, "the generator draws every training frame once")
+    drawn = dict(zip(frames.tolist(), generated(generator, saved, dataset, frames, setup.device)))
+    net = Refiner(int(config["channels"]), int(config["blocks"]), scale).to(setup.device, memory_format=torch.channels_last)
+    critic = PatchCritic(int(config["critic_channels"])).to(setup.device, memory_format=torch.channels_last)
+    iterations = iterations_for(config, len(dataset.train))
+    optimizer, schedule = optimizer_and_schedule(net, float(config["lr"]), iterations)
+    critic_optimizer = torch.optim.Adam(critic.parameters(), lr=float(config["critic_lr"]), betas=(0.5, 0.999))
     batch_size = int(config["batch_size"])
-    gradient_weight = float(config["gradient_weight"])
-    setup.progress(1.0, f"refiner ready: {parameter_count(net)} parameters")
+    weights = {k: float(config[k]) for k in ("gradient_weight", "adversarial_weight")}
+    patch = min(size, max(16, int(config["patch"]) // scale))  # input pixels; the drawn patch is `scale` times that
+    first_row = min(size - patch, int(round(top * size)))  # patches from the drawn part of the lower face
+    setup.progress(1.0, f"refiner ready: {parameter_count(net)} parameters, x{scale} to {side} px")
 
-    @torch.no_grad()
-    def generated(frames: np.ndarray, rng: np.random.Generator, augment: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        real = dataset.lower_float(frames)
-        reference = dataset.lower_float(dataset.train[rng.integers(0, len(dataset.train), len(frames))])
+    def pictures(chosen: np.ndarray, rng: np.random.Generator, augment: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        fake = torch.from_numpy(np.stack([drawn[int(f)] for f in chosen])).permute(0, 3, 1, 2).float() / 255.0
+        real = targets(dataset, chosen, side)
         if augment:
-            gain = brightness(rng, len(frames))
-            real, reference = (real * gain).clamp(0, 1), (reference * gain).clamp(0, 1)
-        device = setup.device
-        maps = gen.lip_map_tensor(dataset.lips[frames], size).to(device)
-        fake = generator(gen.masked(real, top).to(device), reference.to(device), maps, dataset.audio(frames).to(device))
-        return real.to(device), fake
+            gain = brightness(rng, len(chosen))
+            fake, real = (fake * gain).clamp(0, 1), (real * gain).clamp(0, 1)
+        return fake.to(setup.device), real.to(setup.device)
 
-    def losses(real: torch.Tensor, refined: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return F.l1_loss(gen.region(refined, top), gen.region(real, top)), image_gradient_l1(gen.region(refined, top), gen.region(real, top))
+    def crop_patches(fake: torch.Tensor, real: torch.Tensor, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        ys = rng.integers(first_row, size - patch + 1, len(fake))
+        xs = rng.integers(0, size - patch + 1, len(fake))
+        small = torch.stack([f[:, y : y + patch, x : x + patch] for f, y, x in zip(fake, ys, xs)])
+        large = torch.stack([r[:, y * scale : (y + patch) * scale, x * scale : (x + patch) * scale] for r, y, x in zip(real, ys, xs)])
+        return small, large
 
     def step(iteration: int) -> dict[str, float]:
         net.train()
-        frames = dataset.train[setup.rng.integers(0, len(dataset.train), batch_size)]
-        real, fake = generated(frames, setup.rng, augment=True)
-        l1, gradient = losses(real, net(fake))
-        loss = l1 + gradient_weight * gradient
+        chosen = dataset.train[setup.rng.integers(0, len(dataset.train), batch_size)]
+        small, large = crop_patches(*pictures(chosen, setup.rng, augment=True), setup.rng)
+        refined = net(small)
+        found = {"l1": F.l1_loss(refined, large), "gradient": image_gradient_l1(refined, large)}
+        loss = found["l1"] + weights["gradient_weight"] * found["gradient"]
+        if weights["adversarial_weight"] > 0:
+            critic.train()
+            critic_loss = F.relu(1.0 - critic(large)).mean() + F.relu(1.0 + critic(refined.detach())).mean()
+            critic_optimizer.zero_grad(set_to_none=True)
+            critic_loss.backward()
+            critic_optimizer.step()
+            found["critic"] = critic_loss
+            found["adversarial"] = -critic(refined).mean()
+            loss = loss + weights["adversarial_weight"] * found["adversarial"]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         schedule.step()
-        return {"loss": loss.item(), "l1_masked": l1.item(), "gradient": gradient.item(), "lr": optimizer.param_groups[0]["lr"]}
+        return {"loss": loss.item(), **{k: v.item() for k, v in found.items()}, "lr": optimizer.param_groups[0]["lr"]}
 
     @torch.no_grad()
     def evaluate() -> dict[str, float]:
         net.eval()
         rng = eval_rng()
-        frames = dataset.held_out[rng.integers(0, len(dataset.held_out), EVAL_FRAMES)]
-        real, fake = generated(frames, rng, augment=False)
-        refined = net(fake)
-        l1, gradient = losses(real, refined)
-        before_l1, before_gradient = losses(real, fake)
-        truth = sharpness(gen.region(real, top))
+        chosen = dataset.held_out[rng.integers(0, len(dataset.held_out), EVAL_FRAMES)]
+        fake, real = pictures(chosen, rng, augment=False)
+        refined = torch.cat([net(fake[i : i + 8]) for i in range(0, len(fake), 8)])
+        upsampled = F.interpolate(fake, size=(side, side), mode="bilinear", align_corners=False) if scale > 1 else fake
+        drawn_part = int(round(top * side))
+        truth = sharpness(real[..., drawn_part:, :])
         return {
-            "held_out_l1_masked": float(l1), "held_out_gradient": float(gradient),
-            "generator_l1_masked": float(before_l1), "generator_gradient": float(before_gradient),
-            "sharpness_vs_real": sharpness(gen.region(refined, top)) / max(truth, 1e-9),
-            "generator_sharpness_vs_real": sharpness(gen.region(fake, top)) / max(truth, 1e-9),
+            "held_out_l1_masked": float(F.l1_loss(refined[..., drawn_part:, :], real[..., drawn_part:, :])),
+            "generator_l1_masked": float(F.l1_loss(upsampled[..., drawn_part:, :], real[..., drawn_part:, :])),
+            "sharpness_vs_real": sharpness(refined[..., drawn_part:, :]) / max(truth, 1e-9),
+            "generator_sharpness_vs_real": sharpness(upsampled[..., drawn_part:, :]) / max(truth, 1e-9),
         }
 
     def export(path: Path) -> dict:
-        save_model(path, NAME, config, net.state_dict(), {})
-        return {"submodel": NAME, "preset": config.get("preset", ""), "crop_size": dataset.crop_size,
-                "iterations": int(config["iterations"]), "parameters": parameter_count(net)}
+        gain, fit = drawn_gain(net, generator, saved, dataset, setup.materials, setup.device)
+        save_model(path, NAME, {**config, "scale": scale}, net.state_dict(), {"drawn_gain": gain, "drawn_r": fit})
+        return {"submodel": NAME, "preset": config.get("preset", ""), "crop_size": dataset.crop_size, "scale": scale, "side": side,
+                "iterations": iterations, "parameters": parameter_count(net), "drawn_gain": gain, "drawn_r": fit}
 
-    return Trainable({"refiner": net}, {"refiner": optimizer}, {"refiner": schedule}, batch_size, step, evaluate, export)
+    return Trainable({"refiner": net, "critic": critic}, {"refiner": optimizer, "critic": critic_optimizer}, {"refiner": schedule},
+                     batch_size, step, evaluate, export, iterations)
 
 
-def load(path: Path) -> Refiner:
-    saved = load_model(path, NAME)
-    net = Refiner(int(saved["config"]["channels"]), int(saved["config"]["blocks"]))
-    net.load_state_dict(saved["weights"])
+@torch.no_grad()
+def drawn_gain(net: Refiner, generator: torch.nn.Module, saved: dict, dataset: lipdata.Dataset, materials: dict,
+               device: torch.device) -> tuple[float, float]:
+    """(gain, r): how far the drawn mouth opens for each unit the recorded one opened, and how well
+    the two go together, as a render draws it: held-out frames' recorded lips drawn over the
+    driving clip's frames (whose calm mouths the generator also sees above its mask, and leans
+    on: over its own frame a mouth is drawn about as open as asked, over the driving clip about
+    three quarters as open). The face mesh measures the drawn mouth on the driving crop it was
+    put into, against the held-out frame's recorded opening. (0, 0) when the mesh finds too few
+    faces to say."""
     net.eval()
-    return net
+    size, top = int(saved["config"]["size"]), float(saved["mask_top"])
+    clip = chosen_clip(materials)
+    held = dataset.held_out[:: max(1, len(dataset.held_out) // DRAWN_FRAMES)][:DRAWN_FRAMES]
+    driving = np.arange(clip.start, clip.stop)[np.arange(len(held)) % clip.length]
+    lips = dataset.lips[held] - dataset.anchor[held][:, None] + dataset.anchor[driving][:, None]
+    reference = saved["reference"].permute(2, 0, 1).float()[None].to(device) / 255.0
+    made = net(generator(gen.masked(dataset.lower_float(driving).to(device), top), reference.expand(len(held), -1, -1, -1),
+                         gen.lip_map_tensor(lips, size).to(device), dataset.audio(held).to(device)))
+    crop_size = dataset.faces.shape[1]
+    x0, y0, side = (v * VIEW for v in dataset.geometry.square(crop_size))
+    first = int(round(top * side))
+    recorded, drawn = [], []
+    mesh = new_mesh()
+    try:
+        for face, picture, frame in zip(np.asarray(dataset.faces[driving]), as_pictures(made), held):
+            shown = cv2.resize(face, (crop_size * VIEW, crop_size * VIEW), interpolation=cv2.INTER_CUBIC)
+            patch = cv2.resize(picture, (int(round(side)), int(round(side))), interpolation=cv2.INTER_CUBIC)
+            rows = slice(int(round(y0)) + first, min(shown.shape[0], int(round(y0)) + patch.shape[0]))
+            cols = slice(int(round(x0)), min(shown.shape[1], int(round(x0)) + patch.shape[1]))
+            shown[rows, cols] = patch[first : first + rows.stop - rows.start, : cols.stop - cols.start]
+            points = mesh_points(mesh, shown)
+            if points is not None and np.isfinite(dataset.landmarks[frame]).all():
+                recorded.append(float(lipdata.eye_opening(dataset.landmarks[frame][None])[0]))
+                drawn.append(float(lipdata.eye_opening(points[None, :, :2])[0]))
+    finally:
+        mesh.close()
+    if len(recorded) < DRAWN_FRAMES // 2 or np.std(recorded) < 1e-6:
+        return 0.0, 0.0
+    return float(np.std(drawn) / np.std(recorded)), float(np.corrcoef(recorded, drawn)[0, 1])
+
+
+def as_pictures(images: torch.Tensor) -> np.ndarray:
+    return (images.permute(0, 2, 3, 1).cpu().numpy() * 255.0 + 0.5).clip(0, 255).astype(np.uint8)
+
+
+def load(path: Path) -> tuple[Refiner, dict]:
+    """The refiner in eval mode and the rest of its file (config, `drawn_gain`). A file written
+    before the refiner could draw larger holds one stack (`net.*`): the same layers as `body` and
+    `out` at scale 1."""
+    saved = load_model(path, NAME)
+    weights = saved["weights"]
+    if "net.0.weight" in weights:
+        last = max(int(key.split(".")[1]) for key in weights)
+        weights = {(f"out.{key.split('.')[2]}" if int(key.split(".")[1]) == last else key.replace("net.", "body.", 1)): value
+                   for key, value in weights.items()}
+    net = Refiner(int(saved["config"]["channels"]), int(saved["config"]["blocks"]), int(saved["config"].get("scale", 1)))
+    net.load_state_dict(weights)
+    net = net.to(memory_format=torch.channels_last)
+    net.eval()
+    return net, saved

@@ -1,10 +1,12 @@
-"""The answer video: the driving clip looped to the audio's length, each frame's lower face taken
-from a generated crop, the cut-out over a background if one is wanted, the audio laid under it.
+"""The answer video: the driving clip looped to the audio's length, each frame's lower face drawn
+by the model and pasted straight into the full frame at its own resolution, the cut-out over a
+background if one is wanted, the audio laid under it. The floor (no model) is the driving clip
+exactly as recorded.
 
 Streamed: one output frame is composed, encoded and dropped at a time (the driving clip's own
 pictures are held only when short, see plugins/lipsync/driving.py), the sound is encoded alongside
-so the file is interleaved as it is written, and the crops come from an iterator, so that a model
-can generate them as the frames go. H.264 (yuv420p, CRF 18) and AAC in MP4 with the index at the
+so the file is interleaved as it is written, and the lower faces come from an iterator, so that a
+model can draw them as the frames go. H.264 (yuv420p, CRF 18) and AAC in MP4 with the index at the
 front: what phones, browsers and Telegram play as they download. `compose` gives the same frames,
 each with the sound under it, to a caller that shows them instead of writing a file (the inference
 service's streaming render); render_video encodes what it gives.
@@ -23,13 +25,13 @@ import av
 import numpy as np
 
 from plugins.lipsync.composite import background_picture, cut_out, paste
+from plugins.lipsync.graph import LipSyncGraph
 from plugins.lipsync.driving import MEMORY_BYTES, DrivingClip, chosen_clip, driving_frames, frame_order, output_frame_count
 from plugins.media.audio import SAMPLE_RATE, NoSound, read_audio
 from plugins.sdk.errors import StageFailed
 from plugins.sdk.training_set import open_training_set
 from plugins.sdk.video import video_info
 
-CropsFor = Callable[[np.ndarray, list[int]], Iterable[np.ndarray]]
 Progress = Callable[[float, str, float | None], None]
 
 CRF = "18"
@@ -38,7 +40,17 @@ AAC_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 AAC_FALLBACK_RATE = 48000
 AAC_BITRATE = 128_000
 PROGRESS_EVERY_S = 1.0
-FIRST_BATCH = 4  # crops the model makes before the first frame can be shown; then the graph's own batch
+FIRST_BATCH = 4  # lower faces the model draws before the first frame can be shown; then the graph's own batch
+
+
+@dataclass(frozen=True)
+class LowerFaces:
+    """What a model draws for an answer, and where it goes."""
+
+    # (16 kHz sound, the source frame number under each output frame) -> one uint8[R, R, 3] per output frame
+    draw: Callable[[np.ndarray, list[int]], Iterable[np.ndarray]]
+    box: tuple[float, float, float, float]  # the lower-face square in the crop box, as fractions x0, y0, x1, y1
+    top: float  # where the drawn part starts, as a share of the square's side; above it the recording stays
 
 
 class ComposedFrame(NamedTuple):
@@ -68,7 +80,7 @@ def compose(
     training_set: Path,
     materials: dict,
     audio: Path,
-    crops_for: CropsFor | None,
+    lower_faces: LowerFaces | None,
     cutout: Path | None = None,
     background: object = None,
     memory_bytes: int = MEMORY_BYTES,
@@ -88,19 +100,23 @@ def compose(
     width, height = info.width - info.width % 2, info.height - info.height % 2  # yuv420p needs even sides
 
     def frames() -> Iterator[ComposedFrame]:
-        crops = None if crops_for is None else iter(crops_for(sound16k, [int(n) for n in order]))
+        drawn = None if lower_faces is None else iter(lower_faces.draw(sound16k, [int(n) for n in order]))
         sent = 0
         for i, driving in enumerate(driving_frames(video, info, dataset, clip, order, memory_bytes)):
-            crop = driving.face if crops is None else next_crop(crops, i, count)
-            landmarks = driving.landmarks * (crop.shape[0] / crop_size)
-            picture = paste(driving.picture, crop, driving.box, landmarks)
+            picture = driving.picture
+            if drawn is not None:
+                side = float(driving.box[2] - driving.box[0])
+                fx0, fy0, fx1, _ = lower_faces.box
+                square = (driving.box[0] + fx0 * side, driving.box[1] + fy0 * side, (fx1 - fx0) * side)
+                landmarks = driving.landmarks * (side / crop_size) + driving.box[:2]
+                picture = paste(picture, next_lower_face(drawn, i, count), square, landmarks, lower_faces.top)
             if alpha is not None:
                 picture = cut_out(picture, alpha[driving.number - clip.start], behind)
             until = len(sound) if i == count - 1 else min(len(sound), int(round((i + 1) * rate / fps)))
             yield ComposedFrame(i, picture[:height, :width], sound[sent:max(sent, until)])
             sent = max(sent, until)
 
-    return Answer(frames(), count, fps, width, height, rate, len(sound) / rate, clip, crops_for is None, alpha is not None)
+    return Answer(frames(), count, fps, width, height, rate, len(sound) / rate, clip, lower_faces is None, alpha is not None)
 
 
 def render_video(
@@ -108,23 +124,22 @@ def render_video(
     training_set: Path,
     materials: dict,
     audio: Path,
-    crops_for: CropsFor | None,
+    lower_faces: LowerFaces | None,
     out: Path,
     cutout: Path | None = None,
     background: object = None,
     progress: Progress | None = None,
     memory_bytes: int = MEMORY_BYTES,
 ) -> dict:
-    """Writes `out` and returns its summary. `crops_for(audio_16k, frame_numbers)` gives one
-    generated crop (uint8[S, S, 3], the training set's crop box resized to S) per output frame,
-    for the source frame numbers given; None renders the floor, each frame's own crop pasted
-    back unchanged. `background`: an RGB colour or an RGB picture behind the cut-out (default:
-    the cut-out's own colour, or the recorded background when it has none)."""
+    """Writes `out` and returns its summary. `lower_faces` draws one lower face per output frame
+    for the source frame numbers given (LowerFaces); None renders the floor, the driving clip as
+    recorded. `background`: an RGB colour or an RGB picture behind the cut-out (default: the
+    cut-out's own colour, or the recorded background when it has none)."""
     started = time.perf_counter()
     report = progress or (lambda fraction, message, eta=None: None)
     report(0.0, "reading the audio", None)
-    answer = compose(video, training_set, materials, audio, crops_for, cutout, background, memory_bytes)
-    if crops_for is not None:
+    answer = compose(video, training_set, materials, audio, lower_faces, cutout, background, memory_bytes)
+    if lower_faces is not None:
         report(0.0, "making the mouth move to the audio", None)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -172,21 +187,21 @@ def render_video(
     }
 
 
-def model_crops(graph: object, training_set: Path, fps: float, lead: bool = False) -> CropsFor:
-    """`crops_for` from the inference graph (plugins.lipsync.graph): the crops come batch by batch
-    as the frames are composed, so the first frames are out before the last are made. The graph
-    gets each driving frame's crop once with the output order of them, so its own looping is
-    replaced and the clip plays in the materials' loop mode; only one batch of generated crops is
-    held, whatever the answer's length. `lead`: the graph's early start for long audio (the same
-    crops, the first sooner, a little more work in all): for a player, not for a file."""
+def model_lower_faces(graph: LipSyncGraph, training_set: Path, fps: float, lead: bool = False) -> LowerFaces:
+    """The inference graph (plugins.lipsync.graph) as LowerFaces: they come batch by batch as the
+    frames are composed, so the first frames are out before the last are made. The graph gets each
+    driving frame's crop once with the output order of them, so its own looping is replaced and
+    the clip plays in the materials' loop mode; only one batch of drawn lower faces is held,
+    whatever the answer's length. `lead`: the graph's early start for long audio (the same
+    pictures, the first sooner, a little more work in all): for a player, not for a file."""
     dataset = open_training_set(training_set)
 
-    def crops_for(sound16k: np.ndarray, numbers: list[int]) -> Iterator[np.ndarray]:
+    def draw(sound16k: np.ndarray, numbers: list[int]) -> Iterator[np.ndarray]:
         rows, order = np.unique(np.asarray(numbers, dtype=np.int64), return_inverse=True)
         for batch in graph.render_batches(sound16k, dataset["faces"][rows], dataset["landmarks"][rows], fps, FIRST_BATCH, order, lead):
             yield from batch
 
-    return crops_for
+    return LowerFaces(draw, tuple(float(v) for v in graph.geometry.box), graph.top)
 
 
 def read_sound(path: Path) -> tuple[np.ndarray, np.ndarray, int]:
@@ -228,14 +243,15 @@ def load_cutout(cutout: Path | None, start: int, stop: int, background: object, 
     return alpha, background_picture(behind, width, height)
 
 
-def next_crop(crops: Iterator[np.ndarray], index: int, count: int) -> np.ndarray:
-    crop = next(crops, None)
-    if crop is None:
-        raise StageFailed("too_few_crops", f"the model gave {index} crops for {count} frames", "report this as a bug in the lip-sync model")
-    crop = np.asarray(crop)
-    if crop.dtype != np.uint8 or crop.ndim != 3 or crop.shape[0] != crop.shape[1] or crop.shape[2] != 3:
-        raise StageFailed("bad_crop", f"the model gave a crop of {crop.dtype}{list(crop.shape)}, not uint8[S, S, 3]", "report this as a bug in the lip-sync model")
-    return crop
+def next_lower_face(drawn: Iterator[np.ndarray], index: int, count: int) -> np.ndarray:
+    picture = next(drawn, None)
+    if picture is None:
+        raise StageFailed("too_few_crops", f"the model drew {index} lower faces for {count} frames", "report this as a bug in the lip-sync model")
+    picture = np.asarray(picture)
+    if picture.dtype != np.uint8 or picture.ndim != 3 or picture.shape[0] != picture.shape[1] or picture.shape[2] != 3:
+        raise StageFailed("bad_crop", f"the model drew a lower face of {picture.dtype}{list(picture.shape)}, not uint8[R, R, 3]",
+                          "report this as a bug in the lip-sync model")
+    return picture
 
 
 def encode_sound(container: av.container.OutputContainer, stream: av.audio.stream.AudioStream, sound: np.ndarray, sent: int) -> int:

@@ -49,11 +49,11 @@ LIMITS = {"draft": 1.5, "standard": 1.0, "high": 0.5}
 
 
 def spec():
-    """The tiny model's graph; the generator's preset has the sync-loss weight a "lips off"
+    """The tiny model's graph; audio2lip's preset has the sync-expert weight a "lips off"
     rejection scales (the tiny net ignores it, the trainer's config shows it)."""
     base = {"iterations": ITERATIONS, "checkpoint_every": 10, "max_minutes": 10, "batch_size": 16, "lr": 0.003, "crop_size": SIZE}
-    graph = {"syncnet": (1, []), "audio2lip": (1, []), "generator": (2, ["syncnet", "audio2lip"]), "refiner": (3, ["generator"])}
-    presets = {name: {**base, **({"sync_weight": SYNC_WEIGHT} if name == "generator" else {})} for name in graph}
+    graph = {"syncnet": (1, []), "audio2lip": (2, ["syncnet"]), "generator": (3, ["audio2lip"]), "refiner": (4, ["generator"])}
+    presets = {name: {**base, **({"sync_weight": SYNC_WEIGHT} if name == "audio2lip" else {})} for name in graph}
     return validate_spec({
         "format": "twinforge.model_spec", "format_version": 1,
         "submodels": {
@@ -156,16 +156,17 @@ async def test_approval_unlocks_deployment_and_a_rejection_retrains_only_downstr
         assert ready["passed"] and ready["generation"] == 0 and "loudness_error" in ready["words"][1]
         assert approval.can_deploy(avatar_id)[0] is False
 
-        # lips off: generator and refiner retrained with the doubled sync weight and more iterations
+        # lips off: the lips retrained against the sync expert with twice its weight and more iterations, then the rest
         rejected = await stub.RejectAvatar(host_pb.RejectAvatarRequest(avatar_id=avatar_id, by="telegram:42", reason="lips_off"))
-        assert [run.stage for run in rejected.started] == ["generator"] and "sync-loss weight" in rejected.message
+        assert [run.stage for run in rejected.started] == ["audio2lip"] and "against the sync expert with twice its weight" in rejected.message
         assert approval.can_deploy(avatar_id)[0] is False
         refiners = await until(lambda: succeeded(avatar_id, "refiner", 2), 120, "the adjusted generation reached the refiner")
-        assert {stage: len(runs_of(avatar_id, stage)) for stage in SUBMODELS} == {"syncnet": 1, "audio2lip": 1, "generator": 2, "refiner": 2}
-        new_generator = runs_of(avatar_id, "generator")[1]
-        assert json.loads(new_generator.parameters_json) == {"generation": 1, "scale": {"sync_weight": 2.0, "iterations": 1.5}}
-        config = json.loads(new_generator.summary_json)["config"]
-        assert config["sync_weight"] == pytest.approx(2 * SYNC_WEIGHT) and json.loads(new_generator.summary_json)["iterations"] == 30
+        assert {stage: len(runs_of(avatar_id, stage)) for stage in SUBMODELS} == {"syncnet": 1, "audio2lip": 2, "generator": 2, "refiner": 2}
+        new_lips = runs_of(avatar_id, "audio2lip")[1]
+        assert json.loads(new_lips.parameters_json) == {"generation": 1, "scale": {"sync_weight": 2.0, "iterations": 1.5}}
+        config = json.loads(new_lips.summary_json)["config"]
+        assert config["sync_weight"] == pytest.approx(2 * SYNC_WEIGHT) and json.loads(new_lips.summary_json)["iterations"] == 30
+        assert json.loads(runs_of(avatar_id, "generator")[1].parameters_json) == {"generation": 1}
         assert json.loads(refiners[1].parameters_json) == {"generation": 1}
         assert approval.can_deploy(avatar_id)[0] is False, "a retrain does not unlock deployment"
 

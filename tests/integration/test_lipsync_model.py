@@ -14,7 +14,7 @@ from bench.lipsync import build_training_set, held_out_materials
 from plugins.lipsync import audio2lip, features, generator, refiner, syncnet
 from plugins.lipsync import data as lipdata
 from plugins.lipsync.graph import driving_order, load_graph
-from plugins.lipsync.sync_measure import articulation, correlate, measure_video, mouth_opening, speech_frames
+from plugins.lipsync.sync_measure import articulation, correlate, max_lag, measure_video, mouth_opening, speech_frames
 from plugins.media.frames import read_frames
 from plugins.sdk.training import Setup
 from plugins.media.audio import read_audio
@@ -23,14 +23,14 @@ from plugins.sdk.training_set import open_training_set
 from tests.fixtures.services import require_samples
 
 SMALL = {
-    "syncnet": {"iterations": 8, "batch_size": 16, "channels": 8, "audio_channels": 32, "mouth_size": 32},
+    "syncnet": {"iterations": 8, "batch_size": 16, "window": 9, "channels": 8, "audio_channels": 32},
     "audio2lip": {"iterations": 8, "batch_size": 32, "audio_channels": 32, "embed": 64},
     "generator": {"iterations": 12, "batch_size": 10, "channels": 8, "size": 48, "lr": 3e-3},
     "refiner": {"iterations": 8, "batch_size": 8, "channels": 8, "blocks": 2},
 }
 ORDER = ("syncnet", "audio2lip", "generator", "refiner")
 MODULES = {"syncnet": syncnet, "audio2lip": audio2lip, "generator": generator, "refiner": refiner}
-NEEDS = {"syncnet": (), "audio2lip": (), "generator": ("audio2lip", "syncnet"), "refiner": ("generator",)}
+NEEDS = {"syncnet": (), "audio2lip": ("syncnet",), "generator": ("audio2lip",), "refiner": ("generator",)}
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def test_each_submodel_steps_evaluates_and_exports(trained, name):
     saved = torch.load(trained["paths"][name], weights_only=True)
     assert saved["submodel"] == name and saved["weights"]
     assert result["metadata"]["submodel"] == name and result["metadata"]["iterations"] == SMALL[name]["iterations"]
-    assert set(result["trainable"].modules) == set(result["trainable"].optimizers) == set(result["trainable"].schedulers)
+    assert set(result["trainable"].modules) == set(result["trainable"].optimizers) >= set(result["trainable"].schedulers)
 
 
 def test_generator_loss_falls(trained):
@@ -98,19 +98,23 @@ def test_syncnet_reports_held_out_accuracy(trained):
     assert 0.0 <= evaluation["held_out_accuracy"] <= 1.0
 
 
-def test_graph_renders_crops_for_new_audio(trained, training_set):
+def test_graph_draws_lower_faces_for_new_audio_at_the_persons_own_resolution(trained, training_set):
     samples = require_samples()
     sound = read_audio(samples / "drive_speech_8s_c.wav")[: 3 * 16000]
     ts = open_training_set(training_set)
     faces, landmarks = np.asarray(ts["faces"][:20]), np.asarray(ts["landmarks"][:20])
     graph = load_graph(trained["paths"])
-    crops = graph.render(sound, faces, landmarks, 25.0)
-    side = int(ts.manifest["crop_size"])
-    assert crops.shape == (75, side, side, 3) and crops.dtype == np.uint8
+    drawn = graph.render(sound, faces, landmarks, 25.0)
+    side = graph.drawn_size
+    assert drawn.shape == (75, side, side, 3) and drawn.dtype == np.uint8
+    native = int(ts.manifest["lower_size"])
+    assert side == graph.size * max(1, round(native / graph.size))  # the refiner draws at the person's own size
     order = driving_order(75, 20)
-    _, y0, _ = graph.geometry.pixels(side)
-    assert np.array_equal(crops[:, :y0], faces[order][:, :y0])  # above the lower face: the driving crop, untouched
-    assert not np.array_equal(crops, faces[order])
+    driving = lipdata.cut_lower(faces[order], graph.geometry, side)
+    top = int(graph.top * side)
+    assert np.abs(drawn[:, top:].astype(int) - driving[:, top:]).mean() > 2  # the mouth is drawn anew
+    colour = np.abs(drawn[:, top:].reshape(-1, 3).mean(axis=0) - driving[:, top:].reshape(-1, 3).mean(axis=0))
+    assert (colour < 12).all()  # in the person's own colours, even after a few iterations
 
 
 def test_the_recordings_offset_is_found_and_undone():
@@ -132,10 +136,11 @@ def test_a_longer_smoothing_window_steadies_the_lips(trained):
     sound = read_audio(require_samples() / "drive_speech_8s_c.wav")
     graph = load_graph(trained["paths"])
     rows = torch.from_numpy(features.frame_windows(features.encode(sound), np.arange(200), 25.0))
+    envelopes = torch.from_numpy(features.frame_windows(features.envelope(sound), np.arange(200), 25.0))
     jitter = {}
     for window in (5, 11):
         graph.generator_file["config"]["smooth_frames"] = window
-        jitter[window] = float(np.abs(np.diff(graph.predict_deltas(rows), axis=0)).mean())
+        jitter[window] = float(np.abs(np.diff(graph.predict_deltas(rows, envelopes, np.ones(len(rows))), axis=0)).mean())
     assert graph.smooth_frames == 11 and jitter[11] < 0.9 * jitter[5]
 
 
@@ -154,14 +159,14 @@ def test_whisper_cache_refuses_a_wrong_sha256(tmp_path):
 def test_sync_measure_finds_the_lag_and_counts_only_the_frames_it_is_told():
     rng = np.random.default_rng(3)
     sound = np.convolve(rng.random(300), np.ones(4) / 4, mode="same")
-    measured = correlate(np.roll(sound, 2), sound)
+    measured = correlate(np.roll(sound, 2), sound, 10)
     assert measured.lag == 2 and measured.best > 0.95 and measured.confidence > 0.5 and measured.frames == 300
     opening = np.roll(sound, 2)
     opening[100:160] = sound.max() - sound[98:158]  # breathing in a pause: against the sound
     pause = np.zeros(300, bool)
     pause[98:158] = True
-    assert correlate(opening, sound).best < 0.9
-    kept = correlate(opening, sound, counted=~pause)
+    assert correlate(opening, sound, 10).best < 0.9
+    kept = correlate(opening, sound, 10, counted=~pause)
     assert kept.lag == 2 and kept.best > 0.95 and kept.frames == 300 - 60
 
 
@@ -183,12 +188,17 @@ def test_sync_measure_tells_the_own_sound_from_another_stretch_of_it():
     measured = {}
     for label, heard in (("own", sound), ("shifted", np.roll(sound, 20 * 16000))):
         count = len(opening)
-        measured[label] = correlate(opening, articulation(heard, 25.0, count), counted=speech_frames(heard, 25.0, count))
+        measured[label] = correlate(
+            opening, articulation(heard, 25.0, count), max_lag(25.0), counted=speech_frames(heard, 25.0, count)
+        )
     own, shifted = measured["own"], measured["shifted"]
     assert -4 <= own.lag <= 0 and own.confidence > shifted.confidence + 0.08
     assert 0.5 * len(opening) < own.frames < 0.95 * len(opening)  # the pauses are out
 
 
 def test_measure_video_of_a_real_speaker_peaks_at_offset_zero():
-    own = measure_video(require_samples() / "speaker_e_5s.mp4")
-    assert abs(own.lag) <= 1 and own.confidence > 0.1 and own.frames > 100
+    """20 s of a real speaker, searched a second either way: the peak is at the true offset. (A 5-s
+    clip is too short for that search: its best offset is chance, which is why the verdict judges
+    sync only on clips of MIN_SYNC_SECONDS or more.)"""
+    own = measure_video(require_samples() / "anchor_20s_512.mp4")
+    assert abs(own.lag) <= 1 and own.confidence > 0.2 and own.frames > 400

@@ -27,10 +27,11 @@ def refused(data: dict) -> str:
     return str(caught.value)
 
 
-def test_the_default_model_trains_syncnet_and_audio2lip_in_parallel_then_generator_then_refiner() -> None:
+def test_the_default_model_trains_the_sync_expert_then_the_lips_against_it_then_generator_then_refiner() -> None:
     spec = load_spec()
-    assert spec.by_level() == [["audio2lip", "syncnet"], ["generator"], ["refiner"]]
-    assert spec.submodels["generator"].needs == ("syncnet", "audio2lip")
+    assert spec.by_level() == [["syncnet"], ["audio2lip"], ["generator"], ["refiner"]]
+    assert spec.submodels["audio2lip"].needs == ("syncnet",)
+    assert spec.submodels["generator"].needs == ("audio2lip",)
     assert spec.submodels["refiner"].needs == ("generator",)
     for model in spec.submodels.values():
         assert set(model.presets) == {"tiny", "draft", "standard", "high"}
@@ -55,38 +56,40 @@ def test_the_networks_presets_come_from_their_file_and_the_spec_adds_to_them(tmp
     presets = load_spec(tmp_path / "spec.yaml").submodels["one"].presets
     assert presets["draft"] == {"iterations": 10, "batch_size": 4, "lr": 0.1, "checkpoint_every": 5, "crop_size": 96, "channels": 8, "max_minutes": 2}
     assert presets["high"]["lr"] == 0.01 and presets["standard"]["max_minutes"] == 3
-    assert load_spec().submodels["syncnet"].presets["draft"]["mouth_size"] > 0  # from plugins/lipsync/presets.yaml
+    assert load_spec().submodels["syncnet"].presets["draft"]["window"] > 0  # from plugins/lipsync/presets.yaml
 
 
 def test_the_flow_runs_every_trainer_after_the_training_set_and_the_materials_and_evaluates_the_graph() -> None:
     flow = with_model(PREPROCESSING_FLOW, load_spec())
     assert flow.needs["material_extraction"] == ("crop",)
     assert flow.needs["syncnet"] == ("crop", "material_extraction")
-    assert flow.needs["generator"] == ("crop", "material_extraction", "syncnet", "audio2lip")
+    assert flow.needs["audio2lip"] == ("crop", "material_extraction", "syncnet")
+    assert flow.needs["generator"] == ("crop", "material_extraction", "audio2lip")
     assert flow.needs["refiner"] == ("crop", "material_extraction", "generator")
     assert {s: flow.needs[s] for s in PREPROCESSING_FLOW.needs} == PREPROCESSING_FLOW.needs
     evaluation = ["sync_detection", "quality_eval"]  # the whole graph is measured after any retrain, sync first
     graph = ("crop", "material_extraction", "syncnet", "audio2lip", "generator", "refiner")
     assert flow.needs["sync_detection"] == graph and flow.needs["quality_eval"] == (*graph, "sync_detection")
+    assert flow.downstream("syncnet") == ["audio2lip", "generator", "refiner", *evaluation]
     assert flow.downstream("audio2lip") == ["generator", "refiner", *evaluation]
     assert flow.downstream("generator") == ["refiner", *evaluation] and flow.downstream("refiner") == evaluation
 
 
 def test_an_unknown_need_is_named(default: dict) -> None:
-    default["submodels"]["generator"]["needs"] = ["syncnet", "lipreader"]
+    default["submodels"]["generator"]["needs"] = ["audio2lip", "lipreader"]
     assert "'generator' needs 'lipreader', which is not a sub-model" in refused(default)
 
 
 def test_a_cycle_is_shown_as_a_path(default: dict) -> None:
     default["submodels"]["syncnet"]["needs"] = ["refiner"]
     message = refused(default)
-    assert "cycle" in message and "syncnet -> refiner -> generator -> syncnet" in message
+    assert "cycle" in message and "syncnet -> refiner -> generator -> audio2lip -> syncnet" in message
 
 
 def test_a_need_on_the_same_or_a_later_level_is_refused(default: dict) -> None:
-    default["submodels"]["refiner"]["level"] = 2
+    default["submodels"]["refiner"]["level"] = 3
     message = refused(default)
-    assert "'refiner' (level 2) needs 'generator' of level 2" in message and "raise 'refiner'" in message
+    assert "'refiner' (level 3) needs 'generator' of level 3" in message and "raise 'refiner'" in message
 
 
 def test_a_missing_preset_and_bad_values_are_all_listed_at_once(default: dict) -> None:
