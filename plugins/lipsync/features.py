@@ -6,8 +6,11 @@ over to other voices from Whisper's encoder outputs (r 0.17-0.50 at lag 0), not 
 (r -0.10-0.22), because the encoder was trained on thousands of voices. On 10-20 s of a person
 that is not enough: trained on the close-up (Chinese) and the phone recording, a lip model from
 Whisper alone opens the mouth with the evaluation's English voices by chance (sync confidence
-0.08-0.17); from Whisper and the band envelopes, with Whisper dropped for half the training
-samples so that the envelopes must carry the timing, 0.19-0.33 (plugins/lipsync/audio2lip.py).
+0.08-0.17). With the band envelopes as well, Whisper dropped for half the training samples so
+that the envelopes must carry the timing (plugins/lipsync/audio2lip.py), the whole draft graph
+renders the unseen voices at 0.38-0.48 from the 20-s anchor and the 60-s congress recordings, but
+still 0.12-0.15 from the close-up and the phone take (bench.lipsync, 2026-12-07): on those two,
+sync with other voices is the open problem.
 How loud a voice is in each band, against its own average, rises and falls with the syllables in
 any voice and language: the one cue that carries over whatever the speaker.
 
