@@ -20,9 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from plugins.lipsync.features import CONTEXT_ROWS, DIM, ENVELOPE_DIM
-
-AUDIO_ROWS = 2 * CONTEXT_ROWS
+from plugins.lipsync.features import DIM, ENVELOPE_DIM
 
 
 class AudioEncoder(nn.Module):
