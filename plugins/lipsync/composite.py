@@ -20,6 +20,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from plugins.media.squares import resample
+
 # Face-mesh points (MediaPipe's 468-point topology) of the jaw line, from below the left ear round
 # the chin to below the right one, and under the nose: their hull is the lower face.
 JAW = (132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288, 361)
@@ -112,17 +114,6 @@ def feathered_mask(inside: np.ndarray, ramp: float) -> np.ndarray:
     distance = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     t = np.clip(distance / ramp, 0.0, 1.0)
     return (t * t * (3.0 - 2.0 * t)).astype(np.float32)
-
-
-def resample(patch: np.ndarray, scale: float, x0: float, y0: float, size: tuple[int, int]) -> np.ndarray:
-    """float32[h, w, 3]: the rectangle of `size` whose top left pixel is at the origin, taken from
-    the patch placed with its corner at (x0, y0) and shown at 1 / `scale` of its pixels (scale:
-    patch pixels per rectangle pixel; pixel centres at i + 0.5 in both)."""
-    matrix = np.array([[scale, 0, (0.5 - x0) * scale - 0.5], [0, scale, (0.5 - y0) * scale - 0.5]], np.float64)
-    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    if scale > 1:  # shrinking: average first, so that fine detail does not alias
-        patch = cv2.GaussianBlur(patch, (0, 0), 0.5 * scale)
-    return cv2.warpAffine(patch, matrix, size, flags=flags, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
 
 
 def match_colour(generated: np.ndarray, frame: np.ndarray, skin: np.ndarray) -> np.ndarray:

@@ -19,8 +19,18 @@ def cut_square(frame: np.ndarray, x0: float, y0: float, side: float, size: int) 
     right, bottom = int(np.ceil(x0 + side)) + margin, int(np.ceil(y0 + side)) + margin
     rows, cols = np.clip(np.arange(top, bottom), 0, height - 1), np.clip(np.arange(left, right), 0, width - 1)
     region = np.ascontiguousarray(frame[rows][:, cols])
-    if side > size:
-        region = cv2.GaussianBlur(region, (0, 0), 0.5 * side / size)
-    scale = size / side
-    matrix = np.array([[scale, 0, (0.5 - (x0 - left)) * scale - 0.5], [0, scale, (0.5 - (y0 - top)) * scale - 0.5]], np.float64)
-    return cv2.warpAffine(region, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    scale = side / size  # region pixels per square pixel; the region's corner sits at -(x0 - left) / scale
+    square = resample(region, scale, (left - x0) / scale, (top - y0) / scale, (size, size))
+    return np.clip(square + 0.5, 0, 255).astype(np.uint8)
+
+
+def resample(patch: np.ndarray, scale: float, x0: float, y0: float, size: tuple[int, int]) -> np.ndarray:
+    """float32[h, w, 3]: the rectangle of `size` whose top left pixel is at the origin, taken from
+    the patch placed with its corner at (x0, y0) and shown at 1 / `scale` of its pixels (scale:
+    patch pixels per rectangle pixel; pixel centres at i + 0.5 in both). Cutting a square out of a
+    frame and pasting a drawn patch back into one are both this."""
+    matrix = np.array([[scale, 0, (0.5 - x0) * scale - 0.5], [0, scale, (0.5 - y0) * scale - 0.5]], np.float64)
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    if scale > 1:  # shrinking: average first, so that fine detail does not alias
+        patch = cv2.GaussianBlur(patch, (0, 0), 0.5 * scale)
+    return cv2.warpAffine(patch, matrix, size, flags=flags, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)

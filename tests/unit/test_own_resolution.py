@@ -10,13 +10,12 @@ import torch
 
 from plugins.lipsync import features
 from plugins.lipsync.audio2lip import opening_delta
-from plugins.lipsync.composite import resample
 from plugins.lipsync.graph import MOST_STRETCH, LipSyncGraph
 from plugins.lipsync.nets import Refiner
 from plugins.lipsync import refiner as refiner_module
 from plugins.lipsync.common import save_model
 from plugins.lipsync.refiner import scale_for
-from plugins.media.squares import cut_square
+from plugins.media.squares import cut_square, resample
 
 
 def gradient_picture(height: int = 120, width: int = 160, smooth: float = 0.0) -> np.ndarray:
