@@ -5,7 +5,8 @@ audio -> Whisper rows -> audio2lip -> lips, smoothed over time (Savitzky-Golay: 
 third most common complaint), brought to the person's range (the gain, then each coordinate's
 training range), and pulled towards the person's mouth at rest where the voice activity says
 silence (chatter in silence is the second) -> the lip map at the driving frame's nose -> generator
--> refiner, which draws the lower face at the person's own resolution; the caller pastes it into
+-> refiner, which draws the lower face at the person's own resolution, taking teeth and lip edges
+from the recorded mouth of the nearest shape (plugins/lipsync/exemplars.py); the caller pastes it into
 the full frame (plugins/lipsync/composite.py) where the geometry's square lies in the crop box.
 
 The driving clip is played forth and back to the audio's length (`driving_order`); a caller that
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 from scipy.signal import savgol_filter
 
-from plugins.lipsync import audio2lip, features, generator, refiner
+from plugins.lipsync import audio2lip, exemplars, features, generator, refiner
 from plugins.lipsync import data as lipdata
 from plugins.lipsync.common import upstream
 from plugins.lipsync.nets import Audio2Lip, Generator, Refiner
@@ -183,6 +184,13 @@ class LipSyncGraph:
         rows = torch.from_numpy(features.frame_windows(features.encode(samples), np.arange(count), fps))
         return rows, self.target_lips(samples, fps, rows, landmarks, crop_size)
 
+    def exemplars_for(self, lips: np.ndarray) -> torch.Tensor | None:
+        """The person's recorded lower faces with the nearest lip shapes, for a refiner that draws
+        from them (plugins/lipsync/exemplars.py); None for one that does not."""
+        if self.refiner_file is None or "exemplar_lips" not in self.refiner_file:
+            return None
+        return exemplars.placed(self.refiner_file["exemplars"].numpy(), self.refiner_file["exemplar_lips"].numpy(), lips)
+
     def generated(
         self, faces: np.ndarray, order: np.ndarray, rows: torch.Tensor, lips: np.ndarray, begin: int, end: int, first_batch: int
     ) -> Iterator[np.ndarray]:
@@ -196,7 +204,7 @@ class LipSyncGraph:
             maps = generator.lip_map_tensor(lips[first:stop], size)
             made = self.generator(generator.masked(lower, top), reference.expand(len(part), -1, -1, -1), maps, rows[first:stop])
             if self.refiner is not None:
-                made = self.refiner(made)
+                made = self.refiner(made, self.exemplars_for(lips[first:stop]))
             yield (made.permute(0, 2, 3, 1).numpy() * 255.0 + 0.5).clip(0, 255).astype(np.uint8)
 
 

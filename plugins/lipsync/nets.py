@@ -16,6 +16,7 @@ on two CPU cores in minutes; `standard` and `high` only widen them.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -178,12 +179,21 @@ class Refiner(nn.Module):
     """Sharpens the generator's lower face and, with `scale` above 1, draws it at `scale` times its
     pixels (the person's own resolution): features at the generator's size, then a sub-pixel
     convolution up. The output is a residual on the bilinear upsampling of the input, so an
-    untrained refiner changes nothing but the size."""
+    untrained refiner changes nothing but the size.
 
-    def __init__(self, channels: int = 32, blocks: int = 4, scale: int = 1) -> None:
+    With `exemplar`, forward also takes the person's recorded lower face with the nearest lip shape
+    at the output's size and the window over the mouth where it may be used (plugins/lipsync/
+    exemplars.py: 4 channels). Its fine detail (the picture less its blur at the generator's scale:
+    teeth, lip edges) is added inside the window where a learnt gate lets it (open at the start,
+    about 0.9): a residual network trained for minutes does not learn to draw detail it is only
+    shown, but it learns soon enough where the shown detail does not fit. The exemplar also joins
+    the input at the generator's size and the features at the output's."""
+
+    def __init__(self, channels: int = 32, blocks: int = 4, scale: int = 1, exemplar: bool = False) -> None:
         super().__init__()
-        self.scale = scale
-        layers: list[nn.Module] = [nn.Conv2d(3, channels, 3, padding=1), nn.GELU()]
+        self.scale, self.exemplar = scale, exemplar
+        extra = 4 if exemplar else 0
+        layers: list[nn.Module] = [nn.Conv2d(3 + extra, channels, 3, padding=1), nn.GELU()]
         for _ in range(blocks):
             layers += [nn.Conv2d(channels, channels, 3, padding=1), nn.GELU()]
         self.body = nn.Sequential(*layers)
@@ -194,10 +204,36 @@ class Refiner(nn.Module):
         self.out = nn.Conv2d(channels, 3, 3, padding=1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
+        if exemplar:
+            self.fuse = nn.Sequential(
+                nn.Conv2d(channels + 4, channels, 3, padding=1), nn.GELU(),
+                nn.Conv2d(channels, channels, 3, padding=1), nn.GELU(),
+            )
+            self.gate = nn.Conv2d(channels, 1, 3, padding=1)
+            nn.init.zeros_(self.gate.weight)
+            nn.init.constant_(self.gate.bias, 2.0)
+            self.register_buffer("blur", gaussian_kernel(float(scale)), persistent=False)
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
+    def forward(self, image: torch.Tensor, exemplar: torch.Tensor | None = None) -> torch.Tensor:
         base = image if self.scale == 1 else F.interpolate(image, scale_factor=self.scale, mode="bilinear", align_corners=False)
-        return (base + self.out(self.up(self.body(image)))).clamp(0.0, 1.0)
+        if not self.exemplar:
+            return (base + self.out(self.up(self.body(image)))).clamp(0.0, 1.0)
+        if exemplar is None:
+            raise ValueError("this refiner draws from an exemplar: pass the nearest recorded lower face")
+        small = exemplar if self.scale == 1 else F.avg_pool2d(exemplar, self.scale)
+        features = self.fuse(torch.cat([self.up(self.body(torch.cat([image, small], dim=1))), exemplar], dim=1))
+        picture, window = exemplar[:, :3], exemplar[:, 3:]
+        pad = self.blur.shape[-1] // 2
+        detail = picture - F.conv2d(F.pad(picture, (pad,) * 4, mode="replicate"), self.blur.expand(3, 1, -1, -1), groups=3)
+        return (base + window * torch.sigmoid(self.gate(features)) * detail + self.out(features)).clamp(0.0, 1.0)
+
+
+def gaussian_kernel(sigma: float) -> torch.Tensor:
+    """float32[1, 1, K, K]: a normalised Gaussian of `sigma` pixels, K = 2 * ceil(2 sigma) + 1."""
+    radius = int(np.ceil(2 * sigma))
+    line = torch.exp(-(torch.arange(-radius, radius + 1, dtype=torch.float32) ** 2) / (2 * sigma * sigma))
+    square = line[:, None] * line[None, :]
+    return (square / square.sum())[None, None]
 
 
 class PatchCritic(nn.Module):

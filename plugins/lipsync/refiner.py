@@ -20,6 +20,7 @@ so that the rendered mouth moves as far as the person's (plugins/lipsync/graph.p
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -29,6 +30,7 @@ import torch.nn.functional as F
 
 from plugins.face_track.mesh import mesh_points, new_mesh
 from plugins.lipsync import data as lipdata
+from plugins.lipsync import exemplars
 from plugins.lipsync import generator as gen
 from plugins.lipsync.driving import chosen_clip
 from plugins.lipsync.common import (
@@ -41,6 +43,7 @@ NAME = "refiner"
 DEFAULTS = {
     "iterations": 400, "batch_size": 16, "lr": 3e-3, "channels": 32, "blocks": 4, "gradient_weight": 1.0,
     "adversarial_weight": 0.05, "critic_channels": 32, "critic_lr": 2e-4, "patch": 96, "most_scale": 4,
+    "exemplars": 48, "exemplar_gap": 12,
 }
 EVAL_FRAMES = 48
 GENERATE_BATCH = 64
@@ -48,11 +51,30 @@ DRAWN_FRAMES = 64  # held-out frames whose drawn mouths the face mesh measures a
 VIEW = 3  # the crops are shown to the face mesh this many times larger, as a frame shows a face
 
 
+LAPLACIAN = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]).view(1, 1, 3, 3)
+LIPS_BOX = (1.2, 0.55)  # the box whose sharpness counts: 1.2 times the outer lips' width, 0.55 times as high as wide
+
+
 def sharpness(images: torch.Tensor) -> float:
     """Mean variance of the Laplacian of the grey pictures."""
     grey = images.mean(dim=1, keepdim=True)
-    kernel = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]).view(1, 1, 3, 3)
-    return float(F.conv2d(grey, kernel.to(grey.device)).var(dim=(1, 2, 3)).mean())
+    return float(F.conv2d(grey, LAPLACIAN.to(grey.device)).var(dim=(1, 2, 3)).mean())
+
+
+def lips_sharpness(images: torch.Tensor, lips: np.ndarray) -> float:
+    """Mean variance of the Laplacian over the box around each picture's lips (`lips` in box
+    units): what the verdict measures (plugins/evaluation/measures.py), not the cheeks and chin
+    around it, which a blurred mouth keeps sharp."""
+    side = images.shape[-1]
+    outer = np.asarray(lips)[:, exemplars.OUTER] * side
+    values = []
+    for image, points in zip(images, outer):
+        width = LIPS_BOX[0] * float(points[:, 0].max() - points[:, 0].min())
+        (cx, cy), half = points.mean(axis=0), np.array([width, width * LIPS_BOX[1]]) / 2
+        x0, y0 = np.clip(np.round([cx - half[0], cy - half[1]]), 0, side - 3).astype(int)
+        x1, y1 = np.clip(np.round([cx + half[0], cy + half[1]]), [x0 + 3, y0 + 3], side).astype(int)
+        values.append(sharpness(image[None, :, y0:y1, x0:x1]))
+    return float(np.mean(values))
 
 
 def scale_for(native: int | None, size: int, most: int) -> int:
@@ -60,16 +82,21 @@ def scale_for(native: int | None, size: int, most: int) -> int:
     return 1 if native is None else int(np.clip(round(native / size), 1, most))
 
 
-def targets(dataset: lipdata.Dataset, frames: np.ndarray, side: int) -> torch.Tensor:
-    """float32[B, 3, side, side]: the real lower faces at the drawn size (the own-resolution ones
+def real_pictures(dataset: lipdata.Dataset, frames: np.ndarray, side: int) -> np.ndarray:
+    """uint8[B, side, side, 3]: the real lower faces at the drawn size (the own-resolution ones
     where the training set has them)."""
     if dataset.native is None:
-        return dataset.lower_float(frames)
+        return dataset.lower[torch.from_numpy(np.asarray(frames))].numpy()
     pictures = np.asarray(dataset.native[np.asarray(frames)])
     if pictures.shape[1] != side:
         shrink = cv2.INTER_AREA if pictures.shape[1] > side else cv2.INTER_LINEAR
         pictures = np.stack([cv2.resize(p, (side, side), interpolation=shrink) for p in pictures])
-    return torch.from_numpy(pictures).permute(0, 3, 1, 2).float() / 255.0
+    return pictures
+
+
+def targets(dataset: lipdata.Dataset, frames: np.ndarray, side: int) -> torch.Tensor:
+    """float32[B, 3, side, side] in [0, 1]: real_pictures as the networks take them."""
+    return torch.from_numpy(real_pictures(dataset, frames, side)).permute(0, 3, 1, 2).float() / 255.0
 
 
 @torch.no_grad()
@@ -88,6 +115,40 @@ def generated(generator: torch.nn.Module, saved: dict, dataset: lipdata.Dataset,
     return out
 
 
+@torch.no_grad()
+def over_driving_clip(generator: torch.nn.Module, saved: dict, dataset: lipdata.Dataset, materials: dict, count: int,
+                      device: torch.device) -> tuple[np.ndarray, np.ndarray, np.ndarray, torch.Tensor]:
+    """(held-out frames, driving frames, lips, the generator's pictures): `count` held-out frames'
+    recorded lips drawn over the driving clip's frames, as a render draws them (the clip's calm
+    mouths show above the generator's mask, and it leans on them), the lips moved to the driving
+    frames' noses."""
+    size, top = int(saved["config"]["size"]), float(saved["mask_top"])
+    clip = chosen_clip(materials)
+    held = dataset.held_out[:: max(1, len(dataset.held_out) // count)][:count]
+    driving = np.arange(clip.start, clip.stop)[np.arange(len(held)) % clip.length]
+    lips = dataset.lips[held] - dataset.anchor[held][:, None] + dataset.anchor[driving][:, None]
+    reference = saved["reference"].permute(2, 0, 1).float()[None].to(device) / 255.0
+    made = generator(gen.masked(dataset.lower_float(driving).to(device), top), reference.expand(len(held), -1, -1, -1),
+                     gen.lip_map_tensor(lips, size).to(device), dataset.audio(held).to(device))
+    return held, driving, lips, made
+
+
+@dataclass(frozen=True)
+class Bank:
+    """The recorded lower faces the refiner copies detail from (plugins/lipsync/exemplars.py)."""
+
+    frames: np.ndarray  # int64[K]: training frames
+    pictures: np.ndarray  # uint8[K, S, S, 3] at the refiner's output size
+    lips: np.ndarray  # float32[K, 40, 2] box units
+    gap: int  # frames around a training frame whose pictures it never gets
+
+    def for_lips(self, lips: np.ndarray, frames: np.ndarray | None = None) -> torch.Tensor:
+        """float32[B, 4, S, S]: the exemplar of each of `lips` and its window; `frames` (training or held-out
+        frames) never get themselves or their neighbours."""
+        banned = None if frames is None else exemplars.too_close(frames, self.frames, self.gap)
+        return exemplars.placed(self.pictures, self.lips, lips, banned)
+
+
 def prepare(setup: Setup) -> Trainable:
     config = configured(DEFAULTS, setup.config)
     torch.manual_seed(int(setup.rng.integers(2**31)))
@@ -101,7 +162,12 @@ def prepare(setup: Setup) -> Trainable:
     frames = np.concatenate([dataset.train, dataset.held_out])
     setup.progress(0.3, "the generator draws every training frame once")
     drawn = dict(zip(frames.tolist(), generated(generator, saved, dataset, frames, setup.device)))
-    net = Refiner(int(config["channels"]), int(config["blocks"]), scale).to(setup.device, memory_format=torch.channels_last)
+    bank = None
+    if int(config["exemplars"]) > 0:
+        chosen = exemplars.pick_bank(dataset.lips, dataset.train, int(config["exemplars"]))
+        bank = Bank(chosen, real_pictures(dataset, chosen, side), dataset.lips[chosen], int(config["exemplar_gap"]))
+    net = Refiner(int(config["channels"]), int(config["blocks"]), scale, bank is not None)
+    net = net.to(setup.device, memory_format=torch.channels_last)
     critic = PatchCritic(int(config["critic_channels"])).to(setup.device, memory_format=torch.channels_last)
     iterations = iterations_for(config, len(dataset.train))
     optimizer, schedule = optimizer_and_schedule(net, float(config["lr"]), iterations)
@@ -110,28 +176,42 @@ def prepare(setup: Setup) -> Trainable:
     weights = {k: float(config[k]) for k in ("gradient_weight", "adversarial_weight")}
     patch = min(size, max(16, int(config["patch"]) // scale))  # input pixels; the drawn patch is `scale` times that
     first_row = min(size - patch, int(round(top * size)))  # patches from the drawn part of the lower face
-    setup.progress(1.0, f"refiner ready: {parameter_count(net)} parameters, x{scale} to {side} px")
+    found_bank = "" if bank is None else f", {len(bank.frames)} of the person's mouths to draw from"
+    setup.progress(1.0, f"refiner ready: {parameter_count(net)} parameters, x{scale} to {side} px{found_bank}")
 
-    def pictures(chosen: np.ndarray, rng: np.random.Generator, augment: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        fake = torch.from_numpy(np.stack([drawn[int(f)] for f in chosen])).permute(0, 3, 1, 2).float() / 255.0
-        real = targets(dataset, chosen, side)
-        if augment:
-            gain = brightness(rng, len(chosen))
+    def exemplar_of(lips: np.ndarray, chosen: np.ndarray | None) -> torch.Tensor | None:
+        return None if bank is None else bank.for_lips(lips, chosen).to(setup.device)
+
+    def refine(fake: torch.Tensor, exemplar: torch.Tensor | None) -> torch.Tensor:
+        parts = [net(fake[i : i + 8], None if exemplar is None else exemplar[i : i + 8]) for i in range(0, len(fake), 8)]
+        return torch.cat(parts)
+
+    def pictures(chosen: np.ndarray, rng: np.random.Generator, augment: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        fake = torch.from_numpy(np.stack([drawn[int(f)] for f in chosen])).permute(0, 3, 1, 2).float().to(setup.device) / 255.0
+        real, exemplar = targets(dataset, chosen, side).to(setup.device), exemplar_of(dataset.lips[chosen], chosen)
+        if augment:  # the same light on all three pictures; the exemplar's window stays
+            gain = brightness(rng, len(chosen)).to(setup.device)
             fake, real = (fake * gain).clamp(0, 1), (real * gain).clamp(0, 1)
-        return fake.to(setup.device), real.to(setup.device)
+            if exemplar is not None:
+                exemplar = torch.cat([(exemplar[:, :3] * gain).clamp(0, 1), exemplar[:, 3:]], dim=1)
+        return fake, real, exemplar
 
-    def crop_patches(fake: torch.Tensor, real: torch.Tensor, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def crop_patches(fake: torch.Tensor, real: torch.Tensor, exemplar: torch.Tensor | None,
+                     rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         ys = rng.integers(first_row, size - patch + 1, len(fake))
         xs = rng.integers(0, size - patch + 1, len(fake))
+
+        def large(pictures: torch.Tensor) -> torch.Tensor:
+            return torch.stack([r[:, y * scale : (y + patch) * scale, x * scale : (x + patch) * scale] for r, y, x in zip(pictures, ys, xs)])
+
         small = torch.stack([f[:, y : y + patch, x : x + patch] for f, y, x in zip(fake, ys, xs)])
-        large = torch.stack([r[:, y * scale : (y + patch) * scale, x * scale : (x + patch) * scale] for r, y, x in zip(real, ys, xs)])
-        return small, large
+        return small, large(real), None if exemplar is None else large(exemplar)
 
     def step(iteration: int) -> dict[str, float]:
         net.train()
         chosen = dataset.train[setup.rng.integers(0, len(dataset.train), batch_size)]
-        small, large = crop_patches(*pictures(chosen, setup.rng, augment=True), setup.rng)
-        refined = net(small)
+        small, large, exemplar = crop_patches(*pictures(chosen, setup.rng, augment=True), setup.rng)
+        refined = net(small, exemplar)
         found = {"l1": F.l1_loss(refined, large), "gradient": image_gradient_l1(refined, large)}
         loss = found["l1"] + weights["gradient_weight"] * found["gradient"]
         if weights["adversarial_weight"] > 0:
@@ -151,50 +231,52 @@ def prepare(setup: Setup) -> Trainable:
 
     @torch.no_grad()
     def evaluate() -> dict[str, float]:
+        """On held-out frames drawn from their own lips over their own faces (against the real
+        picture), and over the driving clip as a render draws them: the verdict's sharpness is
+        the render's, whose generator pictures are softer than the ones the refiner trains on."""
         net.eval()
         rng = eval_rng()
         chosen = dataset.held_out[rng.integers(0, len(dataset.held_out), EVAL_FRAMES)]
-        fake, real = pictures(chosen, rng, augment=False)
-        refined = torch.cat([net(fake[i : i + 8]) for i in range(0, len(fake), 8)])
+        fake, real, exemplar = pictures(chosen, rng, augment=False)
+        refined = refine(fake, exemplar)
         upsampled = F.interpolate(fake, size=(side, side), mode="bilinear", align_corners=False) if scale > 1 else fake
         drawn_part = int(round(top * side))
-        truth = sharpness(real[..., drawn_part:, :])
+        truth = lips_sharpness(real, dataset.lips[chosen])
+        held, _, lips, made = over_driving_clip(generator, saved, dataset, setup.materials, EVAL_FRAMES, setup.device)
+        rendered = refine(made, exemplar_of(lips, held))
         return {
             "held_out_l1_masked": float(F.l1_loss(refined[..., drawn_part:, :], real[..., drawn_part:, :])),
             "generator_l1_masked": float(F.l1_loss(upsampled[..., drawn_part:, :], real[..., drawn_part:, :])),
-            "sharpness_vs_real": sharpness(refined[..., drawn_part:, :]) / max(truth, 1e-9),
-            "generator_sharpness_vs_real": sharpness(upsampled[..., drawn_part:, :]) / max(truth, 1e-9),
+            "sharpness_vs_real": lips_sharpness(refined, dataset.lips[chosen]) / max(truth, 1e-9),
+            "generator_sharpness_vs_real": lips_sharpness(upsampled, dataset.lips[chosen]) / max(truth, 1e-9),
+            "render_sharpness_vs_real": lips_sharpness(rendered, lips) / max(truth, 1e-9),
         }
 
     def export(path: Path) -> dict:
-        gain, fit = drawn_gain(net, generator, saved, dataset, setup.materials, setup.device)
-        save_model(path, NAME, {**config, "scale": scale}, net.state_dict(), {"drawn_gain": gain, "drawn_r": fit})
+        gain, fit = drawn_gain(net, bank, generator, saved, dataset, setup.materials, setup.device)
+        stored = {} if bank is None else {"exemplars": torch.from_numpy(bank.pictures), "exemplar_lips": torch.from_numpy(bank.lips)}
+        save_model(path, NAME, {**config, "scale": scale}, net.state_dict(), {"drawn_gain": gain, "drawn_r": fit, **stored})
         return {"submodel": NAME, "preset": config.get("preset", ""), "crop_size": dataset.crop_size, "scale": scale, "side": side,
-                "iterations": iterations, "parameters": parameter_count(net), "drawn_gain": gain, "drawn_r": fit}
+                "iterations": iterations, "parameters": parameter_count(net), "drawn_gain": gain, "drawn_r": fit,
+                "exemplars": 0 if bank is None else len(bank.frames)}
 
     return Trainable({"refiner": net, "critic": critic}, {"refiner": optimizer, "critic": critic_optimizer}, {"refiner": schedule},
                      batch_size, step, evaluate, export, iterations)
 
 
 @torch.no_grad()
-def drawn_gain(net: Refiner, generator: torch.nn.Module, saved: dict, dataset: lipdata.Dataset, materials: dict,
+def drawn_gain(net: Refiner, bank: Bank | None, generator: torch.nn.Module, saved: dict, dataset: lipdata.Dataset, materials: dict,
                device: torch.device) -> tuple[float, float]:
     """(gain, r): how far the drawn mouth opens for each unit the recorded one opened, and how well
-    the two go together, as a render draws it: held-out frames' recorded lips drawn over the
-    driving clip's frames (whose calm mouths the generator also sees above its mask, and leans
-    on: over its own frame a mouth is drawn about as open as asked, over the driving clip about
-    three quarters as open). The face mesh measures the drawn mouth on the driving crop it was
-    put into, against the held-out frame's recorded opening. (0, 0) when the mesh finds too few
-    faces to say."""
+    the two go together, as a render draws it (over the driving clip, whose calm mouths the
+    generator leans on: over its own frame a mouth is drawn about as open as asked, over the
+    driving clip about three quarters as open). The face mesh measures the drawn mouth on the
+    driving crop it was put into, against the held-out frame's recorded opening. (0, 0) when the
+    mesh finds too few faces to say."""
     net.eval()
-    size, top = int(saved["config"]["size"]), float(saved["mask_top"])
-    clip = chosen_clip(materials)
-    held = dataset.held_out[:: max(1, len(dataset.held_out) // DRAWN_FRAMES)][:DRAWN_FRAMES]
-    driving = np.arange(clip.start, clip.stop)[np.arange(len(held)) % clip.length]
-    lips = dataset.lips[held] - dataset.anchor[held][:, None] + dataset.anchor[driving][:, None]
-    reference = saved["reference"].permute(2, 0, 1).float()[None].to(device) / 255.0
-    made = net(generator(gen.masked(dataset.lower_float(driving).to(device), top), reference.expand(len(held), -1, -1, -1),
-                         gen.lip_map_tensor(lips, size).to(device), dataset.audio(held).to(device)))
+    top = float(saved["mask_top"])
+    held, driving, lips, made = over_driving_clip(generator, saved, dataset, materials, DRAWN_FRAMES, device)
+    made = net(made, None if bank is None else bank.for_lips(lips, held).to(device))
     crop_size = dataset.faces.shape[1]
     x0, y0, side = (v * VIEW for v in dataset.geometry.square(crop_size))
     first = int(round(top * side))
@@ -223,7 +305,8 @@ def as_pictures(images: torch.Tensor) -> np.ndarray:
 
 
 def load(path: Path) -> tuple[Refiner, dict]:
-    """The refiner in eval mode and the rest of its file (config, `drawn_gain`). A file written
+    """The refiner in eval mode and the rest of its file (config, `drawn_gain`, the exemplar bank
+    `exemplars` and `exemplar_lips` when it draws from one). A file written
     before the refiner could draw larger holds one stack (`net.*`): the same layers as `body` and
     `out` at scale 1."""
     saved = load_model(path, NAME)
@@ -232,7 +315,8 @@ def load(path: Path) -> tuple[Refiner, dict]:
         last = max(int(key.split(".")[1]) for key in weights)
         weights = {(f"out.{key.split('.')[2]}" if int(key.split(".")[1]) == last else key.replace("net.", "body.", 1)): value
                    for key, value in weights.items()}
-    net = Refiner(int(saved["config"]["channels"]), int(saved["config"]["blocks"]), int(saved["config"].get("scale", 1)))
+    config = saved["config"]
+    net = Refiner(int(config["channels"]), int(config["blocks"]), int(config.get("scale", 1)), "exemplar_lips" in saved)
     net.load_state_dict(weights)
     net = net.to(memory_format=torch.channels_last)
     net.eval()
