@@ -28,9 +28,11 @@ def resample(patch: np.ndarray, scale: float, x0: float, y0: float, size: tuple[
     """float32[h, w, 3]: the rectangle of `size` whose top left pixel is at the origin, taken from
     the patch placed with its corner at (x0, y0) and shown at 1 / `scale` of its pixels (scale:
     patch pixels per rectangle pixel; pixel centres at i + 0.5 in both). Cutting a square out of a
-    frame and pasting a drawn patch back into one are both this."""
+    frame and pasting a drawn patch back into one are both this. Enlarged by bicubic
+    interpolation: bilinear, at the fractional offsets of a paste, averages neighbours and takes
+    about a third of a mouth's fine detail (its Laplacian's variance) where bicubic takes a sixth."""
     matrix = np.array([[scale, 0, (0.5 - x0) * scale - 0.5], [0, scale, (0.5 - y0) * scale - 0.5]], np.float64)
-    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    flags = (cv2.INTER_CUBIC if scale < 1 else cv2.INTER_LINEAR) | cv2.WARP_INVERSE_MAP
     if scale > 1:  # shrinking: average first, so that fine detail does not alias
         patch = cv2.GaussianBlur(patch, (0, 0), 0.5 * scale)
     return cv2.warpAffine(patch, matrix, size, flags=flags, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
