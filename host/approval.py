@@ -45,7 +45,8 @@ class Adjustment:
 
 
 # What each reason for a rejection changes: the one place to tune (docs/approval.md). Multipliers
-# compound over rounds (a second "lips off" gives four times the sync weight).
+# compound over rounds (a second "lips off" gives four times the sync weight), up to MOST_SCALE
+# times the preset's value: past that a weight drowns the other losses and a run outgrows its time.
 ADJUSTMENTS: dict[str, Adjustment] = {
     "lips_off": Adjustment(
         "the lips are retrained against the sync expert with twice its weight and half again as many steps, then the generator and the refiner",
@@ -64,6 +65,7 @@ ADJUSTMENTS: dict[str, Adjustment] = {
     "other": Adjustment("nothing is retrained automatically: an operator reads your words and adjusts the training", None),
 }
 REASONS = tuple(ADJUSTMENTS)
+MOST_SCALE = 8.0
 
 
 def evaluation_finished(uow: UnitOfWork, run: models.StageRun) -> None:
@@ -99,10 +101,12 @@ def approve(uow: UnitOfWork, avatar_id: str, by: str) -> dict[str, Any]:
 
 
 def reject(
-    uow: UnitOfWork, avatar_id: str, by: str, reason: str, text: str, flow: Flow, known_stages: set[str]
+    uow: UnitOfWork, avatar_id: str, by: str, reason: str, text: str, flow: Flow, known_stages: set[str], most_rejections: int
 ) -> tuple[dict[str, Any], list[models.StageRun], str]:
     """Rejects the newest round and applies the reason's adjustment: returns the round, the runs a
-    retrain submitted (the caller enqueues them after the commit) and what the person is told."""
+    retrain submitted (the caller enqueues them after the commit) and what the person is told. An
+    avatar rejected `most_rejections` times is not retrained again: each round costs a training,
+    and one that fails that often needs a new recording, not another adjustment."""
     if reason not in ADJUSTMENTS:
         raise InvalidArgument(
             stage=EVALUATION_STAGE, code="unknown_reason",
@@ -112,6 +116,14 @@ def reject(
         raise InvalidArgument(stage=EVALUATION_STAGE, code="no_reason", cause="'other' needs a few words",
                               advice="say what is wrong, e.g. --text 'the teeth look grey'")
     current = _judgeable(avatar_id)
+    rejected = sum(1 for item in rounds(avatar_id) if item["verdict"] == "rejected")
+    if rejected >= most_rejections:
+        raise IllegalTransition(
+            stage=EVALUATION_STAGE, code="too_many_rejections",
+            cause=f"avatar {avatar_id} was rejected {rejected} times, the most one avatar may be (TWINFORGE_MAX_REJECTIONS)",
+            advice="record a new video and submit it (a longer take, in even light, gives the model more to learn), "
+                   "or approve the newest round if it will do",
+        )
     adjustment = ADJUSTMENTS[reason]
     started: list[models.StageRun] = []
     if adjustment.retrain_from is not None:
@@ -157,11 +169,14 @@ def _retrain(uow: UnitOfWork, avatar_id: str, adjustment: Adjustment, why: str, 
             continue
         previous = retraining.reject(uow, avatar_id, stage, why, flow)
         if stage in adjustment.scale:
-            scale = dict(json.loads(previous.parameters_json or "{}").get("scale", {}))
-            for key, factor in adjustment.scale[stage].items():
-                scale[key] = scale.get(key, 1.0) * factor
-            overrides[stage] = {"scale": scale}
+            overrides[stage] = {"scale": compounded(json.loads(previous.parameters_json or "{}").get("scale", {}), adjustment.scale[stage])}
     return retraining.retrain(uow, avatar_id, kept, flow, known_stages, overrides)
+
+
+def compounded(scale: dict[str, float], factors: dict[str, float]) -> dict[str, float]:
+    """The multipliers of a stage's preset values after one more adjustment: each earlier one
+    times its factor, at most MOST_SCALE."""
+    return {**scale, **{key: min(MOST_SCALE, scale.get(key, 1.0) * factor) for key, factor in factors.items()}}
 
 
 def _judgeable(avatar_id: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from pathlib import Path
 import grpc
 
 from host.errors import InvalidArgument
+from host.ports import GRPC_OPTIONS, add_port
 from host.settings import Settings
 
 ChannelOptions = Sequence[tuple[str, object]]
@@ -193,7 +194,4 @@ def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
 
 def bind(server: grpc.aio.Server, address: str, settings: Settings) -> int:
     """Adds the host's port, TLS when a certificate is set; returns the bound port."""
-    credentials = server_credentials(settings)
-    if credentials is None:
-        return server.add_insecure_port(address)
-    return server.add_secure_port(address, credentials)
+    return add_port(server, address, "the host", "TWINFORGE_HOST_ADDRESS", server_credentials(settings))

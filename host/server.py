@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 
 import grpc
 from grpc_health.v1 import _async as health_aio
@@ -18,6 +19,7 @@ from host.bootstrap import Runtime, bootstrap
 from host.channels import bind
 from host.interceptors import HostInterceptor
 from host.logs import configure_logging
+from host.ports import GRPC_OPTIONS, PortInUse
 from host.reactor import run_reactor
 from host.servicer import HostServicer
 from host.settings import Settings, get_settings
@@ -59,7 +61,7 @@ async def start(rt: Runtime, address: str) -> tuple[grpc.aio.Server, int]:
     limit = rt.settings.max_message_bytes
     server = grpc.aio.server(
         interceptors=[HostInterceptor(rt.settings.registration_token)],
-        options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit)],
+        options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit), *GRPC_OPTIONS],
     )
     host_grpc.add_HostServiceServicer_to_server(HostServicer(rt), server)
     health = health_aio.HealthServicer()
@@ -107,7 +109,10 @@ async def serve(settings: Settings | None = None) -> None:
 def main() -> None:
     settings = get_settings()
     configure_logging(settings.log_level)
-    asyncio.run(serve(settings))
+    try:
+        asyncio.run(serve(settings))
+    except PortInUse as exc:
+        sys.exit(f"cannot start the host: {exc}")
 
 
 if __name__ == "__main__":

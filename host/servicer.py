@@ -271,7 +271,8 @@ class HostServicer(host_grpc.HostServiceServicer):
             auth.avatar(request.avatar_id)
             with self.rt.uow() as uow:
                 judged, started, words = approval.reject(
-                    uow, request.avatar_id, request.by, request.reason, request.text, self.rt.flow, registry.known_stages()
+                    uow, request.avatar_id, request.by, request.reason, request.text, self.rt.flow, registry.known_stages(),
+                    self.rt.settings.max_rejections,
                 )
             self.rt.dispatch(started)
             return host_pb.RejectAvatarResponse(round=approval_round(judged), started=[convert.stage_run(r) for r in started], message=words)

@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     plugin_forget_after_s: float = Field(600.0, description="A plugin down this long is dropped from the registry.")
 
     max_message_bytes: int = Field(4 * 1024 * 1024, description="Largest single gRPC message accepted.")
+    max_rejections: int = Field(5, ge=1, description="Rounds of one avatar a person may reject (each retrains it); the next rejection is refused.")
     max_upload_bytes: int = Field(2 * 1024**3, description="Largest artifact a client may upload.")
     upload_chunk_bytes: int = Field(1024 * 1024, description="Chunk size of streamed uploads and downloads.")
     storage_retries: int = Field(3, description="Retries of one S3 request (connection lost, 5xx) before the blob store gives up.")

@@ -25,6 +25,7 @@ import click
 import redis
 
 from host import auth
+from host.ports import PortInUse, ensure_free
 from host.settings import Settings
 from host.storage.db import init_database
 
@@ -128,7 +129,24 @@ def children(settings: Settings, env: dict[str, str], logs: Path, cpu_workers: i
     return procs
 
 
+def check_ports(settings: Settings) -> None:
+    """Refuses to start anything when one of the ports `up` would listen on is taken: a second
+    `up` on one machine stops here, naming the port and its holder, before it could share the
+    first one's Redis or split its clients."""
+    wanted = [("the host", settings.host_address, "TWINFORGE_HOST_ADDRESS")]
+    if not settings.redis_url:
+        wanted.append(("the private redis-server", f"127.0.0.1:{settings.private_redis_port}", "TWINFORGE_PRIVATE_REDIS_PORT"))
+    wanted += [(f"the {module.split('.')[1]} plugin", f"{settings.plugin_host}:{settings.plugin_base_port + index}", "TWINFORGE_PLUGIN_BASE_PORT")
+               for index, module in enumerate(BUILTIN_PLUGINS)]
+    for what, address, setting in wanted:
+        try:
+            ensure_free(what, address, setting)
+        except PortInUse as exc:
+            raise click.ClickException(f"{exc.cause}. Nothing was started: {exc.advice}.") from exc
+
+
 def up(settings: Settings, cpu_workers: int, echo=click.echo) -> None:
+    check_ports(settings)
     data = settings.resolved_data_dir
     logs = data / "logs"
     logs.mkdir(parents=True, exist_ok=True)

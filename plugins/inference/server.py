@@ -26,6 +26,7 @@ from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from host.logs import configure_logging
+from host.ports import GRPC_OPTIONS, PortInUse, add_port, ensure_free
 from host.settings import get_settings
 from plugins.inference.avatar import Avatar
 from plugins.inference.http_app import InferenceHTTPServer
@@ -49,13 +50,14 @@ def write_ready(path: Path, ready: dict) -> None:
 
 async def serve(avatar: Avatar, host: str, grpc_port: int, http_port: int, max_request_bytes: int, ready_file: Path | None) -> None:
     """Serves until SIGTERM or SIGINT."""
+    ensure_free("the inference service's HTTP API", f"{host}:{http_port}", "--http-port")
     server = grpc.aio.server(
-        options=[("grpc.max_receive_message_length", max_request_bytes), ("grpc.max_send_message_length", max_request_bytes)]
+        options=[("grpc.max_receive_message_length", max_request_bytes), ("grpc.max_send_message_length", max_request_bytes), *GRPC_OPTIONS]
     )
     inference_grpc.add_InferenceServiceServicer_to_server(InferenceServicer(avatar, max_request_bytes), server)
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
-    bound = server.add_insecure_port(f"{host}:{grpc_port}")
+    bound = add_port(server, f"{host}:{grpc_port}", "the inference service", "--grpc-port")
     await server.start()
     await health.set("", health_pb2.HealthCheckResponse.SERVING)
     await health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
@@ -98,7 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     except StageFailed as exc:
         print(f"cannot serve the avatar: {exc.message}\n  advice: {exc.advice}", file=sys.stderr)
         return 1
-    asyncio.run(serve(avatar, args.host, args.grpc_port, args.http_port, settings.max_message_bytes, args.ready_file))
+    try:
+        asyncio.run(serve(avatar, args.host, args.grpc_port, args.http_port, settings.max_message_bytes, args.ready_file))
+    except PortInUse as exc:
+        print(f"cannot serve the avatar: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

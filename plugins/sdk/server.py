@@ -9,6 +9,7 @@ import contextlib
 import json
 import logging
 import signal
+import sys
 import tempfile
 import threading
 from collections.abc import AsyncIterator
@@ -21,6 +22,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from host.errors import TwinforgeError
 from host.logs import configure_logging
+from host.ports import GRPC_OPTIONS, PortInUse, add_port
 from host.settings import Settings, get_settings
 from host.storage.blobs import BlobStore, disk_full_as_unavailable, open_blob_store
 from plugins.sdk.context import LocalInput, RunContext
@@ -152,6 +154,7 @@ async def start(plugin: Plugin, settings: Settings, port: int = 0) -> tuple[grpc
         options=[
             ("grpc.max_receive_message_length", settings.max_message_bytes),
             ("grpc.max_send_message_length", settings.max_message_bytes),
+            *GRPC_OPTIONS,
         ]
     )
     plugin_grpc.add_PluginServiceServicer_to_server(
@@ -165,7 +168,7 @@ async def start(plugin: Plugin, settings: Settings, port: int = 0) -> tuple[grpc
     )
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
-    bound = server.add_insecure_port(f"{settings.plugin_host}:{port}")
+    bound = add_port(server, f"{settings.plugin_host}:{port}", f"the {plugin.name} plugin", "TWINFORGE_PLUGIN_PORT")
     await server.start()
     await health.set("", health_pb2.HealthCheckResponse.SERVING)
     await health.set("twinforge.plugin.v1.PluginService", health_pb2.HealthCheckResponse.SERVING)
@@ -205,4 +208,7 @@ def main(plugin: Plugin) -> None:
     """The entry point of a plugin process: `python -m plugins.<name>.server`."""
     settings = get_settings()
     configure_logging(settings.log_level)
-    asyncio.run(serve(plugin, settings, settings.plugin_port))
+    try:
+        asyncio.run(serve(plugin, settings, settings.plugin_port))
+    except PortInUse as exc:
+        sys.exit(f"cannot start the {plugin.name} plugin: {exc}")

@@ -95,11 +95,16 @@ def alive(pid: int) -> bool:
     return True
 
 
-def test_up_shows_probe_healthy_down_when_killed_and_back_when_restarted(platform):
+def test_up_shows_probe_healthy_down_when_killed_and_back_when_restarted_and_a_second_up_stops_at_once(platform):
     env, up = platform
     pids = started_pids(up)
     assert {"host", "plugin:probe", "worker:cpu0"} <= set(pids)
     wait_for(lambda: probe_health(env) == "healthy", 60, "probe to be healthy")
+    second = subprocess.run([*TWINFORGE, "up"], env=env, capture_output=True, text=True, timeout=60)
+    assert second.returncode != 0
+    assert f"the host cannot listen on {env['TWINFORGE_HOST_ADDRESS']}: the port is already in use, held by pid {pids['host']}" in second.stderr
+    assert "Nothing was started" in second.stderr and "redis" not in second.stdout
+    assert probe_health(env) == "healthy"  # the first platform goes on as it was
     probe_pid = pids["plugin:probe"]
     killed_at = time.monotonic()
     os.kill(probe_pid, signal.SIGKILL)

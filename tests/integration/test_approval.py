@@ -19,6 +19,7 @@ import torch
 from click.testing import CliRunner
 
 from host import approval
+from host.approval import compounded
 from host.artifacts import refs_from_json
 from host.cli import main as cli
 from host.flow import Flow, with_model
@@ -179,6 +180,10 @@ async def test_approval_unlocks_deployment_and_a_rejection_retrains_only_downstr
         assert "already rejected" in await refused(stub.ApproveAvatar, approve)
 
         await evaluate(stub, avatar_id, 1, "draft")
+        runtime.settings = runtime.settings.model_copy(update={"max_rejections": 2})
+        again = host_pb.RejectAvatarRequest(avatar_id=avatar_id, by="telegram:42", reason="lips_off")
+        assert f"avatar {avatar_id} was rejected 2 times, the most one avatar may be" in await refused(stub.RejectAvatar, again)
+        assert len(runs_of(avatar_id, "audio2lip")) == 2, "a refused rejection retrains nothing"
         approved = await stub.ApproveAvatar(approve)
         assert approved.can_deploy and approved.round.round == 4 and approved.round.generation == 1
 
@@ -192,6 +197,15 @@ async def test_approval_unlocks_deployment_and_a_rejection_retrains_only_downstr
                     (1, "draft", True, "rejected", "wrong_clip"), (1, "draft", True, "approved", "")]
     assert shown["rounds"][1]["retrain_generation"] == 1 and shown["rounds"][2]["retrain_generation"] == 0
     assert all(set(r["measures"]) == {"render", "floor", "ceiling"} and r["words"] for r in shown["rounds"])
+
+
+def test_adjustments_compound_over_rounds_up_to_their_bound() -> None:
+    lips = approval.ADJUSTMENTS["lips_off"].scale["audio2lip"]
+    scale: dict[str, float] = {}
+    for _ in range(10):
+        scale = compounded(scale, lips)
+    assert scale == {"sync_weight": approval.MOST_SCALE, "iterations": approval.MOST_SCALE}
+    assert compounded({"epochs": 2.0}, {"iterations": 1.5}) == {"epochs": 2.0, "iterations": 1.5}
 
 
 def test_a_scale_of_a_setting_the_preset_lacks_fails_with_the_settings_it_has() -> None:
