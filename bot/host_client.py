@@ -141,6 +141,10 @@ class HostClient:
     async def deploy(self, avatar_id: str, by: str, target: str = "local") -> host_pb.StageRun:
         return (await self._call("Deploy", host_pb.DeployRequest(avatar_id=avatar_id, target=target, by=by))).run
 
+    async def delete_avatar(self, avatar_id: str, by: str, cancel_running: bool) -> host_pb.DeleteAvatarResponse:
+        request = host_pb.DeleteAvatarRequest(avatar_id=avatar_id, by=by, cancel_running=cancel_running)
+        return await self._call("DeleteAvatar", request)
+
     async def endpoint(self, avatar_id: str) -> host_pb.GetEndpointResponse:
         return await self._call("GetEndpoint", host_pb.GetEndpointRequest(avatar_id=avatar_id))
 

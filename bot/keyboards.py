@@ -33,6 +33,13 @@ def deploy(user_id: int, avatar_id: str, language: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[[button(user_id, say("deploy", language), "deploy", avatar_id)]])
 
 
+def confirm_delete(user_id: int, avatar_id: str, language: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[
+        button(user_id, say("delete_yes", language), "delete", avatar_id, "yes"),
+        button(user_id, say("delete_no", language), "delete", avatar_id, "no"),
+    ]])
+
+
 def choose(user_id: int, avatars: list[tuple[str, str]], language: str) -> InlineKeyboardMarkup:
     """One button per (avatar id, name) to make it the current avatar."""
     return InlineKeyboardMarkup(

@@ -81,6 +81,14 @@ class Follower:
         state.follow(avatar_id, user_id, chat_id)
         self._start(avatar_id)
 
+    def forget(self, avatar_id: str) -> None:
+        """Stops following a deleted avatar and forgets it."""
+        task = self.tasks.pop(avatar_id, None)
+        if task is not None:
+            task.cancel()
+        self.charts.pop(avatar_id, None)
+        state.forget_avatar(avatar_id)
+
     def _start(self, avatar_id: str) -> None:
         if avatar_id not in self.tasks or self.tasks[avatar_id].done():
             self.tasks[avatar_id] = asyncio.create_task(self._follow(avatar_id), name=f"follow {avatar_id}")

@@ -74,5 +74,12 @@ def issue_token(user_id: int, action: str, avatar_id: str, argument: str = "") -
     return token
 
 
+def forget_avatar(avatar_id: str) -> None:
+    """After the avatar is deleted: nobody follows it, its buttons are gone, nobody has it current."""
+    FollowedAvatar.delete().where(FollowedAvatar.avatar_id == avatar_id).execute()
+    CallbackToken.delete().where(CallbackToken.avatar_id == avatar_id).execute()
+    BotUser.update(current_avatar="").where(BotUser.current_avatar == avatar_id).execute()
+
+
 def token(value: str) -> CallbackToken | None:
     return CallbackToken.get_or_none(CallbackToken.token == value)

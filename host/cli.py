@@ -2,7 +2,7 @@
 intake check of a video file, in-process), `model` (accept, reject, retrain sub-models), `render`
 (an avatar speaking new audio, in-process), `evaluate` (the quality measures of any video),
 `materials` (versions, edits and undo of the cut-out, through the host), `avatar` (approve,
-reject, rounds, through the host), `deploy` and `undeploy` (through the host), `produce` (the whole flow, through the host) and the queue
+reject, rounds, delete, through the host), `deploy` and `undeploy` (through the host), `produce` (the whole flow, through the host) and the queue
 administration mounted from the scheduler, and `keys` (API keys of the host's clients)."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -29,6 +30,7 @@ from twinforge.host.v1 import host_service_pb2 as host_pb
 from twinforge.host.v1 import host_service_pb2_grpc as host_grpc
 
 EXIT_UNAVAILABLE = 3
+DELETE_WAIT_S = 60.0  # how long `avatar delete --cancel` waits for running stages to stop
 
 
 def host_stub() -> tuple[grpc.Channel, host_grpc.HostServiceStub]:
@@ -337,7 +339,8 @@ def materials_back(avatar_id: str, version: int, by: str | None) -> None:
 @main.group()
 def avatar() -> None:
     """The person's verdict on a trained avatar: approve it (it may then be deployed), reject it with
-    a reason (the model is adjusted and retrained), list every round (docs/approval.md).
+    a reason (the model is adjusted and retrained), list every round (docs/approval.md); delete it
+    with all its data.
 
     Exit codes: 0 done, 1 the host refused the request, 3 the host is unreachable."""
 
@@ -388,6 +391,28 @@ def avatar_rounds(avatar_id: str, as_json: bool) -> None:
         for line in r["words"]:
             click.echo(f"  {line}")
     click.echo(f"can deploy: {'yes' if reply.can_deploy else 'no'} ({reply.deploy_reason})")
+
+
+@avatar.command("delete")
+@click.argument("avatar_id")
+@click.option("--cancel", "cancel_running", is_flag=True, help="Cancel the avatar's queued and running stages first, and wait for them to stop.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--by", default=None, help="Who deletes, written to the host's log (default: cli:<your user name>).")
+def avatar_delete(avatar_id: str, cancel_running: bool, yes: bool, by: str | None) -> None:
+    """Delete AVATAR_ID and all its data: videos, training sets, checkpoints, models, previews,
+    images and its whole history. It cannot be undone. A deployed avatar is undeployed first
+    (twinforge undeploy)."""
+    if not yes:
+        click.confirm(f"Delete avatar {avatar_id} and all its data? This cannot be undone", abort=True)
+    request = host_pb.DeleteAvatarRequest(avatar_id=avatar_id, cancel_running=cancel_running, by=by or _default_by())
+    deadline = time.monotonic() + DELETE_WAIT_S
+    reply = _host_call("DeleteAvatar", request)
+    while not reply.deleted and time.monotonic() < deadline:
+        time.sleep(1.0)
+        reply = _host_call("DeleteAvatar", request)
+    click.echo(reply.message)
+    if not reply.deleted:
+        sys.exit(1)
 
 
 @main.group()

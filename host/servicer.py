@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 
-from host import approval, auth, content_types, convert, deployments, handlers, material_versions, quarantine, registry
+from host import approval, auth, content_types, convert, deletion, deployments, handlers, material_versions, quarantine, registry
 from host.bootstrap import Runtime
 from host.errors import IntegrityError, InvalidArgument, TooLarge
 from host.notifications import follow
@@ -107,6 +107,15 @@ class HostServicer(host_grpc.HostServiceServicer):
             return [convert.avatar(a) for a in query]
 
         return host_pb.ListAvatarsResponse(avatars=await asyncio.to_thread(rows))
+
+    async def DeleteAvatar(self, request, context):
+        def delete():
+            auth.avatar(request.avatar_id)
+            return deletion.delete_avatar(self.rt, request.avatar_id, request.by or "unknown", request.cancel_running)
+
+        done = await asyncio.to_thread(delete)
+        return host_pb.DeleteAvatarResponse(deleted=done.deleted, blobs_deleted=done.blobs, rows_deleted=done.rows,
+                                            cancelled_runs=done.cancelled, message=done.message, registry_images=done.registry_images)
 
     async def CreateSubmission(self, request, context):
         def create():

@@ -23,6 +23,7 @@ MESSAGES: dict[str, str] = {
         "/avatars: your avatars and where each one is\n"
         "/status: what your current avatar is doing\n"
         "/cancel: stop what is waiting or running for your current avatar\n"
+        "/delete: delete your current avatar and everything of it\n"
         "/help: this list\n\n"
         "Send a video to check it; once your avatar is live, send text or a voice message to hear it speak."
     ),
@@ -42,6 +43,15 @@ MESSAGES: dict[str, str] = {
     "cancelled_input": "OK, forgotten.",
     "cancelled_runs": "Stopping: {stages}.",
     "nothing_to_cancel": "Nothing is waiting or running for {name}.",
+    "delete_ask": (
+        "Delete {name} and everything of it: your videos, the trained model, the previews and its whole history? "
+        "This cannot be undone."
+    ),
+    "delete_yes": "Delete everything",
+    "delete_no": "Keep it",
+    "delete_kept": "Nothing was deleted.",
+    "deleted": "{name} and all its data are deleted.",
+    "delete_later": "{name} is still finishing a step, so nothing was deleted yet. Send /delete again in a minute.",
     "run_state_pending": "pending",
     "run_state_queued": "waiting in the queue",
     "run_state_running": "running",

@@ -4,6 +4,8 @@ a token that does not exist (forged or from an old conversation)."""
 
 from __future__ import annotations
 
+import asyncio
+
 from aiogram import F, Router
 from aiogram.types import CallbackQuery
 
@@ -13,6 +15,8 @@ from bot.handlers.common import own_avatar
 from bot.host_client import HostClient
 from bot.models import BotUser, CallbackToken
 from bot.notifications import Follower
+
+DELETE_TRIES = 30  # seconds the deletion waits for the avatar's running stages to stop
 
 
 
@@ -92,7 +96,27 @@ async def choose(query: CallbackQuery, person: BotUser, host: HostClient, follow
     await query.message.answer(say("editing", person.language, version=reply.version))
 
 
-ACTIONS = {"use": use, "approve": approve, "reject": reject, "reason": reason, "deploy": deploy,
+async def delete(query: CallbackQuery, person: BotUser, host: HostClient, follower: Follower, found: CallbackToken) -> None:
+    """Deletes the avatar once the person confirmed: its running stages are stopped first (they
+    stop at their next report, so the host is asked again for a while)."""
+    if found.argument != "yes":
+        await query.message.answer(say("delete_kept", person.language))
+        return
+    name = (await host.avatar(found.avatar_id)).name
+    reply = await host.delete_avatar(found.avatar_id, state.owner_of(person.user_id), cancel_running=True)
+    for _ in range(DELETE_TRIES):
+        if reply.deleted:
+            break
+        await asyncio.sleep(1.0)
+        reply = await host.delete_avatar(found.avatar_id, state.owner_of(person.user_id), cancel_running=True)
+    if not reply.deleted:
+        await query.message.answer(say("delete_later", person.language, name=name))
+        return
+    follower.forget(found.avatar_id)
+    await query.message.answer(say("deleted", person.language, name=name))
+
+
+ACTIONS = {"use": use, "delete": delete, "approve": approve, "reject": reject, "reason": reason, "deploy": deploy,
            "region": region, "key_colour": key_colour, "despill": despill, "undo": undo, "choose": choose}
 
 

@@ -1,4 +1,4 @@
-"""/start, /help, /new, /avatars, /status, /cancel."""
+"""/start, /help, /new, /avatars, /status, /cancel, /delete."""
 
 from __future__ import annotations
 
@@ -87,6 +87,16 @@ async def cancel(message: Message, person: BotUser, host: HostClient) -> None:
         await message.answer(say("nothing_to_cancel", person.language, name=avatar.name))
 
 
+async def delete(message: Message, person: BotUser, host: HostClient) -> None:
+    """Asks before the current avatar and all its data are deleted (bot.handlers.buttons deletes)."""
+    avatar = await current_avatar(host, person)
+    if avatar is None:
+        await message.answer(say("no_avatars", person.language))
+        return
+    await message.answer(say("delete_ask", person.language, name=avatar.name),
+                         reply_markup=keyboards.confirm_delete(person.user_id, avatar.avatar_id, person.language))
+
+
 def router() -> Router:
     """A fresh router per dispatcher (a router belongs to one dispatcher)."""
     router = Router(name="commands")
@@ -96,4 +106,5 @@ def router() -> Router:
     router.message.register(avatars, Command("avatars"))
     router.message.register(status, Command("status"))
     router.message.register(cancel, Command("cancel"))
+    router.message.register(delete, Command("delete"))
     return router

@@ -119,6 +119,11 @@ def closed_port() -> int:
         return s.getsockname()[1]
 
 
+async def press_answered(telegram: FakeTelegram, words: str, what: str) -> None:
+    """Waits until a button press was answered with `words` (a refusal shown as an alert)."""
+    await telegram.wait_for(lambda: any(words in c.params.get("text", "") for c in telegram.calls if c.method == "answerCallbackQuery"), what)
+
+
 async def verdicts(host: str, avatar_id: str) -> list[str]:
     async with host_channel_aio(host, get_settings()) as channel:
         rounds = await host_grpc.HostServiceStub(channel).ListRounds(host_pb.ListRoundsRequest(avatar_id=avatar_id))
@@ -216,11 +221,9 @@ async def test_people_act_only_on_their_own_avatars(host, runtime, telegram, tmp
         preview = await telegram.said_containing(ANNA, "ready for review")
 
         telegram.press(BEN, button(preview, "Approve"), "Anna's Approve, crafted by Ben")
-        await telegram.wait_for(lambda: any("someone else's avatar" in c.params.get("text", "") for c in telegram.calls
-                                            if c.method == "answerCallbackQuery"), "Ben's press refused")
+        await press_answered(telegram, "someone else's avatar", "Ben's press refused")
         telegram.press(BEN, "t:forged-token-123", "a forged token")
-        await telegram.wait_for(lambda: any("expired" in c.params.get("text", "") for c in telegram.calls
-                                            if c.method == "answerCallbackQuery"), "the forged press refused")
+        await press_answered(telegram, "expired", "the forged press refused")
         assert await verdicts(host, avatar) == [""]
         telegram.text(BEN, "/avatars")
         await telegram.said_containing(BEN, "You have no avatar yet")
@@ -494,8 +497,7 @@ async def test_the_driving_clip_and_cover_are_picked_with_previews_and_buttons(h
         photos = picked
 
         telegram.press(BEN, button(photos[1], "Use this clip"), "Anna's clip, pressed by Ben")
-        await telegram.wait_for(lambda: any("someone else's avatar" in c.params.get("text", "") for c in telegram.calls
-                                            if c.method == "answerCallbackQuery"), "Ben's press refused")
+        await press_answered(telegram, "someone else's avatar", "Ben's press refused")
         with runtime.uow() as uow:
             cut = handlers.submit_stage(uow, avatar, "cutout", sources, {}, {"cutout"}, 0)
         await asyncio.to_thread(material_version, runtime, cut, tmp_path, {"version": 1, "regions": [],
@@ -578,3 +580,33 @@ async def test_a_waiting_stage_shows_its_place_in_the_queue(host, runtime, teleg
         await running.pacer.drain()
     assert telegram.messages[(ANNA, int(telegram.sent(ANNA, "editMessageText")[-1].params["message_id"]))]["text"] == (
         "Testing your avatar: waiting for a free machine… you are 1 of 1 in the queue")
+
+
+async def test_delete_asks_first_then_removes_the_avatar_its_files_and_its_buttons(host, runtime, telegram, tmp_path):
+    async with bot(runtime, host, telegram):
+        telegram.text(ANNA, "/new Anna")
+        await telegram.said_containing(ANNA, "New avatar")
+        avatar = avatar_of(ANNA)
+        await asyncio.to_thread(evaluation_round, runtime, avatar, tmp_path)
+        preview = await telegram.said_containing(ANNA, "ready for review")
+        stored = runtime.settings.resolved_data_dir / "blobs" / "avatars" / avatar
+        assert any(path.is_file() for path in stored.rglob("*"))
+
+        telegram.text(ANNA, "/delete")
+        asked = await telegram.said_containing(ANNA, "This cannot be undone")
+        assert "Delete Anna and everything of it" in asked.params["text"]
+        telegram.press(BEN, button(asked, "Delete everything"), "Anna's delete button, pressed by Ben")
+        await press_answered(telegram, "someone else's avatar", "Ben's press refused")
+        telegram.press(ANNA, button(asked, "Keep it"), "Anna keeps it")
+        await telegram.said_containing(ANNA, "Nothing was deleted")
+        assert models.Avatar.get_or_none(models.Avatar.id == avatar) is not None
+
+        telegram.press(ANNA, button(asked, "Delete everything"), "Anna deletes it")
+        await telegram.said_containing(ANNA, "Anna and all its data are deleted")
+        assert models.Avatar.get_or_none(models.Avatar.id == avatar) is None
+        assert models.Notification.select().where(models.Notification.avatar == avatar).count() == 0
+        assert not stored.exists()
+        telegram.press(ANNA, button(preview, "Approve"), "an old button of the deleted avatar")
+        await press_answered(telegram, "expired", "the old button refused")
+        telegram.text(ANNA, "/status")
+        await telegram.said_containing(ANNA, "You have no avatar yet")

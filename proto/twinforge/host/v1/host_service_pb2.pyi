@@ -506,6 +506,32 @@ class ListRoundsRequest(_message.Message):
     avatar_id: str
     def __init__(self, avatar_id: _Optional[str] = ...) -> None: ...
 
+class DeleteAvatarRequest(_message.Message):
+    __slots__ = ("avatar_id", "cancel_running", "by")
+    AVATAR_ID_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_RUNNING_FIELD_NUMBER: _ClassVar[int]
+    BY_FIELD_NUMBER: _ClassVar[int]
+    avatar_id: str
+    cancel_running: bool
+    by: str
+    def __init__(self, avatar_id: _Optional[str] = ..., cancel_running: bool = ..., by: _Optional[str] = ...) -> None: ...
+
+class DeleteAvatarResponse(_message.Message):
+    __slots__ = ("deleted", "blobs_deleted", "rows_deleted", "cancelled_runs", "message", "registry_images")
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    BLOBS_DELETED_FIELD_NUMBER: _ClassVar[int]
+    ROWS_DELETED_FIELD_NUMBER: _ClassVar[int]
+    CANCELLED_RUNS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    REGISTRY_IMAGES_FIELD_NUMBER: _ClassVar[int]
+    deleted: bool
+    blobs_deleted: int
+    rows_deleted: int
+    cancelled_runs: _containers.RepeatedScalarFieldContainer[str]
+    message: str
+    registry_images: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, deleted: bool = ..., blobs_deleted: _Optional[int] = ..., rows_deleted: _Optional[int] = ..., cancelled_runs: _Optional[_Iterable[str]] = ..., message: _Optional[str] = ..., registry_images: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class ListRoundsResponse(_message.Message):
     __slots__ = ("rounds", "can_deploy", "deploy_reason")
     ROUNDS_FIELD_NUMBER: _ClassVar[int]

@@ -53,6 +53,11 @@ class HostServiceStub(object):
                 request_serializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.ListAvatarsRequest.SerializeToString,
                 response_deserializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.ListAvatarsResponse.FromString,
                 )
+        self.DeleteAvatar = channel.unary_unary(
+                '/twinforge.host.v1.HostService/DeleteAvatar',
+                request_serializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.DeleteAvatarRequest.SerializeToString,
+                response_deserializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.DeleteAvatarResponse.FromString,
+                )
         self.CreateSubmission = channel.unary_unary(
                 '/twinforge.host.v1.HostService/CreateSubmission',
                 request_serializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.CreateSubmissionRequest.SerializeToString,
@@ -180,6 +185,17 @@ class HostServiceServicer(object):
 
     def ListAvatars(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteAvatar(self, request, context):
+        """DeleteAvatar removes the avatar and all its data: every database row (runs, artifacts,
+        notifications, submissions) and every blob under its key prefix (videos, training sets,
+        checkpoints, models, previews, images). Refused while a stage of it is queued or running
+        (cancel_running cancels those first: queued ones at once, running ones at their next report,
+        and the call says to ask again) and while it is deployed (undeploy it first).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -336,6 +352,11 @@ def add_HostServiceServicer_to_server(servicer, server):
                     servicer.ListAvatars,
                     request_deserializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.ListAvatarsRequest.FromString,
                     response_serializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.ListAvatarsResponse.SerializeToString,
+            ),
+            'DeleteAvatar': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteAvatar,
+                    request_deserializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.DeleteAvatarRequest.FromString,
+                    response_serializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.DeleteAvatarResponse.SerializeToString,
             ),
             'CreateSubmission': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateSubmission,
@@ -547,6 +568,23 @@ class HostService(object):
         return grpc.experimental.unary_unary(request, target, '/twinforge.host.v1.HostService/ListAvatars',
             twinforge_dot_host_dot_v1_dot_host__service__pb2.ListAvatarsRequest.SerializeToString,
             twinforge_dot_host_dot_v1_dot_host__service__pb2.ListAvatarsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def DeleteAvatar(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/twinforge.host.v1.HostService/DeleteAvatar',
+            twinforge_dot_host_dot_v1_dot_host__service__pb2.DeleteAvatarRequest.SerializeToString,
+            twinforge_dot_host_dot_v1_dot_host__service__pb2.DeleteAvatarResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 
