@@ -124,6 +124,15 @@ async def press_answered(telegram: FakeTelegram, words: str, what: str) -> None:
     await telegram.wait_for(lambda: any(words in c.params.get("text", "") for c in telegram.calls if c.method == "answerCallbackQuery"), what)
 
 
+async def anna_with_a_preview(runtime, telegram: FakeTelegram, tmp_path: Path):
+    """Anna's new avatar with a round ready for review: its id and the preview message."""
+    telegram.text(ANNA, "/new Anna")
+    await telegram.said_containing(ANNA, "New avatar")
+    avatar = avatar_of(ANNA)
+    await asyncio.to_thread(evaluation_round, runtime, avatar, tmp_path)
+    return avatar, await telegram.said_containing(ANNA, "ready for review")
+
+
 async def verdicts(host: str, avatar_id: str) -> list[str]:
     async with host_channel_aio(host, get_settings()) as channel:
         rounds = await host_grpc.HostServiceStub(channel).ListRounds(host_pb.ListRoundsRequest(avatar_id=avatar_id))
@@ -214,11 +223,7 @@ async def test_a_whole_conversation_from_video_to_live_avatar(host, runtime, tel
 
 async def test_people_act_only_on_their_own_avatars(host, runtime, telegram, tmp_path):
     async with bot(runtime, host, telegram):
-        telegram.text(ANNA, "/new Anna")
-        await telegram.said_containing(ANNA, "New avatar")
-        avatar = avatar_of(ANNA)
-        await asyncio.to_thread(evaluation_round, runtime, avatar, tmp_path)
-        preview = await telegram.said_containing(ANNA, "ready for review")
+        avatar, preview = await anna_with_a_preview(runtime, telegram, tmp_path)
 
         telegram.press(BEN, button(preview, "Approve"), "Anna's Approve, crafted by Ben")
         await press_answered(telegram, "someone else's avatar", "Ben's press refused")
@@ -254,11 +259,7 @@ async def test_invite_codes_admit_a_person(host, runtime, telegram):
 
 async def test_a_restart_keeps_the_conversation_and_delivers_what_came_meanwhile_once(host, runtime, telegram, tmp_path):
     async with bot(runtime, host, telegram):
-        telegram.text(ANNA, "/new Anna")
-        await telegram.said_containing(ANNA, "New avatar")
-        avatar = avatar_of(ANNA)
-        await asyncio.to_thread(evaluation_round, runtime, avatar, tmp_path)
-        preview = await telegram.said_containing(ANNA, "ready for review")
+        avatar, preview = await anna_with_a_preview(runtime, telegram, tmp_path)
         telegram.press(ANNA, button(preview, "Reject"))
         reasons = await telegram.said_containing(ANNA, "What is wrong?")
         telegram.press(ANNA, button(reasons, "Something else"))
@@ -584,11 +585,7 @@ async def test_a_waiting_stage_shows_its_place_in_the_queue(host, runtime, teleg
 
 async def test_delete_asks_first_then_removes_the_avatar_its_files_and_its_buttons(host, runtime, telegram, tmp_path):
     async with bot(runtime, host, telegram):
-        telegram.text(ANNA, "/new Anna")
-        await telegram.said_containing(ANNA, "New avatar")
-        avatar = avatar_of(ANNA)
-        await asyncio.to_thread(evaluation_round, runtime, avatar, tmp_path)
-        preview = await telegram.said_containing(ANNA, "ready for review")
+        avatar, preview = await anna_with_a_preview(runtime, telegram, tmp_path)
         stored = runtime.settings.resolved_data_dir / "blobs" / "avatars" / avatar
         assert any(path.is_file() for path in stored.rglob("*"))
 
