@@ -162,7 +162,9 @@ async def start_worker(logs: Path, connection: redis.Redis) -> asyncio.subproces
 async def measure(latency_runs: int, jobs: int, database_url: str) -> dict[str, tuple[float, float]]:
     with free_redis_db() as redis_url, tempfile.TemporaryDirectory(prefix="twinforge-bench-") as tmp:
         os.environ.update(
-            TWINFORGE_DATA_DIR=tmp, TWINFORGE_REDIS_URL=redis_url, TWINFORGE_DATABASE_URL=database_url, TWINFORGE_HOST_ADDRESS="127.0.0.1:0"
+            TWINFORGE_DATA_DIR=tmp, TWINFORGE_REDIS_URL=redis_url, TWINFORGE_DATABASE_URL=database_url, TWINFORGE_HOST_ADDRESS="127.0.0.1:0",
+            # one operator submits every job: what is measured is dispatch, not one person's share
+            TWINFORGE_MAX_AVATARS_PER_PERSON=str(10 * (latency_runs + jobs)), TWINFORGE_MAX_ACTIVE_RUNS_PER_PERSON=str(10 * (latency_runs + jobs)),
         )
         get_settings.cache_clear()
         rt = bootstrap(get_settings())

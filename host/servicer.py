@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 
-from host import approval, auth, content_types, convert, deletion, deployments, handlers, material_versions, quarantine, registry
+from host import approval, auth, content_types, convert, deletion, deployments, handlers, material_versions, quarantine, quotas, registry
 from host.bootstrap import Runtime
 from host.errors import IntegrityError, InvalidArgument, TooLarge
 from host.notifications import follow
@@ -89,8 +89,10 @@ class HostServicer(host_grpc.HostServiceServicer):
 
     async def CreateAvatar(self, request, context):
         def create():
+            owner = auth.new_owner(request.owner)
+            quotas.check_new_avatar(owner, self.rt.settings)
             with self.rt.uow() as uow:
-                avatar = handlers.create_avatar(uow, auth.new_owner(request.owner), request.name)
+                avatar = handlers.create_avatar(uow, owner, request.name)
             return convert.avatar(avatar)
 
         return host_pb.CreateAvatarResponse(avatar=await asyncio.to_thread(create))
@@ -120,6 +122,7 @@ class HostServicer(host_grpc.HostServiceServicer):
     async def CreateSubmission(self, request, context):
         def create():
             auth.avatar(request.avatar_id)
+            quotas.check_new_work(request.avatar_id, self.rt.settings, training=True)
             with self.rt.uow() as uow:
                 submission, runs = handlers.create_submission(
                     uow, request.avatar_id, request.video, self.rt.flow, registry.known_stages(), request.preset
@@ -136,6 +139,7 @@ class HostServicer(host_grpc.HostServiceServicer):
 
         def submit():
             auth.avatar(request.avatar_id)
+            quotas.check_new_work(request.avatar_id, self.rt.settings, training=False)
             with self.rt.uow() as uow:
                 run = handlers.submit_stage(
                     uow, request.avatar_id, request.stage, list(request.inputs), parameters, registry.known_stages()

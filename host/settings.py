@@ -59,6 +59,9 @@ class Settings(BaseSettings):
 
     max_message_bytes: int = Field(4 * 1024 * 1024, description="Largest single gRPC message accepted.")
     max_rejections: int = Field(5, ge=1, description="Rounds of one avatar a person may reject (each retrains it); the next rejection is refused.")
+    max_avatars_per_person: int = Field(20, ge=1, description="Avatars one person (an avatar's owner) may keep; the next is refused until one is deleted.")
+    max_active_runs_per_person: int = Field(30, ge=1, description="Stages of one person's avatars that may wait or run at once; a new submission is refused beyond it.")
+    max_trainings_per_day: int = Field(10, ge=1, description="Videos one person may submit for training in 24 hours.")
     max_upload_bytes: int = Field(2 * 1024**3, description="Largest artifact a client may upload.")
     upload_chunk_bytes: int = Field(1024 * 1024, description="Chunk size of streamed uploads and downloads.")
     storage_retries: int = Field(3, description="Retries of one S3 request (connection lost, 5xx) before the blob store gives up.")
