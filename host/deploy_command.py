@@ -5,6 +5,9 @@ progress as they happen, through the host (host/deployments.py)."""
 from __future__ import annotations
 
 import json
+import shutil
+import sys
+from pathlib import Path
 
 import click
 import grpc
@@ -12,6 +15,8 @@ import grpc
 from twinforge.host.v1 import host_service_pb2 as host_pb
 
 PACKAGING, DEPLOYMENT = "image_packaging", "deployment"
+MANIFESTS_KIND = "manifests"
+EXIT_NOT_LIVE = 4
 FAILED = ("stage_failed", "stage_cancelled")
 
 
@@ -83,7 +88,8 @@ def deploy_command(avatar_id: str, target: str, by: str | None, no_wait: bool, a
     """Package the approved AVATAR_ID as an OCI image and start it on the target.
 
     Exit codes: 0 deployed (or queued with --no-wait), 1 refused or failed (the message says why
-    and what to do), 3 the host is unavailable."""
+    and what to do), 3 the host is unavailable, 4 not live: kubernetes without a kubeconfig, whose
+    manifests are written to ./twinforge-manifests-AVATAR_ID to apply with kubectl."""
     from host.cli import _default_by
 
     reply, stub, channel = start("Deploy", host_pb.DeployRequest(avatar_id=avatar_id, target=target, by=by or _default_by()))
@@ -91,11 +97,45 @@ def deploy_command(avatar_id: str, target: str, by: str | None, no_wait: bool, a
     if no_wait:
         channel.close()
         return
-    live = finish(stub, channel, avatar_id, reply.run.run_id).get("endpoint", {})
+    from host.cli import rpc_failed
+
+    folder = Path(f"twinforge-manifests-{avatar_id}")
+    try:
+        summary = follow(stub, avatar_id, reply.run.run_id, DEPLOYMENT)
+        written = fetch_manifests(stub, avatar_id, folder) if "manifests" in summary else []
+    except grpc.RpcError as exc:
+        raise rpc_failed(exc) from None
+    finally:
+        channel.close()
+    if "manifests" in summary:
+        if as_json:
+            click.echo(json.dumps({**summary["manifests"], "folder": str(folder)}, indent=2))
+        else:
+            click.echo(f"avatar {avatar_id} is NOT live: no kubeconfig is set, so nothing was sent to a cluster. Its Kubernetes "
+                       f"manifests are in {folder}/ ({', '.join(p.name for p in written)}): apply them with `kubectl apply -f {folder}`, "
+                       "or set TWINFORGE_KUBECONFIG and deploy again to have the rollout followed until it is ready")
+        sys.exit(EXIT_NOT_LIVE)
+    live = summary.get("endpoint", {})
     if as_json:
         click.echo(json.dumps(live, indent=2))
     else:
         click.echo(f"avatar {avatar_id} is live ({live.get('target')}): gRPC {live.get('grpc_address')}, HTTP {live.get('http_address')}, image {live.get('image_reference') or live.get('image_digest')}")
+
+
+def fetch_manifests(stub, avatar_id: str, folder: Path) -> list[Path]:
+    """The newest deployment run's manifests, downloaded into `folder` under their own names."""
+    from host.render_command import download
+
+    runs = stub.ListStageRuns(host_pb.ListStageRunsRequest(avatar_id=avatar_id, stage=DEPLOYMENT), timeout=30).runs
+    refs = [ref for ref in runs[-1].outputs if ref.kind == MANIFESTS_KIND] if runs else []
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for ref in refs:
+        target = folder / Path(ref.name).name
+        shutil.copyfile(download(stub, ref, folder / ".downloads"), target)
+        written.append(target)
+    shutil.rmtree(folder / ".downloads", ignore_errors=True)
+    return written
 
 
 @click.command("undeploy")

@@ -28,6 +28,7 @@ CUTOUT_STAGE = "cutout"
 DEPLOY_REQUESTED = "deploy_requested"
 DEPLOYED = "avatar_deployed"
 UNDEPLOYED = "avatar_undeployed"
+MANIFESTS_WRITTEN = "deployment_manifests_written"
 
 
 def deploy(uow: UnitOfWork, avatar_id: str, target: str, by: str, known_stages: set[str]) -> models.StageRun:
@@ -84,13 +85,16 @@ def _requested(packaging_run: str) -> dict[str, Any]:
 
 
 def deployment_finished(uow: UnitOfWork, run: models.StageRun) -> None:
-    """Tells the person that the avatar is live (or gone) once a deployment run succeeded."""
+    """Tells the person that the avatar is live (or gone) once a deployment run succeeded, or, for
+    a cluster the platform could not reach (no kubeconfig), that its manifests were written only."""
     if run.stage != DEPLOYMENT or run.state != StageState.SUCCEEDED.value:
         return
     parameters = json.loads(run.parameters_json or "{}")
     summary = json.loads(run.summary_json or "{}")
     if parameters.get("action") == "undeploy":
         uow.notify(run.avatar_id, UNDEPLOYED, {"target": parameters.get("target")}, run_id=run.id, stage=DEPLOYMENT)
+    elif "manifests" in summary:
+        uow.notify(run.avatar_id, MANIFESTS_WRITTEN, summary["manifests"], run_id=run.id, stage=DEPLOYMENT)
     else:
         uow.notify(run.avatar_id, DEPLOYED, summary.get("endpoint", {}), run_id=run.id, stage=DEPLOYMENT)
 
@@ -120,7 +124,11 @@ def endpoint(avatar_id: str) -> tuple[dict[str, Any] | None, str]:
     newest = runs[0]
     if json.loads(newest.parameters_json or "{}").get("action") == "undeploy":
         return None, f"it was undeployed (run {newest.id})"
-    found = json.loads(newest.summary_json or "{}").get("endpoint")
+    summary = json.loads(newest.summary_json or "{}")
+    if "manifests" in summary:
+        return None, (f"its Kubernetes manifests were written (run {newest.id}) but not applied: no kubeconfig was set "
+                      "(set TWINFORGE_KUBECONFIG and deploy again, or apply them with kubectl)")
+    found = summary.get("endpoint")
     if not found:
         return None, f"the deployment run {newest.id} reported no endpoint"
     return {**found, "run_id": newest.id, "deployed_at": newest.updated_at}, ""

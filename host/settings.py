@@ -92,6 +92,7 @@ class Settings(BaseSettings):
     image_base_cuda: str = Field("", description="Base of avatar images on a machine with a CUDA GPU (same forms as image_base_cpu).")
     kubeconfig: str = Field("", description="kubeconfig file for the kubernetes deploy target; empty: manifests are written, not applied.")
     kube_namespace: str = Field("default", description="Namespace avatar services are deployed to.")
+    kube_rollout_timeout_s: float = Field(300.0, gt=0, description="How long a kubernetes deploy waits for its rollout to be ready before it fails.")
     bundle: str = Field("", description="The avatar bundle folder an inference service serves (the image sets it).")
     inference_host: str = Field("127.0.0.1", description="Interface local inference services listen on.")
     bot_token: SecretStr = Field(SecretStr(""), description="The Telegram bot's token from @BotFather; empty: the bot does not start.")

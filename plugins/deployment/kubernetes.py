@@ -1,7 +1,8 @@
 """The kubernetes deploy target: one avatar's inference service as a Deployment, a Service and a
 HorizontalPodAutoscaler, checked against the kubernetes client's typed models before anything is
 written or sent, then written as YAML and, when a kubeconfig is set, applied (create, or patch when
-the object exists).
+the object exists) and followed until the rollout is ready: only then is the avatar live. Without a
+kubeconfig the manifests are written and stored, and the deployment says so: it is not live.
 
 The image is always pinned by digest: a tag can be moved to other bytes after approval, a digest
 cannot, so what runs is what the person approved. Object names are derived from the avatar id:
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +41,7 @@ NAME_PREFIX = "twinforge-"
 # Connect, then read, seconds for each API call: an unreachable cluster is reported in seconds
 # instead of hanging the person's deploy button.
 REQUEST_TIMEOUT = (3.0, 30.0)
+ROLLOUT_POLL_S = 1.0
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
@@ -293,6 +296,39 @@ def apply(manifests: list[dict], kubeconfig: str, namespace: str, folder: Path |
             except (ApiException, urllib3.exceptions.HTTPError) as exc:
                 raise _cluster_error(f"apply {title}", exc, api) from exc
     return done
+
+
+def rollout(avatar_id: str, kubeconfig: str, namespace: str, timeout_s: float, progress: Callable[[float, str], None]) -> dict:
+    """Waits until the avatar's Deployment has rolled out: the cluster saw its newest spec and every
+    replica of it is updated and available (what `kubectl rollout status` waits for). Objects that
+    were accepted are not yet a service that answers: the image may not pull, the models may not
+    load. Returns the replicas; DeployError after `timeout_s` with what the cluster says."""
+    api = _api(kubeconfig, None)
+    name = object_name(avatar_id)
+    deadline = time.monotonic() + timeout_s
+    with api:
+        apps = k8s.AppsV1Api(api)
+        while True:
+            try:
+                found = apps.read_namespaced_deployment_status(name, namespace, _request_timeout=REQUEST_TIMEOUT)
+            except (ApiException, urllib3.exceptions.HTTPError) as exc:
+                raise _cluster_error(f"read the rollout of deployment/{name}", exc, api) from exc
+            wanted = found.spec.replicas if found.spec.replicas is not None else 1
+            status = found.status
+            updated, available = status.updated_replicas or 0, status.available_replicas or 0
+            seen = (status.observed_generation or 0) >= (found.metadata.generation or 0)
+            if seen and updated >= wanted and available >= wanted:
+                return {"replicas": wanted, "available": available}
+            progress(min(0.95, 0.7 + 0.25 * available / max(wanted, 1)), f"waiting for the rollout: {available} of {wanted} replicas available")
+            if time.monotonic() >= deadline:
+                said = "; ".join(f"{c.type} {c.status}: {c.message}" for c in (status.conditions or []) if c.message)
+                raise DeployError(
+                    f"deployment/{name} in {namespace} did not roll out within {timeout_s:.0f} s: {available} of {wanted} replicas "
+                    f"available{f' ({said})' if said else ''}",
+                    f"see why with `kubectl -n {namespace} describe deployment {name}` and its pods' events (an image the cluster "
+                    "cannot pull, too little CPU or memory), then deploy again; TWINFORGE_KUBE_ROLLOUT_TIMEOUT_S allows a slower start",
+                )
+            time.sleep(ROLLOUT_POLL_S)
 
 
 def delete(avatar_id: str, kubeconfig: str, namespace: str) -> list[str]:

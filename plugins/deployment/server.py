@@ -79,21 +79,24 @@ class Deployment(Plugin):
         folder = ctx.workdir / "manifests"
         for path in kubernetes.write(objects, folder):
             ctx.save_artifact(path, path.name, MANIFESTS_KIND)
-        applied: list[str] = []
-        if settings.kubeconfig:
-            ctx.progress(0.6, "applying them to the cluster")
-            applied = kubernetes.apply(objects, settings.kubeconfig, settings.kube_namespace, folder)
+        if not settings.kubeconfig:
+            ctx.log("no kubeconfig is set: the manifests are stored, not applied (set TWINFORGE_KUBECONFIG to apply them)", "warning")
+            ctx.summary = {"manifests": {"target": "kubernetes", "state": "manifests_written", "namespace": settings.kube_namespace,
+                                         "files": sorted(path.name for path in folder.iterdir()), "image_reference": reference}}
+            return
+        ctx.progress(0.6, "applying them to the cluster")
+        applied = kubernetes.apply(objects, settings.kubeconfig, settings.kube_namespace, folder)
+        ready = kubernetes.rollout(ctx.avatar_id, settings.kubeconfig, settings.kube_namespace, settings.kube_rollout_timeout_s,
+                                   lambda fraction, message: ctx.progress(fraction, message))
         name = kubernetes.object_name(ctx.avatar_id)
         ctx.summary = {
             "endpoint": {
                 "target": "kubernetes", "grpc_address": f"{name}.{settings.kube_namespace}.svc:{kubernetes.GRPC_PORT}",
                 "http_address": f"{name}.{settings.kube_namespace}.svc:{kubernetes.HTTP_PORT}",
                 "image_reference": reference, "image_digest": image.get("digest", ""), "namespace": settings.kube_namespace,
-                "applied": applied,
+                "applied": applied, "replicas": ready["replicas"],
             },
         }
-        if not settings.kubeconfig:
-            ctx.log("no kubeconfig is set: the manifests are stored, not applied (set TWINFORGE_KUBECONFIG to apply them)", "warning")
 
     def undeploy(self, ctx: RunContext, target: str) -> None:
         endpoint = ctx.parameters.get("endpoint", {})

@@ -72,3 +72,17 @@ async def test_a_built_image_is_deployed_once_and_its_endpoint_lasts_until_undep
     assert not gone.HasField("endpoint") and gone.reason.startswith("it was undeployed")
     kinds = [row.kind for row in handlers.models.Notification.select().where(handlers.models.Notification.avatar == avatar)]
     assert kinds.index(deployments.DEPLOYED) < kinds.index(deployments.UNDEPLOYED)
+
+
+async def test_manifests_written_without_a_cluster_are_not_a_live_avatar(stub, runtime):
+    avatar = await new_avatar(stub)
+    with runtime.uow() as uow:
+        run = handlers.submit_stage(uow, avatar, deployments.DEPLOYMENT, [], {"action": "deploy", "target": "kubernetes"}, KNOWN, 1)
+    written = {"target": "kubernetes", "state": "manifests_written", "namespace": "default", "files": ["deployment-x.yaml"]}
+    finished(runtime, run, {"manifests": written})
+    found = await stub.GetEndpoint(host_pb.GetEndpointRequest(avatar_id=avatar))
+    assert not found.HasField("endpoint")
+    assert f"its Kubernetes manifests were written (run {run.id}) but not applied: no kubeconfig was set" in found.reason
+    kinds = [row.kind for row in handlers.models.Notification.select().where(handlers.models.Notification.avatar == avatar)]
+    assert deployments.MANIFESTS_WRITTEN in kinds and deployments.DEPLOYED not in kinds
+    await rejected(stub.Undeploy(host_pb.UndeployRequest(avatar_id=avatar)), grpc.StatusCode.NOT_FOUND)
