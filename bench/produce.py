@@ -20,7 +20,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,18 +29,14 @@ from pathlib import Path
 import click
 
 from bench.intake import SAMPLES
+from host.ports import free_stretch
+from host.supervisor import BUILTIN_PLUGINS
 
 TWINFORGE = [sys.executable, "-m", "host.cli"]
 TARGET_S = 30 * 60
 PRODUCE_TIMEOUT_S = 3 * 3600
 STAGE_LINE = re.compile(r"^\s*(\w+): (queued|succeeded|\s*[\d.]+% .*)$")
 WORDS = re.compile(r"^  (The video .*|FAILS: .*|passes: .*|Does not apply: .*|Not checked, .*)$")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def healthy(env: dict[str, str]) -> bool:
@@ -52,11 +47,12 @@ def healthy(env: dict[str, str]) -> bool:
 
 def start_platform(data: Path) -> tuple[dict[str, str], subprocess.Popen, float]:
     """`twinforge up` on free ports, once every plugin is healthy; and the seconds that took."""
+    ports = free_stretch(len(BUILTIN_PLUGINS) + 2)  # the host's, the private Redis's, then one per plugin
     env = {k: v for k, v in os.environ.items() if not k.startswith("TWINFORGE_")} | {
         "TWINFORGE_DATA_DIR": str(data),
-        "TWINFORGE_HOST_ADDRESS": f"127.0.0.1:{free_port()}",
-        "TWINFORGE_PRIVATE_REDIS_PORT": str(free_port()),
-        "TWINFORGE_PLUGIN_BASE_PORT": str(free_port()),
+        "TWINFORGE_HOST_ADDRESS": f"127.0.0.1:{ports}",
+        "TWINFORGE_PRIVATE_REDIS_PORT": str(ports + 1),
+        "TWINFORGE_PLUGIN_BASE_PORT": str(ports + 2),
     }
     started = time.perf_counter()
     up = subprocess.Popen([*TWINFORGE, "up", "--cpu-workers", "2"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

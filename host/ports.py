@@ -90,3 +90,17 @@ def add_port(server: grpc.aio.Server, address: str, what: str, setting: str, cre
     except RuntimeError:
         ensure_free(what, address, setting)
         raise
+
+
+def free_stretch(count: int, first: int = 20000, last: int = 32000) -> int:
+    """The first of `count` consecutive ports nothing holds, below the kernel's range for outgoing
+    connections (32768 and up on Linux), whose ports any client may take at any moment: where a
+    benchmark or a test starts `twinforge up` with its plugins on consecutive ports."""
+    for base in range(first, last - count, count + 1):
+        try:
+            for port in range(base, base + count):
+                ensure_free("a stretch of ports", f"127.0.0.1:{port}", "-")
+        except PortInUse:
+            continue
+        return base
+    raise PortInUse(cause=f"no {count} consecutive free ports between {first} and {last}", advice="stop what holds them", code="port_in_use")

@@ -1,5 +1,5 @@
 """The host's gRPC server and its background loops: plugin health, the reactor that starts next
-stages, and recovery of interrupted or lost runs. One `serve()` builds it; SIGTERM stops it cleanly.
+stages, recovery of interrupted or lost runs, queue places, and the deletion of abandoned avatars. One `serve()` builds it; SIGTERM stops it cleanly.
 """
 
 from __future__ import annotations
@@ -9,12 +9,13 @@ import contextlib
 import logging
 import signal
 import sys
+from collections.abc import Callable
 
 import grpc
 from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from host import registry
+from host import registry, retention
 from host.bootstrap import Runtime, bootstrap
 from host.channels import bind
 from host.interceptors import HostInterceptor
@@ -32,29 +33,15 @@ POSITIONS_EVERY_S = 1.0
 SHUTDOWN_GRACE_S = 5.0
 
 
-async def _recovery_loop(rt: Runtime, stop: asyncio.Event) -> None:
-    from scheduler.recovery import recover
-
+async def _every(seconds: float, stop: asyncio.Event, what: str, work: Callable[[], object]) -> None:
+    """Runs `work` in a thread every `seconds` until `stop`; a failed pass is logged and the next one runs."""
     while not stop.is_set():
         try:
-            await asyncio.to_thread(recover, rt)
+            await asyncio.to_thread(work)
         except Exception:
-            log.exception("recovery pass failed")
+            log.exception("%s pass failed", what)
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=RECOVERY_EVERY_S)
-
-
-async def _positions_loop(rt: Runtime, stop: asyncio.Event) -> None:
-    """Tells each waiting person their place in the queue as it moves."""
-    from scheduler.positions import publish_positions
-
-    while not stop.is_set():
-        try:
-            await asyncio.to_thread(publish_positions, rt)
-        except Exception:
-            log.exception("queue positions pass failed")
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=POSITIONS_EVERY_S)
+            await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
 async def start(rt: Runtime, address: str) -> tuple[grpc.aio.Server, int]:
@@ -75,14 +62,19 @@ async def start(rt: Runtime, address: str) -> tuple[grpc.aio.Server, int]:
 @contextlib.asynccontextmanager
 async def running_host(rt: Runtime, address: str):
     """The host with its background loops, for `serve` and for tests; yields the bound port."""
+    from scheduler.positions import publish_positions
+    from scheduler.recovery import recover
+
     server, port = await start(rt, address)
     stop = asyncio.Event()
     tasks = [
         asyncio.create_task(registry.monitor(
                 rt.settings.heartbeat_interval_s, rt.settings.plugin_down_after_s, rt.settings.plugin_forget_after_s, stop
             )),
-        asyncio.create_task(_recovery_loop(rt, stop)),
-        asyncio.create_task(_positions_loop(rt, stop)),
+        asyncio.create_task(_every(RECOVERY_EVERY_S, stop, "recovery", lambda: recover(rt))),
+        # tells each waiting person their place in the queue as it moves
+        asyncio.create_task(_every(POSITIONS_EVERY_S, stop, "queue positions", lambda: publish_positions(rt))),
+        asyncio.create_task(_every(retention.EVERY_S, stop, "retention", lambda: retention.sweep(rt))),
         asyncio.create_task(run_reactor(rt)),
     ]
     try:

@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     max_avatars_per_person: int = Field(20, ge=1, description="Avatars one person (an avatar's owner) may keep; the next is refused until one is deleted.")
     max_active_runs_per_person: int = Field(30, ge=1, description="Stages of one person's avatars that may wait or run at once; a new submission is refused beyond it.")
     max_trainings_per_day: int = Field(10, ge=1, description="Videos one person may submit for training in 24 hours.")
+    retention_days: float = Field(0.0, ge=0, description="Avatars with no activity for this many days (and not deployed, nothing running) are deleted with all their data; 0 keeps them.")
     max_upload_bytes: int = Field(2 * 1024**3, description="Largest artifact a client may upload.")
     upload_chunk_bytes: int = Field(1024 * 1024, description="Chunk size of streamed uploads and downloads.")
     storage_retries: int = Field(3, description="Retries of one S3 request (connection lost, 5xx) before the blob store gives up.")

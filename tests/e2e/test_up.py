@@ -8,7 +8,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,13 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from host.ports import free_stretch
+from host.supervisor import BUILTIN_PLUGINS
+
 TWINFORGE = [sys.executable, "-m", "host.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def plugins(env: dict[str, str]) -> list[dict]:
@@ -50,12 +46,13 @@ def probe_health(env: dict[str, str]) -> str:
 def running_up(tmp_path: Path, *args: str) -> Iterator[tuple[dict[str, str], subprocess.Popen]]:
     """`twinforge up ARGS` on free ports with its own data folder, stopped with Ctrl-C as a person
     stops it; yields its environment (for CLI calls against it) and the process."""
+    ports = free_stretch(len(BUILTIN_PLUGINS) + 2)  # the host's, the private Redis's, then one per plugin
     env = {k: v for k, v in os.environ.items() if not k.startswith("TWINFORGE_")}
     env |= {
         "TWINFORGE_DATA_DIR": str(tmp_path / "data"),
-        "TWINFORGE_HOST_ADDRESS": f"127.0.0.1:{free_port()}",
-        "TWINFORGE_PRIVATE_REDIS_PORT": str(free_port()),
-        "TWINFORGE_PLUGIN_BASE_PORT": str(free_port()),
+        "TWINFORGE_HOST_ADDRESS": f"127.0.0.1:{ports}",
+        "TWINFORGE_PRIVATE_REDIS_PORT": str(ports + 1),
+        "TWINFORGE_PLUGIN_BASE_PORT": str(ports + 2),
     }
     up = subprocess.Popen([*TWINFORGE, "up", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

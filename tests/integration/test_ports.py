@@ -12,19 +12,20 @@ from collections.abc import Iterator
 import click
 import pytest
 
-from host.ports import PortInUse, ensure_free, holder
+from host.ports import PortInUse, ensure_free, free_stretch, holder
 from host.server import running_host
 from host.settings import Settings, get_settings
-from host.supervisor import check_ports
+from host.supervisor import BUILTIN_PLUGINS, check_ports
 from plugins.probe.server import Probe
 from plugins.sdk.server import running_plugin
 
 
 @contextlib.contextmanager
-def listening() -> Iterator[int]:
+def listening(port: int = 0) -> Iterator[int]:
     """A port this process listens on, as any other server would."""
     with socket.socket() as held:
-        held.bind(("127.0.0.1", 0))
+        held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        held.bind(("127.0.0.1", port))
         held.listen()
         yield held.getsockname()[1]
 
@@ -57,16 +58,14 @@ async def test_a_plugin_on_a_taken_port_refuses_with_its_name(host: str) -> None
 
 
 def test_up_checks_every_port_before_it_starts_anything(tmp_path) -> None:
-    with listening() as taken, listening() as other:
-        with listening() as base:
-            pass  # a free stretch of ports, as far as anyone can tell
-        free = Settings(data_dir=tmp_path, host_address="127.0.0.1:0", private_redis_port=0, plugin_base_port=base)
-        check_ports(free)
-        for held in (
-            free.model_copy(update={"host_address": f"127.0.0.1:{taken}"}),
-            free.model_copy(update={"private_redis_port": taken}),
-            free.model_copy(update={"plugin_base_port": taken - 1}),  # the second built-in plugin's port
-        ):
+    base = free_stretch(len(BUILTIN_PLUGINS))
+    free = Settings(data_dir=tmp_path, host_address="127.0.0.1:0", private_redis_port=0, plugin_base_port=base)
+    check_ports(free)
+    with listening() as taken:
+        for held in (free.model_copy(update={"host_address": f"127.0.0.1:{taken}"}), free.model_copy(update={"private_redis_port": taken})):
             with pytest.raises(click.ClickException, match=f"127.0.0.1:{taken}: the port is already in use, held by pid {os.getpid()}.*Nothing was started"):
                 check_ports(held)
-        check_ports(free.model_copy(update={"redis_url": "redis://127.0.0.1:6379/0", "private_redis_port": other}))  # no private Redis
+        check_ports(free.model_copy(update={"redis_url": "redis://127.0.0.1:6379/0", "private_redis_port": taken}))  # no private Redis
+    second = BUILTIN_PLUGINS[1].split(".")[1]
+    with listening(base + 1), pytest.raises(click.ClickException, match=f"the {second} plugin cannot listen on 127.0.0.1:{base + 1}"):
+        check_ports(free)
