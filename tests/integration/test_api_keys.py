@@ -71,6 +71,7 @@ SCOPED = {
     "Deploy": lambda i: host_pb.DeployRequest(avatar_id=i.avatar, target="local", by="cli:anna"),
     "Undeploy": lambda i: host_pb.UndeployRequest(avatar_id=i.avatar, by="cli:anna"),
     "GetEndpoint": lambda i: host_pb.GetEndpointRequest(avatar_id=i.avatar),
+    "DeleteAvatar": lambda i: host_pb.DeleteAvatarRequest(avatar_id=i.avatar, cancel_running=True, by="cli:anna"),
 }
 # The rest take no one's id: each is checked for whose things it shows in its own test below.
 UNSCOPED = {"ListPlugins", "CreateAvatar", "ListAvatars"}
