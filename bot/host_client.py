@@ -25,19 +25,21 @@ RENDER_TIMEOUT_S = 900
 
 class HostError(Exception):
     """A call the host (or the avatar's service) refused or could not answer; `words` says why and
-    what to do, `unavailable` that nobody answered at all."""
+    what to do, `unavailable` that nobody answered at all, `code` the host's error code."""
 
-    def __init__(self, words: str, unavailable: bool = False) -> None:
+    def __init__(self, words: str, unavailable: bool = False, code: str = "") -> None:
         super().__init__(words)
         self.words = words
         self.unavailable = unavailable
+        self.code = code
 
 
 def host_error(exc: grpc.aio.AioRpcError) -> HostError:
-    advice = dict(exc.trailing_metadata() or ()).get("twinforge-advice", "")
+    trailing = dict(exc.trailing_metadata() or ())
+    advice = trailing.get("twinforge-advice", "")
     details = exc.details() or exc.code().name
     words = details if not advice or advice in details else f"{details}. What to do: {advice}"
-    return HostError(words, unavailable=exc.code() == grpc.StatusCode.UNAVAILABLE)
+    return HostError(words, unavailable=exc.code() == grpc.StatusCode.UNAVAILABLE, code=trailing.get("twinforge-error-code", ""))
 
 
 class HostClient:
@@ -144,6 +146,9 @@ class HostClient:
     async def delete_avatar(self, avatar_id: str, by: str, cancel_running: bool) -> host_pb.DeleteAvatarResponse:
         request = host_pb.DeleteAvatarRequest(avatar_id=avatar_id, by=by, cancel_running=cancel_running)
         return await self._call("DeleteAvatar", request)
+
+    async def undeploy(self, avatar_id: str, by: str) -> host_pb.StageRun:
+        return (await self._call("Undeploy", host_pb.UndeployRequest(avatar_id=avatar_id, by=by))).run
 
     async def endpoint(self, avatar_id: str) -> host_pb.GetEndpointResponse:
         return await self._call("GetEndpoint", host_pb.GetEndpointRequest(avatar_id=avatar_id))

@@ -50,6 +50,7 @@ MESSAGES: dict[str, str] = {
     "delete_yes": "Delete everything",
     "delete_no": "Keep it",
     "delete_kept": "Nothing was deleted.",
+    "delete_undeploying": "{name} is live: stopping it first, then deleting everything…",
     "deleted": "{name} and all its data are deleted.",
     "delete_later": "{name} is still finishing a step, so nothing was deleted yet. Send /delete again in a minute.",
     "run_state_pending": "pending",

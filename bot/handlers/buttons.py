@@ -12,11 +12,11 @@ from aiogram.types import CallbackQuery
 from bot import keyboards, state
 from bot.catalogue import say
 from bot.handlers.common import own_avatar
-from bot.host_client import HostClient
+from bot.host_client import HostClient, HostError
 from bot.models import BotUser, CallbackToken
 from bot.notifications import Follower
 
-DELETE_TRIES = 30  # seconds the deletion waits for the avatar's running stages to stop
+DELETE_WAIT_S = 60  # how long a deletion waits for the avatar's service to stop, then for its running stages
 
 
 
@@ -97,23 +97,44 @@ async def choose(query: CallbackQuery, person: BotUser, host: HostClient, follow
 
 
 async def delete(query: CallbackQuery, person: BotUser, host: HostClient, follower: Follower, found: CallbackToken) -> None:
-    """Deletes the avatar once the person confirmed: its running stages are stopped first (they
-    stop at their next report, so the host is asked again for a while)."""
+    """Deletes the avatar once the person confirmed: a live one is undeployed first, and its running
+    stages are stopped first (they stop at their next report, so the host is asked again for a while)."""
     if found.argument != "yes":
         await query.message.answer(say("delete_kept", person.language))
         return
     name = (await host.avatar(found.avatar_id)).name
-    reply = await host.delete_avatar(found.avatar_id, state.owner_of(person.user_id), cancel_running=True)
-    for _ in range(DELETE_TRIES):
-        if reply.deleted:
-            break
-        await asyncio.sleep(1.0)
-        reply = await host.delete_avatar(found.avatar_id, state.owner_of(person.user_id), cancel_running=True)
-    if not reply.deleted:
+    by = state.owner_of(person.user_id)
+
+    async def deleted() -> bool:
+        return (await host.delete_avatar(found.avatar_id, by, cancel_running=True)).deleted
+
+    try:
+        done = await deleted()
+    except HostError as exc:
+        if exc.code != "deployed":
+            raise
+        await query.message.answer(say("delete_undeploying", person.language, name=name))
+        await host.undeploy(found.avatar_id, by)
+        await within(DELETE_WAIT_S, lambda: not_live(host, found.avatar_id))
+        done = await deleted()
+    if not (done or await within(DELETE_WAIT_S, deleted)):
         await query.message.answer(say("delete_later", person.language, name=name))
         return
     follower.forget(found.avatar_id)
     await query.message.answer(say("deleted", person.language, name=name))
+
+
+async def not_live(host: HostClient, avatar_id: str) -> bool:
+    return not (await host.endpoint(avatar_id)).HasField("endpoint")
+
+
+async def within(seconds: int, check) -> bool:
+    """Whether the async `check` comes true, asked once a second for `seconds`."""
+    for _ in range(seconds):
+        await asyncio.sleep(1.0)
+        if await check():
+            return True
+    return False
 
 
 ACTIONS = {"use": use, "delete": delete, "approve": approve, "reject": reject, "reason": reason, "deploy": deploy,

@@ -213,6 +213,17 @@ async def test_a_whole_conversation_from_video_to_live_avatar(host, runtime, tel
         telegram.text(ANNA, "/avatars")
         listed = await telegram.said_containing(ANNA, "Your avatars")
         assert f"▶ Anna ({avatar}): Starting your avatar's service done" in listed.params["text"]
+
+        telegram.text(ANNA, "/delete")
+        asked = await telegram.said_containing(ANNA, "This cannot be undone")
+        telegram.press(ANNA, button(asked, "Delete everything"), "Delete everything")
+        await telegram.said_containing(ANNA, "Anna is live: stopping it first")
+        stop = await telegram.wait_for(lambda: models.StageRun.get_or_none(
+            (models.StageRun.avatar == avatar) & (models.StageRun.stage == deployments.DEPLOYMENT) & (models.StageRun.id != deployment.id)), "the undeploy run")
+        assert json.loads(stop.parameters_json)["action"] == "undeploy"
+        await asyncio.to_thread(finished, runtime, stop, {"stopped": {}})
+        await telegram.said_containing(ANNA, "Anna and all its data are deleted")
+        assert models.Avatar.get_or_none(models.Avatar.id == avatar) is None
         await running.pacer.drain()
 
     edits = [c.at for c in telegram.calls if c.method == "editMessageText" and c.params["chat_id"] == str(ANNA)]
@@ -607,3 +618,5 @@ async def test_delete_asks_first_then_removes_the_avatar_its_files_and_its_butto
         await press_answered(telegram, "expired", "the old button refused")
         telegram.text(ANNA, "/status")
         await telegram.said_containing(ANNA, "You have no avatar yet")
+    (tmp_path / TRANSCRIPT).write_text(telegram.transcript())
+    print(f"transcript: {tmp_path / TRANSCRIPT}")
