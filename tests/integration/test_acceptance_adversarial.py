@@ -4,7 +4,9 @@ every preset; a blank or frozen picture, a frozen or average mouth on the moving
 0.3, 0.6 or 1 s late or 1 s early, another stretch's mouth, a blurred and a noisy mouth fail draft,
 standard and high; tiny still fails a blank, a noisy and a frozen picture. Each case is measured
 once, the way `twinforge evaluate` measures it (the real stretch as the reference, the same face
-from elsewhere in the stretch as the floor), and judged by the one verdict of every preset."""
+from elsewhere in the stretch as the floor), and judged by the one verdict of every preset. A case
+whose picture is the real one (the sound late or early) is the real video with the case's sound
+given as --audio: its picture is tracked once, not four more times."""
 
 from __future__ import annotations
 
@@ -43,10 +45,13 @@ def measured(name: str, folder: Path) -> dict[str, list[dict]]:
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(measure, "tracked", tracked_once(measure.tracked, (real, floor)))
             for case in (adversarial.ACCEPTED, *adversarial.REFUSED):
-                path = real if case == adversarial.ACCEPTED else adversarial.make_case(case, stretch, sound, folder)
-                cases[case] = measure.measure_files(path, None, real, floor)[0]
-                if path != real:
-                    path.unlink()
+                if case in adversarial.SHIFTED:
+                    path, audio = real, adversarial.shifted_sound(case, stretch, sound, folder)
+                else:
+                    path, audio = (real if case == adversarial.ACCEPTED else adversarial.make_case(case, stretch, sound, folder)), None
+                cases[case] = measure.measure_files(path, audio, real, floor)[0]
+                for made in {path, audio} - {real, None}:
+                    made.unlink()
         _measured[name] = cases
     return _measured[name]
 
