@@ -8,10 +8,16 @@ once, with the very reference picture it renders with) against the person's real
 their own resolution (the training set's `lower`, cut from the full frame by the crop stage), so it
 learns to undo this generator's blur on this face and to draw it `scale` times larger: x3 on a
 close-up, x2 on a 256 px video. Losses: L1 and L1 on image gradients against the real picture,
-and a small patch critic (hinge loss) that tells real lower faces from drawn ones, which is what
-brings the teeth and lip edges back; on random patches of the drawn part, so that a step costs the
-same whatever the resolution. An older training set without `lower` trains it at the generator's
-size against the crops, as before.
+and a small patch critic (hinge loss) that tells real lower faces from drawn ones; on random
+patches of the drawn part, so that a step costs the same whatever the resolution. An older training
+set without `lower` trains it at the generator's size against the crops, as before.
+
+Those losses alone did not bring the teeth and lip edges back in minutes of training; the person's
+own recorded mouths do: beside the generator's picture the refiner gets the bank frame whose lips
+are shaped most like the ones drawn (plugins/lipsync/exemplars.py), and adds its fine detail over
+the mouth where a learnt gate lets it. The bank is stored in the refiner's file for the render.
+Its evaluation measures what the verdict measures: the box around the lips, also on renders over
+the driving clip (`render_sharpness_vs_real`), which are softer than its training pictures.
 
 At export the face mesh measures how far the drawn mouth opens against the recorded one whose lips
 were its map, drawn over the driving clip as a render draws it: the graph asks for that much more,
