@@ -14,7 +14,8 @@ from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.filters import ExceptionTypeFilter
-from aiogram.types import ErrorEvent, Message
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import BotCommand, ErrorEvent, Message
 
 from bot.access import Access, AccessMiddleware
 from bot.acting import ActingFor
@@ -71,6 +72,14 @@ def make_dispatcher(settings: BotSettings, host: HostClient, follower: Follower)
     return dispatcher
 
 
+MENU = ("new", "avatars", "status", "cancel", "delete", "help")
+
+
+async def show_menu(bot: Bot) -> None:
+    """The commands Telegram lists beside the text box (setMyCommands), so nobody has to know them."""
+    await bot.set_my_commands([BotCommand(command=name, description=say(f"menu_{name}", "en")) for name in MENU])
+
+
 @contextlib.asynccontextmanager
 async def running_bot(settings: BotSettings, host_address: str, max_message_bytes: int, chunk_bytes: int,
                       chart_every_s: float = CHART_EVERY_S, host_settings: Settings | None = None) -> AsyncIterator[RunningBot]:
@@ -86,6 +95,10 @@ async def running_bot(settings: BotSettings, host_address: str, max_message_byte
 
     async def polling_started() -> None:
         started.set()
+        try:
+            await show_menu(bot)
+        except TelegramAPIError as exc:  # the menu is a convenience: the bot works without it
+            log.warning("the command menu was not set: %s", exc)
 
     dispatcher.startup.register(polling_started)
     follower.resume()

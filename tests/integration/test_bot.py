@@ -600,6 +600,9 @@ async def test_delete_asks_first_then_removes_the_avatar_its_files_and_its_butto
         stored = runtime.settings.resolved_data_dir / "blobs" / "avatars" / avatar
         assert any(path.is_file() for path in stored.rglob("*"))
 
+        (menu,) = [json.loads(c.params["commands"]) for c in telegram.calls if c.method == "setMyCommands"]
+        assert [item["command"] for item in menu] == ["new", "avatars", "status", "cancel", "delete", "help"]
+        assert all(item["description"] for item in menu)
         telegram.text(ANNA, "/delete")
         asked = await telegram.said_containing(ANNA, "This cannot be undone")
         assert "Delete Anna and everything of it" in asked.params["text"]
