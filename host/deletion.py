@@ -23,7 +23,7 @@ from host import deployments, handlers
 from host.bootstrap import Runtime
 from host.errors import IllegalTransition
 from host.quarantine import PREFIX as QUARANTINE
-from host.state import ACTIVE
+from host.state import ACTIVE_VALUES
 from host.storage import models
 from scheduler.admin import cancel as cancel_job
 
@@ -78,8 +78,7 @@ def delete_avatar(rt: Runtime, avatar_id: str, by: str, cancel_running: bool) ->
 
 
 def _active(avatar_id: str) -> list[models.StageRun]:
-    states = [state.value for state in ACTIVE]
-    return list(models.StageRun.select().where((models.StageRun.avatar == avatar_id) & models.StageRun.state.in_(states))
+    return list(models.StageRun.select().where((models.StageRun.avatar == avatar_id) & models.StageRun.state.in_(ACTIVE_VALUES))
                 .order_by(models.StageRun.created_at))
 
 

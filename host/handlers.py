@@ -16,7 +16,7 @@ from host import approval, deployments, registry
 from host.artifacts import error_from_json, error_to_json, refs_from_json, refs_to_json
 from host.errors import AlreadyExists, IllegalTransition, InvalidArgument, NotFound
 from host.flow import Flow
-from host.state import ACTIVE, StageState, check_transition
+from host.state import ACTIVE_VALUES, StageState, check_transition
 from host.storage import models
 from host.storage.models import utcnow
 from host.unit_of_work import UnitOfWork
@@ -207,7 +207,7 @@ def submit_stage(
         .where(
             (models.StageRun.avatar == avatar.id)
             & (models.StageRun.stage == stage)
-            & (models.StageRun.state.in_([s.value for s in ACTIVE]))
+            & (models.StageRun.state.in_(ACTIVE_VALUES))
         )
         .first()
     )

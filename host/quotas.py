@@ -16,7 +16,7 @@ import grpc
 
 from host.errors import TwinforgeError
 from host.settings import Settings
-from host.state import ACTIVE
+from host.state import ACTIVE_VALUES
 from host.storage import models
 from host.storage.models import utcnow
 
@@ -44,7 +44,7 @@ def check_new_work(avatar_id: str, settings: Settings, training: bool) -> None:
     """Before a person's avatar gets a new stage (`training`: a submitted video, which trains a model)."""
     owner = models.Avatar.get_by_id(avatar_id).owner
     theirs = models.Avatar.select(models.Avatar.id).where(models.Avatar.owner == owner)
-    active = models.StageRun.select().where(models.StageRun.avatar.in_(theirs) & models.StageRun.state.in_([s.value for s in ACTIVE])).count()
+    active = models.StageRun.select().where(models.StageRun.avatar.in_(theirs) & models.StageRun.state.in_(ACTIVE_VALUES)).count()
     if active >= settings.max_active_runs_per_person:
         raise QuotaExceeded(
             code="too_much_queued",

@@ -38,6 +38,7 @@ TRANSITIONS: dict[StageState, frozenset[StageState]] = {
 }
 
 ACTIVE = frozenset({S.PENDING, S.QUEUED, S.RUNNING})
+ACTIVE_VALUES = tuple(sorted(state.value for state in ACTIVE))  # as stored in StageRun.state, for queries
 FINISHED = frozenset({S.SUCCEEDED, S.FAILED, S.CANCELLED})
 
 _ADVICE = {

@@ -19,7 +19,7 @@ from rq.registry import FailedJobRegistry
 from host import handlers
 from host.bootstrap import Runtime
 from host.errors import AlreadyExists, IllegalTransition, InvalidArgument, NotFound
-from host.state import ACTIVE, StageState
+from host.state import ACTIVE_VALUES, StageState
 from host.storage import models
 from host.storage.models import utcnow
 from scheduler import pause as pausing
@@ -90,7 +90,7 @@ def _refuse_if_stage_busy(run: models.StageRun) -> None:
         .where(
             (models.StageRun.avatar == run.avatar_id)
             & (models.StageRun.stage == run.stage)
-            & (models.StageRun.state.in_([s.value for s in ACTIVE]))
+            & (models.StageRun.state.in_(ACTIVE_VALUES))
         )
         .first()
     )
