@@ -21,7 +21,24 @@ import grpc
 
 from host.errors import Unavailable
 
-GRPC_OPTIONS = (("grpc.so_reuseport", 0),)
+# Pings while a call is open, so that a peer which vanished without closing its connection (its
+# machine's network link went down) is noticed within PEER_PING_S + PEER_PING_TIMEOUT_S: TCP alone
+# waits about 15 minutes, while a plugin trains for a worker that is gone and another worker
+# resumes the same run beside it. Pings go on while no data flows (a run between two reports).
+PEER_PING_S = 10
+PEER_PING_TIMEOUT_S = 10
+PEER_CHECKS = (
+    ("grpc.keepalive_time_ms", PEER_PING_S * 1000),
+    ("grpc.keepalive_timeout_ms", PEER_PING_TIMEOUT_S * 1000),
+    ("grpc.http2.max_pings_without_data", 0),
+)
+# Every server: one owner per port, its peers checked, and the clients' own pings accepted.
+GRPC_OPTIONS = (
+    ("grpc.so_reuseport", 0),
+    *PEER_CHECKS,
+    ("grpc.http2.min_ping_interval_without_data_ms", PEER_PING_S * 1000 // 2),
+    ("grpc.http2.max_ping_strikes", 0),
+)
 _PID = re.compile(r"pid=(\d+)")
 
 

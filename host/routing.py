@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import grpc
 
 from host.errors import Unavailable
+from host.ports import PEER_CHECKS
 from host.registry import description_of
 from host.storage import models
 from host.storage.models import utcnow
@@ -74,7 +75,7 @@ def open_run(
             advice="start a plugin that serves it (twinforge up starts the built-in ones); the run will be retried",
         )
     failures = []
-    options = [("grpc.max_receive_message_length", max_message_bytes)]
+    options = [("grpc.max_receive_message_length", max_message_bytes), *PEER_CHECKS]
     for plugin in in_turn(replicas, next_turn()):
         channel = grpc.insecure_channel(plugin.address, options=options)
         call = plugin_grpc.PluginServiceStub(channel).Run(request, wait_for_ready=False)
