@@ -255,6 +255,15 @@ def locked_run(run_id: str) -> models.StageRun:
     return run
 
 
+def still_running(run_id: str, attempt: int) -> bool:
+    """Whether attempt `attempt` is still the run's live one, with the row locked until commit. A
+    worker cut off from the database and the queue (its network link down) loses its run to another
+    worker once its lease expires; if its link comes back, it must record nothing more of its
+    attempt, or its events would mix with the new attempt's and its result could end that one."""
+    run = locked_run(run_id)
+    return run.state == StageState.RUNNING.value and run.attempt == attempt
+
+
 def cancel_run(uow: UnitOfWork, run_id: str, reason: str) -> models.StageRun:
     """A queued run is cancelled at once; a running one is asked to stop, and its worker confirms."""
     run = locked_run(run_id)

@@ -14,17 +14,19 @@ import threading
 import time
 
 import grpc
+import peewee
 
 from host import handlers, quarantine
 from host.artifacts import refs_from_json
 from host.bootstrap import Runtime, bootstrap
 from host.errors import IllegalTransition, TwinforgeError, Unavailable
 from host.routing import OpenRun, open_run
+from host.state import StageState
 from host.storage import models
 from host.storage.blobs import blob_key
 from scheduler.leases import Lease, LeaseTaken
 from plugins.sdk.context import CHECKPOINT_NAME
-from scheduler.recovery import interrupt
+from scheduler.recovery import SUPERSEDED, interrupt
 from twinforge.plugin.v1 import plugin_service_pb2 as plugin_pb
 
 log = logging.getLogger(__name__)
@@ -54,7 +56,10 @@ def run_stage(run_id: str) -> str:
             except IllegalTransition as exc:
                 log.info("run not started", extra={"run_id": run_id, "reason": str(exc)})
                 return "skipped"
-            return _drive(rt, run)
+            outcome = _drive(rt, run)
+            if outcome == SUPERSEDED:
+                log.warning("attempt superseded: another worker resumed this run", extra={"run_id": run_id, "attempt": run.attempt})
+            return outcome
     except LeaseTaken as exc:
         log.info("run not started: a duplicate job", extra={"run_id": run_id, "reason": str(exc)})
         return "skipped"
@@ -108,15 +113,17 @@ def _drive(rt: Runtime, run: models.StageRun) -> str:
     try:
         opened = _open(rt, run)
     except TwinforgeError as exc:
-        return interrupt(rt, run.id, exc.code, exc.cause, exc.advice)
+        return interrupt(rt, run.id, exc.code, exc.cause, exc.advice, attempt=run.attempt)
     stop_watch = threading.Event()
-    watcher = threading.Thread(target=_watch_cancel, args=(run.id, opened, stop_watch), daemon=True)
+    watcher = threading.Thread(target=_watch_cancel, args=(run, opened, stop_watch), daemon=True)
     watcher.start()
     try:
         return _record(rt, run, opened)
     except grpc.RpcError as exc:
         if exc.code() == grpc.StatusCode.CANCELLED and _cancel_requested(run.id):
             with rt.uow() as uow:
+                if not handlers.still_running(run.id, run.attempt):
+                    return SUPERSEDED
                 handlers.confirm_cancelled(uow, run.id)
             return "cancelled"
         return interrupt(
@@ -125,6 +132,7 @@ def _drive(rt: Runtime, run: models.StageRun) -> str:
             "plugin_crashed",
             f"the plugin {opened.plugin.name} at {opened.plugin.address} stopped mid-run: {exc.code().name} {exc.details() or ''}".strip(),
             "the run is retried from its last checkpoint; if it keeps failing, check the plugin's log",
+            attempt=run.attempt,
         )
     finally:
         stop_watch.set()
@@ -135,6 +143,9 @@ def _record(rt: Runtime, run: models.StageRun, opened: OpenRun) -> str:
     for event in opened.events():
         kind = event.WhichOneof("event")
         with rt.uow() as uow:
+            if not handlers.still_running(run.id, run.attempt):
+                opened.cancel()
+                return SUPERSEDED
             if kind == "progress":
                 handlers.record_progress(uow, run, event.progress)
             elif kind == "artifact":
@@ -155,6 +166,7 @@ def _record(rt: Runtime, run: models.StageRun, opened: OpenRun) -> str:
         "plugin_protocol",
         f"the plugin {opened.plugin.name} ended the run without a result",
         "the run is retried; if it keeps happening, report it to the plugin's author",
+        attempt=run.attempt,
     )
 
 
@@ -164,10 +176,20 @@ def _cancel_requested(run_id: str) -> bool:
     )
 
 
-def _watch_cancel(run_id: str, opened: OpenRun, stop: threading.Event) -> None:
-    """Cancels the plugin call when the person or an operator asks; the plugin stops at its next
-    progress report."""
+def _should_stop(run: models.StageRun) -> bool:
+    """Whether the person or an operator asked to cancel, or another attempt has taken the run over."""
+    now = models.StageRun.select(models.StageRun.cancel_requested, models.StageRun.state, models.StageRun.attempt).where(models.StageRun.id == run.id).first()
+    return now is None or now.cancel_requested or now.state != StageState.RUNNING.value or now.attempt != run.attempt
+
+
+def _watch_cancel(run: models.StageRun, opened: OpenRun, stop: threading.Event) -> None:
+    """Cancels the plugin call when the person or an operator asks, or when a worker cut off from the
+    database comes back to find its run resumed elsewhere; the plugin stops at its next report. The
+    database may be out of reach meanwhile: the watch goes on until it answers."""
     while not stop.wait(CANCEL_POLL_S):
-        if _cancel_requested(run_id):
-            opened.cancel()
-            return
+        try:
+            if _should_stop(run):
+                opened.cancel()
+                return
+        except peewee.DatabaseError as exc:
+            log.warning("cannot read the run's state", extra={"run_id": run.id, "error": str(exc)})

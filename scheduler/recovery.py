@@ -27,10 +27,16 @@ from twinforge.plugin.v1 import plugin_service_pb2 as plugin_pb
 
 log = logging.getLogger(__name__)
 
+SUPERSEDED = "superseded"  # what a worker's attempt ends as once another attempt took its run over
 
-def interrupt(rt: Runtime, run_id: str, code: str, cause: str, advice: str) -> str:
-    """Requeues the run for another attempt, or fails it for good once attempts are spent."""
+
+def interrupt(rt: Runtime, run_id: str, code: str, cause: str, advice: str, attempt: int | None = None) -> str:
+    """Requeues the run for another attempt, or fails it for good once attempts are spent. With
+    `attempt` (a worker reporting its own attempt's end), nothing changes once another attempt has
+    taken the run over."""
     with rt.uow() as uow:
+        if attempt is not None and not handlers.still_running(run_id, attempt):
+            return SUPERSEDED
         current = handlers.locked_run(run_id)
         if current.attempt >= rt.settings.max_attempts:
             handlers.fail_run(

@@ -8,6 +8,7 @@ does it."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -19,7 +20,9 @@ from host import handlers
 from scheduler import jobs
 from scheduler.leases import Lease, LeaseTaken, held, lease_key
 from scheduler.queues import job_id, position
-from scheduler.recovery import recover
+from host.storage import models
+from scheduler.recovery import SUPERSEDED, recover
+from tests.integration.test_scheduler import Sleeper, notes, platform, submit, until
 
 
 def test_a_second_holder_neither_takes_nor_releases_a_live_lease(redis_url) -> None:
@@ -63,3 +66,23 @@ def test_a_duplicate_job_is_skipped_and_leaves_the_live_lease(runtime) -> None:
     runtime.redis.set(lease_key(run_id), "another-worker:7", px=5000)
     assert jobs.run_stage(run_id) == "skipped"
     assert runtime.redis.get(lease_key(run_id)) == b"another-worker:7"
+
+
+async def test_a_worker_whose_run_was_taken_over_stops_and_records_nothing_more(host, runtime) -> None:
+    """A worker cut off from Redis and the database (its network link down) loses its run: the lease
+    expires, the recovery pass requeues it, another worker starts attempt 2. When the link comes
+    back, the first worker is still streaming attempt 1's events; it must cancel its plugin call and
+    record none of them, nor end the run that now belongs to attempt 2."""
+    async with platform(host, Sleeper()) as stub:
+        run_id = await submit(stub, "sleep", seconds=30)
+        first = asyncio.create_task(asyncio.to_thread(jobs.run_stage, run_id))
+        await until(lambda: notes(run_id, "stage_progress"), 20, "attempt 1 reports progress")
+        with runtime.uow() as uow:  # what the recovery pass and a second worker do meanwhile
+            handlers.requeue_run(uow, run_id, "worker_lost: test")
+            handlers.start_run(uow, run_id)
+        taken_over = models.Notification.select().where(models.Notification.run_id == run_id).count()
+
+        assert await asyncio.wait_for(first, 10) == SUPERSEDED
+        run = models.StageRun.get_by_id(run_id)
+        assert (run.state, run.attempt) == ("running", 2)
+        assert models.Notification.select().where(models.Notification.run_id == run_id).count() == taken_over
