@@ -11,8 +11,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import peewee
-from playhouse.db_url import connect
+from playhouse.db_url import connect, parse
 from playhouse.migrations import Runner
+from playhouse.shortcuts import ReconnectMixin
 
 from host.errors import Unavailable
 from host.storage.blobs import disk_full
@@ -29,11 +30,32 @@ SQLITE_PRAGMAS = {
 }
 
 
+class ReconnectingPostgres(ReconnectMixin, peewee.PostgresqlDatabase):
+    """PostgreSQL that opens a new connection when the server dropped the old one (a restart, a
+    network link that went down and came back, the server's keepalives giving up on a silent
+    client): without it, every later query of a long-lived worker fails with "connection already
+    closed" until the process restarts. Only outside a transaction: one cut short is never retried."""
+
+    reconnect_errors = (
+        (peewee.OperationalError, "server closed the connection"),
+        (peewee.OperationalError, "terminating connection"),
+        (peewee.OperationalError, "connection timed out"),
+        (peewee.OperationalError, "could not receive data"),
+        (peewee.OperationalError, "could not send data"),
+        (peewee.OperationalError, "ssl syscall error"),
+        (peewee.InterfaceError, "connection already closed"),
+    )
+
+
 def open_database(url: str) -> peewee.Database:
-    """Connects by URL; SQLite gets WAL and a busy timeout so several processes can share it."""
+    """Connects by URL; SQLite gets WAL and a busy timeout so several processes can share it. The
+    URL's query passes libpq's options through (e.g. ?connect_timeout=5&tcp_user_timeout=10000, to
+    notice a dead network link in seconds: docs/RELIABILITY.md)."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         db = connect(url, pragmas=SQLITE_PRAGMAS, timeout=30)
+    elif url.split("://", 1)[0] in ("postgres", "postgresql"):
+        db = ReconnectingPostgres(**parse(url))
     else:
         db = connect(url)
     try:
