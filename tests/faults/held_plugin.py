@@ -15,6 +15,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from host.settings import get_settings
@@ -26,6 +27,7 @@ from plugins.sdk.context import RunContext
 from plugins.sdk.plugin import Plugin
 from plugins.sdk.server import main
 from plugins.trainer.plugin import Trainer
+from plugins.trainer.spec import Spec, load_spec
 from plugins.video_analysis.server import VideoAnalysis
 from tests.fixtures.tiny_submodels import prepare, tiny_spec
 from twinforge.plugin.v1 import plugin_service_pb2 as plugin_pb
@@ -36,12 +38,26 @@ HOLD_ITERATION = CHECKPOINT_EVERY + 3  # three iterations past the first checkpo
 UNSENT_CHECKPOINT = 2 * CHECKPOINT_EVERY
 PACKAGING_HOLD = 0.55  # once the runtime layer is built (plugins.image_packaging.server RUNTIME_END)
 
+
+
+def checkpointing_often(submodel: str) -> Spec:
+    """The default model spec whose tiny preset of `submodel` checkpoints every CHECKPOINT_EVERY
+    iterations, where its own interval is the whole run: a fault past the first checkpoint then has
+    one to resume from."""
+    spec = load_spec()
+    model = spec.submodels[submodel]
+    presets = {**model.presets, "tiny": {**model.presets["tiny"], "checkpoint_every": CHECKPOINT_EVERY}}
+    return replace(spec, submodels={**spec.submodels, submodel: replace(model, presets=presets)})
+
+
 PLUGINS: dict[str, Callable[[], Plugin]] = {
     "video_analysis": VideoAnalysis,
     "audio_features": AudioFeatures,
     "syncnet": lambda: Trainer("syncnet", tiny_spec(ITERATIONS, CHECKPOINT_EVERY), prepare),
+    "generator": lambda: Trainer("generator", checkpointing_often("generator")),  # the real generator
     "image_packaging": ImagePackaging,
 }
+TRAINERS = ("syncnet", "generator")  # these hold at a training step, the others at a progress mark
 
 
 def holds_dir() -> Path:
@@ -81,7 +97,7 @@ def held(plugin: Plugin, stage: str, unsent: bool = False) -> Plugin:
 
             def progress_then_hold(fraction: float, message: str = "", eta_seconds: float | None = None) -> None:
                 progress(fraction, message, eta_seconds)
-                if holding[0] and stage != "syncnet" and fraction > mark:
+                if holding[0] and stage not in TRAINERS and fraction > mark:
                     holding[0] = False
                     hold(ctx)
 
