@@ -3,9 +3,10 @@ bot asked them, which avatars it follows and how far, and the buttons it handed 
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 
-from bot.models import BotUser, CallbackToken, FollowedAvatar, StageMessage
+from bot.models import BotUser, CallbackToken, Consent, FollowedAvatar, StageMessage, WaitingVideo
 
 OWNER_PREFIX = "telegram:"
 
@@ -40,6 +41,33 @@ def admit(user_id: int, code: str) -> None:
     BotUser.update(invited_with=code).where(BotUser.user_id == user_id).execute()
 
 
+def agreed_at(user_id: int) -> dt.datetime | None:
+    """When the person agreed to the privacy statement; None until they do."""
+    row = Consent.get_or_none(Consent.user_id == user_id)
+    return row.agreed_at if row else None
+
+
+def agree(user_id: int) -> None:
+    """Records the agreement once: agreeing again keeps the first date."""
+    Consent.insert(user_id=user_id).on_conflict_ignore().execute()
+
+
+def hold_video(user_id: int, file_id: str, size: int, name: str) -> None:
+    """Keeps the video a person sent until they answer; a later one replaces it."""
+    WaitingVideo.insert(user_id=user_id, file_id=file_id, size=size, name=name).on_conflict(
+        conflict_target=[WaitingVideo.user_id],
+        update={WaitingVideo.file_id: file_id, WaitingVideo.size: size, WaitingVideo.name: name},
+    ).execute()
+
+
+def take_video(user_id: int) -> WaitingVideo | None:
+    """The video that waited for the person's answer, once: it no longer waits afterwards."""
+    row = WaitingVideo.get_or_none(WaitingVideo.user_id == user_id)
+    if row is not None:
+        WaitingVideo.delete().where(WaitingVideo.user_id == user_id).execute()
+    return row
+
+
 def follow(avatar_id: str, user_id: int, chat_id: int) -> FollowedAvatar:
     """Starts following an avatar from its first notification; following it again keeps the place."""
     row, _ = FollowedAvatar.get_or_create(avatar_id=avatar_id, defaults={"user_id": user_id, "chat_id": chat_id})
@@ -64,7 +92,10 @@ def stage_message(run_id: str) -> StageMessage | None:
 
 
 def keep_stage_message(run_id: str, chat_id: int, message_id: int) -> None:
-    StageMessage.insert(run_id=run_id, chat_id=chat_id, message_id=message_id).on_conflict_replace().execute()
+    # ON CONFLICT ... UPDATE, not REPLACE: PostgreSQL knows no REPLACE (peewee refuses it there)
+    StageMessage.insert(run_id=run_id, chat_id=chat_id, message_id=message_id).on_conflict(
+        conflict_target=[StageMessage.run_id], update={StageMessage.chat_id: chat_id, StageMessage.message_id: message_id},
+    ).execute()
 
 
 def issue_token(user_id: int, action: str, avatar_id: str, argument: str = "") -> str:

@@ -16,6 +16,8 @@ from playhouse.migrations import Runner
 from host import handlers
 from host.notifications import PAGE, fetch_after
 from host.storage import models
+from bot import state
+from bot.models import create_tables as create_bot_tables
 from host.storage.db import MIGRATIONS_DIR, database_proxy, init_database, migrate
 from host.unit_of_work import unit_of_work
 
@@ -184,3 +186,20 @@ def test_notification_sequences_are_gap_free_under_concurrent_writers(pg_url):
         assert all(parts[k][:2] == parts[k + 1][:2] and (parts[k][2], parts[k + 1][2]) == (0, 1) for k in range(0, len(parts), 2))
     finally:
         db.close()
+
+
+def test_the_bots_state_writes_on_both_engines(database) -> None:
+    """The bot's upserts (a stage's message, a waiting video, an agreement) on SQLite and on
+    PostgreSQL, which knows no REPLACE: the bot once used it and failed its first stage message there."""
+    create_bot_tables(database)
+    state.remember(7, 70, "en")
+    for message_id in (1, 2):
+        state.keep_stage_message("run-1", 70, message_id)
+    assert state.stage_message("run-1").message_id == 2
+    state.hold_video(7, "file-a", 10, "a.mp4")
+    state.hold_video(7, "file-b", 20, "b.mp4")
+    assert state.take_video(7).file_id == "file-b" and state.take_video(7) is None
+    state.agree(7)
+    first = state.agreed_at(7)
+    state.agree(7)
+    assert first is not None and state.agreed_at(7) == first
