@@ -72,7 +72,7 @@ def make_dispatcher(settings: BotSettings, host: HostClient, follower: Follower)
     return dispatcher
 
 
-MENU = ("new", "avatars", "status", "cancel", "delete", "help")
+MENU = ("new", "avatars", "status", "cancel", "delete", "privacy", "help")
 
 
 async def show_menu(bot: Bot) -> None:

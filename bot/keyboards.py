@@ -40,6 +40,11 @@ def confirm_delete(user_id: int, avatar_id: str, language: str) -> InlineKeyboar
     ]])
 
 
+def consent(user_id: int, language: str) -> InlineKeyboardMarkup:
+    """The privacy statement's one button; it concerns the person, not an avatar."""
+    return InlineKeyboardMarkup(inline_keyboard=[[button(user_id, say("privacy_agree", language), "consent", "")]])
+
+
 def choose(user_id: int, avatars: list[tuple[str, str]], language: str) -> InlineKeyboardMarkup:
     """One button per (avatar id, name) to make it the current avatar."""
     return InlineKeyboardMarkup(

@@ -64,7 +64,31 @@ class CallbackToken(BaseModel):
         table_name = "bot_callback_token"
 
 
-BOT_MODELS = [BotUser, FollowedAvatar, StageMessage, CallbackToken]
+class Consent(BaseModel):
+    """When a person agreed to the privacy statement (/privacy). A table of its own, so that an
+    installed bot gets it by `create_tables` without a migration."""
+
+    user_id = peewee.BigIntegerField(primary_key=True)
+    agreed_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "bot_consent"
+
+
+class WaitingVideo(BaseModel):
+    """The video a person sent that waits for their answer (their agreement to /privacy), held by its
+    Telegram file id, not fetched: the latest one a person sent."""
+
+    user_id = peewee.BigIntegerField(primary_key=True)
+    file_id = peewee.TextField()
+    size = peewee.BigIntegerField(default=0)
+    name = peewee.CharField(default="", max_length=256)
+
+    class Meta:
+        table_name = "bot_waiting_video"
+
+
+BOT_MODELS = [BotUser, FollowedAvatar, StageMessage, CallbackToken, Consent, WaitingVideo]
 
 
 def create_tables(db: peewee.Database) -> None:

@@ -16,7 +16,8 @@ MESSAGES: dict[str, str] = {
         "• even light on your face, no window behind you\n"
         "• a quiet room, no music\n"
         "• only your face in the picture\n\n"
-        "Then send /new and the video (as a video, a video note or an mp4/mov/mkv/webm file). /help lists everything."
+        "Then send /new and the video (as a video, a video note or an mp4/mov/mkv/webm file). Before I store it, I show "
+        "you what I keep of you and ask you to agree (/privacy). /help lists everything."
     ),
     "help": (
         "/new [name]: start a new avatar\n"
@@ -24,6 +25,7 @@ MESSAGES: dict[str, str] = {
         "/status: what your current avatar is doing\n"
         "/cancel: stop what is waiting or running for your current avatar\n"
         "/delete: delete your current avatar and everything of it\n"
+        "/privacy: what I keep of you, why, and how to delete it\n"
         "/help: this list\n\n"
         "Send a video to check it; once your avatar is live, send text or a voice message to hear it speak."
     ),
@@ -55,7 +57,28 @@ MESSAGES: dict[str, str] = {
     "menu_status": "What your avatar is doing",
     "menu_cancel": "Stop what is waiting or running",
     "menu_delete": "Delete your avatar and all its data",
+    "menu_privacy": "What is kept of you, and deleting it",
     "menu_help": "Everything this bot can do",
+    # privacy
+    "privacy": (
+        "What I keep of you, and why:\n"
+        "• the videos you send, and what is measured from them (where your face is, its outline, your voice): "
+        "to train your avatar\n"
+        "• your avatar: its trained model, its previews and the videos it makes, to show them to you and make new ones "
+        "when you ask\n"
+        "• your Telegram id and language, to know which avatars are yours\n\n"
+        "Your face and voice are biometric data. They train your own avatar only, never anyone else's, and only you "
+        "(and the operator who runs this bot) can use it. It all stays on this service's own storage.\n"
+        "{retention}\n"
+        "/delete removes an avatar and everything of it, at once and for good."
+    ),
+    "privacy_retention_days": "An avatar left unused for {days} days is deleted with all its data.",
+    "privacy_retention_none": "Nothing is deleted until you delete it.",
+    "privacy_ask_video": "Before I store a video of your face and voice, please read this and agree. Your video waits until you do.",
+    "privacy_ask_plain": "Please read this and agree before you send your video.",
+    "privacy_agree": "I agree",
+    "privacy_thanks": "Thank you.",
+    "privacy_agreed_on": "You agreed to this on {date}.",
     "delete_undeploying": "{name} is live: stopping it first, then deleting everything…",
     "deleted": "{name} and all its data are deleted.",
     "delete_later": "{name} is still finishing a step, so nothing was deleted yet. Send /delete again in a minute.",
@@ -159,7 +182,7 @@ MESSAGES: dict[str, str] = {
     "render_failed": "Your avatar's service did not render this: {reason}",
     # buttons
     "button_expired": "This button has expired. Send /avatars to start again.",
-    "button_not_yours": "This button belongs to someone else's avatar, so I ignored it.",
+    "button_not_yours": "This button was meant for someone else, so I ignored it.",
     "host_error": "That did not work: {reason}",
     "host_down": "The platform is not answering right now; please try again in a minute.",
     # stage names (a stage without one is shown by its id)

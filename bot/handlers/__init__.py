@@ -1,11 +1,11 @@
-"""The aiogram routers, in the order they are tried: commands, buttons, a new background picture,
+"""The aiogram routers, in the order they are tried: commands, the privacy statement, buttons, a new background picture,
 video uploads, then plain text and voice (which answers a question the bot asked, or makes the live
 avatar speak)."""
 
 from aiogram import Router
 
-from bot.handlers import background, buttons, commands, speak, upload
+from bot.handlers import background, buttons, commands, privacy, speak, upload
 
 
 def routers() -> list[Router]:
-    return [commands.router(), buttons.router(), background.router(), upload.router(), speak.router()]
+    return [commands.router(), privacy.router(), buttons.router(), background.router(), upload.router(), speak.router()]

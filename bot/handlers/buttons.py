@@ -11,25 +11,30 @@ from aiogram.types import CallbackQuery
 
 from bot import keyboards, state
 from bot.catalogue import say
+from bot.handlers import upload
 from bot.handlers.common import own_avatar
 from bot.host_client import HostClient, HostError
 from bot.models import BotUser, CallbackToken
 from bot.notifications import Follower
+from bot.settings import BotSettings
 
 DELETE_WAIT_S = 60  # how long a deletion waits for the avatar's service to stop, then for its running stages
 
 
 
-async def pressed(query: CallbackQuery, person: BotUser, host: HostClient, follower: Follower) -> None:
+async def pressed(query: CallbackQuery, person: BotUser, host: HostClient, follower: Follower, bot_settings: BotSettings) -> None:
     found = state.token(query.data.removeprefix(keyboards.PREFIX))
     if found is None:
         await query.answer(say("button_expired", person.language), show_alert=True)
         return
-    avatar = await own_avatar(host, person, found.avatar_id) if found.user_id == person.user_id else None
-    if avatar is None:
+    mine = found.user_id == person.user_id and (not found.avatar_id or await own_avatar(host, person, found.avatar_id) is not None)
+    if not mine:
         await query.answer(say("button_not_yours", person.language), show_alert=True)
         return
     await query.answer()
+    if found.action == "consent":  # about the person, not an avatar
+        await upload.agreed(query, person, host, follower, bot_settings)
+        return
     await ACTIONS[found.action](query, person, host, follower, found)
 
 

@@ -1,6 +1,7 @@
 """A video sent as a video, a video note or a document (mp4, mov, mkv, webm) is fetched from
 Telegram with getFile and streamed to the host as it downloads, then submitted: the intake check
-starts, and its report comes back through the notifications (bot.notifications)."""
+starts, and its report comes back through the notifications (bot.notifications). Before a person
+agreed to the privacy statement (bot.handlers.privacy), their video waits, unfetched, until they do."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from pathlib import PurePath
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, Message
 
+from bot import state
 from bot.catalogue import say
+from bot.handlers import privacy
 from bot.handlers.commands import new_avatar
 from bot.handlers.common import current_avatar
 from bot.host_client import HostClient, HostError
@@ -57,6 +60,10 @@ async def receive(message: Message, bot: Bot, person: BotUser, host: HostClient,
     if size and size > limit:
         await message.answer(say("too_big", person.language, size=megabytes(size), limit=megabytes(limit)))
         return
+    if state.agreed_at(person.user_id) is None:
+        state.hold_video(person.user_id, file_id, size or 0, name)
+        await privacy.ask(message, person, "privacy_ask_video")
+        return
     await message.answer(say("received", person.language, size=megabytes(size or 0)))
     avatar = await current_avatar(host, person)
     if avatar is None:
@@ -79,6 +86,15 @@ async def receive(message: Message, bot: Bot, person: BotUser, host: HostClient,
         return
     submission = await host.submit(avatar.avatar_id, video)
     await message.answer(say("submitted", person.language, version=submission.submission.version, name=avatar.name))
+
+
+async def agreed(query: CallbackQuery, person: BotUser, host: HostClient, follower: Follower, bot_settings: BotSettings) -> None:
+    """The person agreed to the privacy statement: the video that waited for it is stored now."""
+    state.agree(person.user_id)
+    await query.message.answer(say("privacy_thanks", person.language))
+    waiting = state.take_video(person.user_id)
+    if waiting is not None:
+        await receive(query.message, query.bot, person, host, follower, bot_settings, waiting.file_id, waiting.size or None, waiting.name)
 
 
 def router() -> Router:

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from pydantic import SecretStr
 
+from bot import state
 from bot.app import running_bot
 from bot.models import create_tables
 from bot.notifications import CHART_EVERY_S
@@ -154,6 +155,10 @@ async def test_a_whole_conversation_from_video_to_live_avatar(host, runtime, tel
         telegram.document(ANNA, "notes.txt", b"hello", mime="text/plain")
         await telegram.said_containing(ANNA, "“notes.txt” is not one of those")
         telegram.document(ANNA, "../../etc/me.mp4", write_test_video(tmp_path / "me.mp4", seconds=2.0).read_bytes())
+        asked = await telegram.said_containing(ANNA, "Your video waits until you do")
+        assert "biometric data" in asked.params["text"] and "/delete removes an avatar" in asked.params["text"]
+        assert not [c for c in telegram.calls if c.method == "getFile"], "a video is fetched only once the person agreed"
+        telegram.press(ANNA, button(asked, "I agree"), "I agree")
         await telegram.said_containing(ANNA, "Received your video")
         await telegram.said_containing(ANNA, "Stored as version 1")
         (run,) = [r for r in models.StageRun.select().where(models.StageRun.avatar == avatar)]
@@ -237,7 +242,7 @@ async def test_people_act_only_on_their_own_avatars(host, runtime, telegram, tmp
         avatar, preview = await anna_with_a_preview(runtime, telegram, tmp_path)
 
         telegram.press(BEN, button(preview, "Approve"), "Anna's Approve, crafted by Ben")
-        await press_answered(telegram, "someone else's avatar", "Ben's press refused")
+        await press_answered(telegram, "meant for someone else", "Ben's press refused")
         telegram.press(BEN, "t:forged-token-123", "a forged token")
         await press_answered(telegram, "expired", "the forged press refused")
         assert await verdicts(host, avatar) == [""]
@@ -253,6 +258,40 @@ async def test_people_act_only_on_their_own_avatars(host, runtime, telegram, tmp
         too_big = await telegram.said_containing(ANNA, "Telegram only lets bots fetch files up to 20.0 MB")
         assert "shorter or more compressed" in too_big.params["text"]
         assert not [c for c in telegram.calls if c.method == "getFile"]
+
+
+async def test_privacy_is_stated_and_agreed_once_and_a_video_sent_first_waits_for_it(host, runtime, telegram, tmp_path, monkeypatch):
+    monkeypatch.setenv("TWINFORGE_RETENTION_DAYS", "30")
+    get_settings.cache_clear()
+    async with contextlib.AsyncExitStack() as stack, host_channel_aio(host, get_settings()) as channel:
+        await start_plugin(VideoAnalysis(), stack)  # a submission needs a plugin for its first stage
+        await wait_registered(host_grpc.HostServiceStub(channel), "video_analysis")
+        await stack.enter_async_context(bot(runtime, host, telegram))
+        telegram.text(ANNA, "/privacy")
+        statement = await telegram.said_containing(ANNA, "What I keep of you")
+        assert "left unused for 30 days is deleted" in statement.params["text"] and "before you send your video" in statement.params["text"]
+        telegram.press(BEN, button(statement, "I agree"), "Anna's consent, pressed by Ben")
+        await press_answered(telegram, "meant for someone else", "Ben cannot agree for Anna")
+        assert state.agreed_at(ANNA) is None and state.agreed_at(BEN) is None
+
+        telegram.document(ANNA, "first.mp4", write_test_video(tmp_path / "first.mp4", seconds=2.0).read_bytes())
+        telegram.document(ANNA, "second.mp4", write_test_video(tmp_path / "second.mp4", seconds=3.0).read_bytes())
+        def waiting() -> list:
+            return [c for c in telegram.sent(ANNA) if "waits until you do" in c.params.get("text", "")]
+
+        asked = await telegram.wait_for(lambda: len(waiting()) == 2 and waiting(), "both videos wait")
+        assert not [c for c in telegram.calls if c.method == "getFile"] and models.Submission.select().count() == 0
+        telegram.press(ANNA, button(asked[0], "I agree"), "I agree")
+        await telegram.said_containing(ANNA, "Stored as version 1")
+        assert [s.filename for s in models.Submission.select()] == ["second.mp4"]  # the latest video waited, once
+        assert state.agreed_at(ANNA) is not None
+
+        telegram.text(ANNA, "/privacy")
+        agreed = await telegram.said_containing(ANNA, "You agreed to this on")
+        assert "reply_markup" not in agreed.params
+        telegram.press(ANNA, button(asked[1], "I agree"), "an old I agree, pressed again")
+        await telegram.said_containing(ANNA, "Thank you.")
+        assert models.Submission.select().count() == 1, "agreeing again stores nothing more"
 
 
 async def test_invite_codes_admit_a_person(host, runtime, telegram):
@@ -509,7 +548,7 @@ async def test_the_driving_clip_and_cover_are_picked_with_previews_and_buttons(h
         photos = picked
 
         telegram.press(BEN, button(photos[1], "Use this clip"), "Anna's clip, pressed by Ben")
-        await press_answered(telegram, "someone else's avatar", "Ben's press refused")
+        await press_answered(telegram, "meant for someone else", "Ben's press refused")
         with runtime.uow() as uow:
             cut = handlers.submit_stage(uow, avatar, "cutout", sources, {}, {"cutout"}, 0)
         await asyncio.to_thread(material_version, runtime, cut, tmp_path, {"version": 1, "regions": [],
@@ -601,13 +640,13 @@ async def test_delete_asks_first_then_removes_the_avatar_its_files_and_its_butto
         assert any(path.is_file() for path in stored.rglob("*"))
 
         (menu,) = [json.loads(c.params["commands"]) for c in telegram.calls if c.method == "setMyCommands"]
-        assert [item["command"] for item in menu] == ["new", "avatars", "status", "cancel", "delete", "help"]
+        assert [item["command"] for item in menu] == ["new", "avatars", "status", "cancel", "delete", "privacy", "help"]
         assert all(item["description"] for item in menu)
         telegram.text(ANNA, "/delete")
         asked = await telegram.said_containing(ANNA, "This cannot be undone")
         assert "Delete Anna and everything of it" in asked.params["text"]
         telegram.press(BEN, button(asked, "Delete everything"), "Anna's delete button, pressed by Ben")
-        await press_answered(telegram, "someone else's avatar", "Ben's press refused")
+        await press_answered(telegram, "meant for someone else", "Ben's press refused")
         telegram.press(ANNA, button(asked, "Keep it"), "Anna keeps it")
         await telegram.said_containing(ANNA, "Nothing was deleted")
         assert models.Avatar.get_or_none(models.Avatar.id == avatar) is not None

@@ -40,7 +40,7 @@ from host.storage import models
 from scheduler.status import JobState, list_jobs
 from tests.fixtures.fake_telegram import TOKEN, FakeTelegram
 from tests.fixtures.talking_face import write_talking_face
-from tests.integration.test_bot import telegram  # noqa: F401 (a fixture)
+from tests.integration.test_bot import button, telegram  # noqa: F401 (telegram is a fixture)
 from tests.integration.test_host_flow import upload, wait_registered
 from tests.integration.test_scheduler import until, workers  # noqa: F401 (workers is a fixture)
 from twinforge.host.v1 import host_service_pb2 as host_pb
@@ -144,6 +144,10 @@ async def greeted(fake: FakeTelegram, user: int) -> None:
 
 
 async def through_bot(fake: FakeTelegram, user: int, clip: Path) -> list[str]:
+    fake.text(user, "/privacy")  # agreed before the first video, which is then stored at once
+    statement = await fake.said_containing(user, "What I keep of you", REPLY_TIMEOUT_S)
+    fake.press(user, button(statement, "I agree"), "I agree")
+    await fake.said_containing(user, "Thank you.", REPLY_TIMEOUT_S)
     avatars = []
     for i in range(AVATARS_EACH):
         name = f"Load {user}-{i}"
