@@ -45,6 +45,15 @@ def consent(user_id: int, language: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[[button(user_id, say("privacy_agree", language), "consent", "")]])
 
 
+def again(user_id: int, avatar_id: str, name: str, language: str) -> InlineKeyboardMarkup:
+    """For a video sent to an avatar in production: make it again, a new avatar, or nothing."""
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [button(user_id, say("again_yes", language, name=name), "video", avatar_id, "again")],
+        [button(user_id, say("again_new", language), "video", avatar_id, "new")],
+        [button(user_id, say("again_keep", language, name=name), "video", avatar_id, "keep")],
+    ])
+
+
 def choose(user_id: int, avatars: list[tuple[str, str]], language: str) -> InlineKeyboardMarkup:
     """One button per (avatar id, name) to make it the current avatar."""
     return InlineKeyboardMarkup(

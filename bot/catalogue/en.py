@@ -90,6 +90,16 @@ MESSAGES: dict[str, str] = {
     "run_state_failed": "failed",
     "run_state_cancelled": "cancelled",
     # upload
+    "again_ask": "{name} is already being made from your earlier video. Make {name} again from this new one, or start a new avatar with it?",
+    "again_ask_live": (
+        "{name} is live. Make {name} again from this new video (the live one keeps answering until you approve and deploy the "
+        "new one), or start a new avatar with it?"
+    ),
+    "again_yes": "Make {name} again",
+    "again_new": "Start a new avatar",
+    "again_keep": "Keep {name} as it is",
+    "again_kept": "Nothing changed, and the new video was not stored.",
+    "again_nothing_waits": "That video was already dealt with. Send it again if you want to use it.",
     "received": "Received your video ({size}). Sending it for the check…",
     "submitted": "Stored as version {version} of {name}. The check starts now.",
     "not_a_video": (

@@ -35,6 +35,9 @@ async def pressed(query: CallbackQuery, person: BotUser, host: HostClient, follo
     if found.action == "consent":  # about the person, not an avatar
         await upload.agreed(query, person, host, follower, bot_settings)
         return
+    if found.action == "video":  # a video that waits to be stored
+        await upload.again(query, person, host, follower, bot_settings, found)
+        return
     await ACTIONS[found.action](query, person, host, follower, found)
 
 

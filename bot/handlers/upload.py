@@ -12,15 +12,16 @@ from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, Message
 
-from bot import state
+from bot import keyboards, state
 from bot.catalogue import say
 from bot.handlers import privacy
 from bot.handlers.commands import new_avatar
 from bot.handlers.common import current_avatar
 from bot.host_client import HostClient, HostError
-from bot.models import BotUser
+from bot.models import BotUser, CallbackToken
 from bot.notifications import Follower
 from bot.settings import BotSettings
+from twinforge.host.v1 import host_service_pb2 as host_pb
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm")
 DOWNLOAD_TIMEOUT_S = 600
@@ -54,8 +55,15 @@ async def video(message: Message, bot: Bot, person: BotUser, host: HostClient, f
     await receive(message, bot, person, host, follower, bot_settings, item.file_id, item.file_size, name)
 
 
+def in_production(avatar: host_pb.Avatar) -> bool:
+    """Whether a video of the avatar passed the check and its production started: a new video then
+    makes the avatar again, which a person must choose (a video after a failed check is the fix asked for)."""
+    return any(run.stage != "video_analysis" for run in avatar.stages)
+
+
 async def receive(message: Message, bot: Bot, person: BotUser, host: HostClient, follower: Follower, bot_settings: BotSettings,
-                  file_id: str, size: int | None, name: str) -> None:
+                  file_id: str, size: int | None, name: str, confirmed: bool = False) -> None:
+    """`confirmed`: the person chose to make their current avatar again from this video."""
     limit = bot_settings.download_limit_bytes
     if size and size > limit:
         await message.answer(say("too_big", person.language, size=megabytes(size), limit=megabytes(limit)))
@@ -64,8 +72,14 @@ async def receive(message: Message, bot: Bot, person: BotUser, host: HostClient,
         state.hold_video(person.user_id, file_id, size or 0, name)
         await privacy.ask(message, person, "privacy_ask_video")
         return
-    await message.answer(say("received", person.language, size=megabytes(size or 0)))
     avatar = await current_avatar(host, person)
+    if avatar is not None and not confirmed and in_production(avatar):
+        state.hold_video(person.user_id, file_id, size or 0, name)
+        live = (await host.endpoint(avatar.avatar_id)).HasField("endpoint")
+        await message.answer(say("again_ask_live" if live else "again_ask", person.language, name=avatar.name),
+                             reply_markup=keyboards.again(person.user_id, avatar.avatar_id, avatar.name, person.language))
+        return
+    await message.answer(say("received", person.language, size=megabytes(size or 0)))
     if avatar is None:
         avatar = await new_avatar(host, follower, person, say("default_name", person.language))
         await message.answer(say("created_for_upload", person.language, name=avatar.name, avatar_id=avatar.avatar_id))
@@ -95,6 +109,25 @@ async def agreed(query: CallbackQuery, person: BotUser, host: HostClient, follow
     waiting = state.take_video(person.user_id)
     if waiting is not None:
         await receive(query.message, query.bot, person, host, follower, bot_settings, waiting.file_id, waiting.size or None, waiting.name)
+
+
+async def again(query: CallbackQuery, person: BotUser, host: HostClient, follower: Follower, bot_settings: BotSettings, found: CallbackToken) -> None:
+    """The person's answer for the video sent to an avatar in production: make that avatar again from
+    it, start a new avatar with it, or keep everything as it is (the video is not stored)."""
+    waiting = state.take_video(person.user_id)
+    if waiting is None:
+        await query.message.answer(say("again_nothing_waits", person.language))
+        return
+    if found.argument == "keep":
+        await query.message.answer(say("again_kept", person.language))
+        return
+    if found.argument == "new":
+        avatar = await new_avatar(host, follower, person, say("default_name", person.language))
+        await query.message.answer(say("created_for_upload", person.language, name=avatar.name, avatar_id=avatar.avatar_id))
+    else:
+        state.set_current(person.user_id, found.avatar_id)
+    person = state.user(person.user_id)
+    await receive(query.message, query.bot, person, host, follower, bot_settings, waiting.file_id, waiting.size or None, waiting.name, confirmed=True)
 
 
 def router() -> Router:

@@ -294,6 +294,42 @@ async def test_privacy_is_stated_and_agreed_once_and_a_video_sent_first_waits_fo
         assert models.Submission.select().count() == 1, "agreeing again stores nothing more"
 
 
+async def test_a_video_sent_to_an_avatar_in_production_is_stored_only_as_the_person_chooses(host, runtime, telegram, tmp_path):
+    async with contextlib.AsyncExitStack() as stack, host_channel_aio(host, get_settings()) as channel:
+        await start_plugin(VideoAnalysis(), stack)
+        await wait_registered(host_grpc.HostServiceStub(channel), "video_analysis")
+        await stack.enter_async_context(bot(runtime, host, telegram))
+        anna, _ = await anna_with_a_preview(runtime, telegram, tmp_path)
+        state.agree(ANNA)
+        clip = write_test_video(tmp_path / "again.mp4", seconds=2.0).read_bytes()
+        stored = models.Submission.select().count()
+
+        def asked(count: int):
+            found = [c for c in telegram.sent(ANNA) if "Make Anna again from this new one" in c.params.get("text", "")]
+            return len(found) == count and found[-1]
+
+        telegram.document(ANNA, "again.mp4", clip)
+        first = await telegram.wait_for(lambda: asked(1), "the bot asks what to do with the video")
+        assert not [c for c in telegram.calls if c.method == "getFile"] and models.Submission.select().count() == stored
+        telegram.press(ANNA, button(first, "Keep Anna as it is"), "Keep Anna as it is")
+        await telegram.said_containing(ANNA, "the new video was not stored")
+        telegram.press(ANNA, button(first, "Make Anna again"), "a button of a question already answered")
+        await telegram.said_containing(ANNA, "already dealt with")
+        assert models.Submission.select().count() == stored
+
+        telegram.document(ANNA, "again.mp4", clip)
+        second = await telegram.wait_for(lambda: asked(2), "asked again for the next video")
+        telegram.press(ANNA, button(second, "Make Anna again"), "Make Anna again")
+        await telegram.said_containing(ANNA, "of Anna. The check starts now")
+        assert models.Submission.select().where(models.Submission.avatar == anna).count() == 1 + (stored > 0)
+
+        telegram.document(ANNA, "new.mp4", clip)
+        third = await telegram.wait_for(lambda: asked(3), "asked for a third video")
+        telegram.press(ANNA, button(third, "Start a new avatar"), "Start a new avatar")
+        await telegram.said_containing(ANNA, "Stored as version 1 of My avatar")
+        assert avatar_of(ANNA) != anna and state.user(ANNA).current_avatar == avatar_of(ANNA)
+
+
 async def test_invite_codes_admit_a_person(host, runtime, telegram):
     async with bot(runtime, host, telegram, access="invite", invite_codes="spring-42"):
         telegram.text(CAROL, "/help")
