@@ -187,6 +187,10 @@ MESSAGES: dict[str, str] = {
     # speaking
     "rendering": "Your avatar is speaking…",
     "rendered": "{seconds:.1f} s of video",
+    "rendered_text": (
+        "{seconds:.1f} s of video. The voice is a computer's English voice reading your text, not yours: send a voice "
+        "message and your avatar speaks it in your own voice."
+    ),
     "not_live": "Your avatar is not live yet ({reason}). Send a video first, or /status to see where it is.",
     "no_voice_text": "Send text or a voice message once your avatar is live; /help lists what I do.",
     "render_failed": "Your avatar's service did not render this: {reason}",

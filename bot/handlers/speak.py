@@ -48,7 +48,9 @@ async def speak(message: Message, person: BotUser, host: HostClient, text: str =
     except HostError as exc:
         await message.answer(say("render_failed", person.language, reason=exc.words))
         return
-    await message.answer_video(BufferedInputFile(video, "avatar.mp4"), caption=say("rendered", person.language, seconds=summary.seconds))
+    # typed text is spoken by a synthetic voice, not the person's own: say so, and how to get theirs
+    caption = say("rendered_text" if text else "rendered", person.language, seconds=summary.seconds)
+    await message.answer_video(BufferedInputFile(video, "avatar.mp4"), caption=caption)
 
 
 async def anything_else(message: Message, person: BotUser) -> None:

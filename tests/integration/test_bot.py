@@ -411,6 +411,8 @@ async def test_a_live_avatar_answers_text_and_voice_with_video(host, runtime, te
             spoken = await telegram.said_containing(ANNA, "s of video", timeout=120)
             telegram.text(ANNA, "Hello, I am glad to meet you.")
             await telegram.wait_for(lambda: len(telegram.sent(ANNA, "sendVideo")) == 2, "the text rendered", timeout=120)
+            assert "in your own voice" not in spoken.params["caption"]
+            assert "not yours" in telegram.sent(ANNA, "sendVideo")[1].params["caption"]  # typed text: a stranger's voice, said so
         for video in telegram.sent(ANNA, "sendVideo"):
             seconds, frames, has_sound = duration_and_sound(video.files["video"])
             assert has_sound and frames > 10 and seconds > 0.5
