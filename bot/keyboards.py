@@ -54,6 +54,13 @@ def again(user_id: int, avatar_id: str, name: str, language: str) -> InlineKeybo
     ])
 
 
+def confirm_cancel(user_id: int, avatar_id: str, language: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[
+        button(user_id, say("cancel_yes", language), "cancel", avatar_id, "yes"),
+        button(user_id, say("cancel_no", language), "cancel", avatar_id, "no"),
+    ]])
+
+
 def choose(user_id: int, avatars: list[tuple[str, str]], language: str) -> InlineKeyboardMarkup:
     """One button per (avatar id, name) to make it the current avatar."""
     return InlineKeyboardMarkup(

@@ -43,6 +43,13 @@ MESSAGES: dict[str, str] = {
     "status_line": "• {stage}: {state}{progress}",
     "status_nothing": "{name} ({avatar_id}) is waiting for a video.",
     "cancelled_input": "OK, forgotten.",
+    "cancel_ask": (
+        "Stop {stages} for {name}? What these steps have done so far is lost and they do not continue by themselves: "
+        "to make {name} later, you send your video again."
+    ),
+    "cancel_yes": "Stop",
+    "cancel_no": "Keep going",
+    "cancel_kept": "Nothing was stopped.",
     "cancelled_runs": "Stopping: {stages}.",
     "nothing_to_cancel": "Nothing is waiting or running for {name}.",
     "delete_ask": (

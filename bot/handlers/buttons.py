@@ -12,7 +12,8 @@ from aiogram.types import CallbackQuery
 from bot import keyboards, state
 from bot.catalogue import say
 from bot.handlers import upload
-from bot.handlers.common import own_avatar
+from bot.handlers.commands import stages_of
+from bot.handlers.common import ACTIVE, own_avatar
 from bot.host_client import HostClient, HostError
 from bot.models import BotUser, CallbackToken
 from bot.notifications import Follower
@@ -132,6 +133,20 @@ async def delete(query: CallbackQuery, person: BotUser, host: HostClient, follow
     await query.message.answer(say("deleted", person.language, name=name))
 
 
+async def cancel(query: CallbackQuery, person: BotUser, host: HostClient, follower: Follower, found: CallbackToken) -> None:
+    """Stops what is waiting or running for the avatar once the person confirmed."""
+    if found.argument != "yes":
+        await query.message.answer(say("cancel_kept", person.language))
+        return
+    active = [run for run in (await host.avatar(found.avatar_id)).stages if run.state in ACTIVE]
+    for run in active:
+        await host.cancel(run.run_id, f"cancelled by {state.owner_of(person.user_id)} in Telegram")
+    if active:
+        await query.message.answer(say("cancelled_runs", person.language, stages=stages_of(active, person.language)))
+    else:
+        await query.message.answer(say("nothing_to_cancel", person.language, name=(await host.avatar(found.avatar_id)).name))
+
+
 async def not_live(host: HostClient, avatar_id: str) -> bool:
     return not (await host.endpoint(avatar_id)).HasField("endpoint")
 
@@ -145,7 +160,7 @@ async def within(seconds: int, check) -> bool:
     return False
 
 
-ACTIONS = {"use": use, "delete": delete, "approve": approve, "reject": reject, "reason": reason, "deploy": deploy,
+ACTIONS = {"use": use, "delete": delete, "cancel": cancel, "approve": approve, "reject": reject, "reason": reason, "deploy": deploy,
            "region": region, "key_colour": key_colour, "despill": despill, "undo": undo, "choose": choose}
 
 

@@ -69,7 +69,7 @@ async def status(message: Message, person: BotUser, host: HostClient) -> None:
 
 
 async def cancel(message: Message, person: BotUser, host: HostClient) -> None:
-    """Forgets a question the bot asked; with none pending, stops the current avatar's active runs."""
+    """Forgets a question the bot asked; with none pending, asks before it stops the current avatar's active runs."""
     if person.awaiting:
         state.set_awaiting(person.user_id, "")
         await message.answer(say("cancelled_input", person.language))
@@ -79,12 +79,16 @@ async def cancel(message: Message, person: BotUser, host: HostClient) -> None:
         await message.answer(say("no_avatars", person.language))
         return
     active = [run for run in avatar.stages if run.state in ACTIVE]
-    for run in active:
-        await host.cancel(run.run_id, f"cancelled by {state.owner_of(person.user_id)} in Telegram")
-    if active:
-        await message.answer(say("cancelled_runs", person.language, stages=", ".join(stage_name(r.stage, person.language) for r in active)))
-    else:
+    if not active:
         await message.answer(say("nothing_to_cancel", person.language, name=avatar.name))
+        return
+    # what is stopped cannot be resumed (a new video starts it again): ask first (bot.handlers.buttons stops)
+    await message.answer(say("cancel_ask", person.language, name=avatar.name, stages=stages_of(active, person.language)),
+                         reply_markup=keyboards.confirm_cancel(person.user_id, avatar.avatar_id, person.language))
+
+
+def stages_of(runs: list[host_pb.StageRun], language: str) -> str:
+    return ", ".join(stage_name(run.stage, language) for run in runs)
 
 
 async def delete(message: Message, person: BotUser, host: HostClient) -> None:

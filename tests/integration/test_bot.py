@@ -663,6 +663,10 @@ async def test_a_waiting_stage_shows_its_place_in_the_queue(host, runtime, teleg
         await telegram.wait_for(lambda: any("you are 2 of 2 in the queue" in c.params["text"] for c in telegram.sent(ANNA, "editMessageText")),
                                 "Anna's place behind Ben")
         telegram.text(BEN, "/cancel")
+        asked = await telegram.said_containing(BEN, "Stop Testing your avatar for")
+        telegram.press(BEN, button(asked, "Keep going"), "Keep going")
+        await telegram.said_containing(BEN, "Nothing was stopped")
+        telegram.press(BEN, button(asked, "Stop"), "Stop")
         await telegram.said_containing(BEN, "Stopping: Testing your avatar")
         await telegram.wait_for(lambda: any("you are 1 of 1 in the queue" in c.params["text"] for c in telegram.sent(ANNA, "editMessageText")),
                                 "Anna first once Ben's run is cancelled")
