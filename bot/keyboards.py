@@ -61,6 +61,13 @@ def confirm_cancel(user_id: int, avatar_id: str, language: str) -> InlineKeyboar
     ]])
 
 
+def confirm_background(user_id: int, avatar_id: str, language: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[
+        button(user_id, say("background_yes", language), "background", avatar_id, "yes"),
+        button(user_id, say("background_no", language), "background", avatar_id, "no"),
+    ]])
+
+
 def choose(user_id: int, avatars: list[tuple[str, str]], language: str) -> InlineKeyboardMarkup:
     """One button per (avatar id, name) to make it the current avatar."""
     return InlineKeyboardMarkup(

@@ -75,20 +75,23 @@ class Consent(BaseModel):
         table_name = "bot_consent"
 
 
-class WaitingVideo(BaseModel):
-    """The video a person sent that waits for their answer (their agreement to /privacy), held by its
-    Telegram file id, not fetched: the latest one a person sent."""
+class WaitingFile(BaseModel):
+    """A file a person sent that waits for their answer before anything is done with it (a video for
+    their agreement to /privacy or for their choice of avatar, a picture before it replaces a trained
+    avatar's background), held by its Telegram file id, not fetched: the latest one of each kind."""
 
-    user_id = peewee.BigIntegerField(primary_key=True)
+    user_id = peewee.BigIntegerField()
+    kind = peewee.CharField(max_length=16)  # "video" or "picture"
     file_id = peewee.TextField()
     size = peewee.BigIntegerField(default=0)
     name = peewee.CharField(default="", max_length=256)
 
     class Meta:
-        table_name = "bot_waiting_video"
+        table_name = "bot_waiting_file"
+        primary_key = peewee.CompositeKey("user_id", "kind")
 
 
-BOT_MODELS = [BotUser, FollowedAvatar, StageMessage, CallbackToken, Consent, WaitingVideo]
+BOT_MODELS = [BotUser, FollowedAvatar, StageMessage, CallbackToken, Consent, WaitingFile]
 
 
 def create_tables(db: peewee.Database) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-from bot.models import BotUser, CallbackToken, Consent, FollowedAvatar, StageMessage, WaitingVideo
+from bot.models import BotUser, CallbackToken, Consent, FollowedAvatar, StageMessage, WaitingFile
 
 OWNER_PREFIX = "telegram:"
 
@@ -52,19 +52,19 @@ def agree(user_id: int) -> None:
     Consent.insert(user_id=user_id).on_conflict_ignore().execute()
 
 
-def hold_video(user_id: int, file_id: str, size: int, name: str) -> None:
-    """Keeps the video a person sent until they answer; a later one replaces it."""
-    WaitingVideo.insert(user_id=user_id, file_id=file_id, size=size, name=name).on_conflict(
-        conflict_target=[WaitingVideo.user_id],
-        update={WaitingVideo.file_id: file_id, WaitingVideo.size: size, WaitingVideo.name: name},
+def hold_file(user_id: int, kind: str, file_id: str, size: int, name: str) -> None:
+    """Keeps a file the person sent until they answer; a later one of the same kind replaces it."""
+    WaitingFile.insert(user_id=user_id, kind=kind, file_id=file_id, size=size, name=name).on_conflict(
+        conflict_target=[WaitingFile.user_id, WaitingFile.kind],
+        update={WaitingFile.file_id: file_id, WaitingFile.size: size, WaitingFile.name: name},
     ).execute()
 
 
-def take_video(user_id: int) -> WaitingVideo | None:
-    """The video that waited for the person's answer, once: it no longer waits afterwards."""
-    row = WaitingVideo.get_or_none(WaitingVideo.user_id == user_id)
+def take_file(user_id: int, kind: str) -> WaitingFile | None:
+    """The file of `kind` that waited for the person's answer, once: it no longer waits afterwards."""
+    row = WaitingFile.get_or_none((WaitingFile.user_id == user_id) & (WaitingFile.kind == kind))
     if row is not None:
-        WaitingVideo.delete().where(WaitingVideo.user_id == user_id).execute()
+        WaitingFile.delete().where((WaitingFile.user_id == user_id) & (WaitingFile.kind == kind)).execute()
     return row
 
 

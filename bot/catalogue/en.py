@@ -184,6 +184,14 @@ MESSAGES: dict[str, str] = {
     "undo": "Undo ↩",
     "editing": "Making version {version}…",
     "background_editing": "Got your picture: putting it behind you as version {version}…",
+    "background_ask": (
+        "Put this picture behind you in {name}? {name} is already being trained: this makes a new version of your "
+        "cut-out, with this picture behind you, for you to review."
+    ),
+    "background_yes": "Put it behind me",
+    "background_no": "No, keep it as it is",
+    "background_kept": "Nothing changed, and the picture was not stored.",
+    "background_nothing_waits": "That picture was already dealt with. Send it again if you want to use it.",
     "background_not_now": (
         "I take a picture as your new background once your cut-out is shown for review. Send /status to see "
         "where your avatar is."

@@ -11,7 +11,7 @@ from aiogram.types import CallbackQuery
 
 from bot import keyboards, state
 from bot.catalogue import say
-from bot.handlers import upload
+from bot.handlers import background, upload
 from bot.handlers.commands import stages_of
 from bot.handlers.common import ACTIVE, own_avatar
 from bot.host_client import HostClient, HostError
@@ -160,7 +160,7 @@ async def within(seconds: int, check) -> bool:
     return False
 
 
-ACTIONS = {"use": use, "delete": delete, "cancel": cancel, "approve": approve, "reject": reject, "reason": reason, "deploy": deploy,
+ACTIONS = {"use": use, "delete": delete, "cancel": cancel, "background": background.chosen, "approve": approve, "reject": reject, "reason": reason, "deploy": deploy,
            "region": region, "key_colour": key_colour, "despill": despill, "undo": undo, "choose": choose}
 
 

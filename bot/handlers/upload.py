@@ -24,6 +24,7 @@ from bot.settings import BotSettings
 from twinforge.host.v1 import host_service_pb2 as host_pb
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm")
+VIDEO = "video"  # its kind among the files that wait for an answer (bot.models.WaitingFile)
 DOWNLOAD_TIMEOUT_S = 600
 
 
@@ -69,12 +70,12 @@ async def receive(message: Message, bot: Bot, person: BotUser, host: HostClient,
         await message.answer(say("too_big", person.language, size=megabytes(size), limit=megabytes(limit)))
         return
     if state.agreed_at(person.user_id) is None:
-        state.hold_video(person.user_id, file_id, size or 0, name)
+        state.hold_file(person.user_id, VIDEO, file_id, size or 0, name)
         await privacy.ask(message, person, "privacy_ask_video")
         return
     avatar = await current_avatar(host, person)
     if avatar is not None and not confirmed and in_production(avatar):
-        state.hold_video(person.user_id, file_id, size or 0, name)
+        state.hold_file(person.user_id, VIDEO, file_id, size or 0, name)
         live = (await host.endpoint(avatar.avatar_id)).HasField("endpoint")
         await message.answer(say("again_ask_live" if live else "again_ask", person.language, name=avatar.name),
                              reply_markup=keyboards.again(person.user_id, avatar.avatar_id, avatar.name, person.language))
@@ -106,7 +107,7 @@ async def agreed(query: CallbackQuery, person: BotUser, host: HostClient, follow
     """The person agreed to the privacy statement: the video that waited for it is stored now."""
     state.agree(person.user_id)
     await query.message.answer(say("privacy_thanks", person.language))
-    waiting = state.take_video(person.user_id)
+    waiting = state.take_file(person.user_id, VIDEO)
     if waiting is not None:
         await receive(query.message, query.bot, person, host, follower, bot_settings, waiting.file_id, waiting.size or None, waiting.name)
 
@@ -114,7 +115,7 @@ async def agreed(query: CallbackQuery, person: BotUser, host: HostClient, follow
 async def again(query: CallbackQuery, person: BotUser, host: HostClient, follower: Follower, bot_settings: BotSettings, found: CallbackToken) -> None:
     """The person's answer for the video sent to an avatar in production: make that avatar again from
     it, start a new avatar with it, or keep everything as it is (the video is not stored)."""
-    waiting = state.take_video(person.user_id)
+    waiting = state.take_file(person.user_id, VIDEO)
     if waiting is None:
         await query.message.answer(say("again_nothing_waits", person.language))
         return

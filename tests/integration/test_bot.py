@@ -535,6 +535,27 @@ async def test_a_background_colour_is_keyed_out_and_a_photo_becomes_the_backgrou
         await asyncio.to_thread(runtime.blobs.get_file, image["key"], stored_picture, image["sha256"])
         assert stored_picture.read_bytes() == picture
 
+        await asyncio.to_thread(material_version, runtime, placed, tmp_path, {"version": 3, "edit": {
+            "version": 3, "by": f"telegram:{ANNA}", "operation": "background", "parameters": {"image": True},
+            "based_on": 2, "words": "a picture behind you"}})
+        with runtime.uow() as uow:  # training started: a picture now changes what Anna already accepted
+            handlers.submit_stage(uow, avatar, "syncnet", [], {}, {"syncnet"}, 0)
+
+        def asked(count: int):
+            found = [c for c in telegram.sent(ANNA) if "Put this picture behind you in Anna?" in c.params.get("text", "")]
+            return len(found) == count and found[-1]
+
+        telegram.photo(ANNA, picture)
+        question = await telegram.wait_for(lambda: asked(1), "the bot asks before changing a trained avatar's background")
+        telegram.press(ANNA, button(question, "No, keep it"), "No, keep it as it is")
+        await telegram.said_containing(ANNA, "the picture was not stored")
+        assert newest_edit(avatar).id == placed.id
+        telegram.photo(ANNA, picture)
+        question = await telegram.wait_for(lambda: asked(2), "asked again")
+        telegram.press(ANNA, button(question, "Put it behind me"), "Put it behind me")
+        await telegram.said_containing(ANNA, "Got your picture: putting it behind you as version 4")
+        assert newest_edit(avatar).id != placed.id
+
 
 def proposed_materials(runtime, avatar_id: str, video: plugin_pb.ArtifactRef, tmp_path: Path):
     """A finished material_extraction run on `video` proposing two driving clips and two covers."""

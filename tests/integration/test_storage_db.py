@@ -196,9 +196,11 @@ def test_the_bots_state_writes_on_both_engines(database) -> None:
     for message_id in (1, 2):
         state.keep_stage_message("run-1", 70, message_id)
     assert state.stage_message("run-1").message_id == 2
-    state.hold_video(7, "file-a", 10, "a.mp4")
-    state.hold_video(7, "file-b", 20, "b.mp4")
-    assert state.take_video(7).file_id == "file-b" and state.take_video(7) is None
+    state.hold_file(7, "video", "file-a", 10, "a.mp4")
+    state.hold_file(7, "video", "file-b", 20, "b.mp4")
+    state.hold_file(7, "picture", "file-c", 30, "c.jpg")
+    assert state.take_file(7, "video").file_id == "file-b" and state.take_file(7, "video") is None
+    assert state.take_file(7, "picture").file_id == "file-c"
     state.agree(7)
     first = state.agreed_at(7)
     state.agree(7)
