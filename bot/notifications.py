@@ -245,27 +245,40 @@ class Follower:
         await self._send(row, intake_report(summary, language))
 
     async def _picking(self, row: FollowedAvatar, n: host_pb.Notification, language: str) -> None:
+        await self._offer(row, await self._run(n), "pick_intro", language)
+
+    async def offer_materials(self, avatar_id: str, intro: str) -> bool:
+        """The newest proposal of the avatar's materials again, after `intro` (a catalogue key): the way
+        to another driving clip for a person who said the clip is wrong. False when there is none."""
+        row = state.followed_avatar(avatar_id)
+        runs = [r for r in await self.host.runs(avatar_id) if r.stage == picking.STAGE and r.state == host_pb.STAGE_STATE_SUCCEEDED]
+        if row is None or not runs:
+            return False
+        newest = max(runs, key=lambda r: r.created_at.ToNanoseconds())
+        return await self._offer(row, newest, intro, self._language(row))
+
+    async def _offer(self, row: FollowedAvatar, run: host_pb.StageRun | None, intro: str, language: str) -> bool:
         """The proposed driving clips (each a short video) and covers (each a photo), each with its button."""
-        run = await self._run(n)
         proposed = next((a for a in run.outputs if a.kind == picking.MATERIALS_KIND), None) if run else None
         video = next((a for a in run.inputs if a.kind == VIDEO_KIND), None) if run else None
         if proposed is None or video is None:
-            return
+            return False
         found = json.loads(await self.host.download(proposed.key))
         offered = picking.candidates(found)
         if not offered:
-            return
-        await self._send(row, say("pick_intro", language))
+            return False
+        await self._send(row, say(intro, language))
         with tempfile.TemporaryDirectory(prefix="twinforge-bot-") as folder:
             path = await self.host.download_to(video.key, Path(folder) / "video")
             for candidate in offered:
                 made = await asyncio.to_thread(picking.preview, candidate, path)
                 caption = picking.caption(candidate, found, language)
-                markup = picking.keyboard(row.user_id, n.avatar_id, candidate, language)
+                markup = picking.keyboard(row.user_id, row.avatar_id, candidate, language)
                 if candidate.kind == "driving":
                     await self.bot.send_video(row.chat_id, BufferedInputFile(made, f"{candidate.entry['id']}.mp4"), caption=caption, reply_markup=markup)
                 else:
                     await self.bot.send_photo(row.chat_id, BufferedInputFile(made, f"{candidate.entry['id']}.jpg"), caption=caption, reply_markup=markup)
+        return True
 
     async def _review(self, row: FollowedAvatar, n: host_pb.Notification, data: dict, language: str) -> None:
         words = "\n".join(f"• {line}" for line in data.get("words", []))

@@ -166,6 +166,10 @@ MESSAGES: dict[str, str] = {
         "Your video is measured. Pick the clip your avatar replays while it speaks (calm, head steady, mouth closed) "
         "and the picture that stands for it. The ones marked ★ are my picks; press a button to use another."
     ),
+    "pick_again": (
+        "Thanks, noted. Pick the clip your avatar should replay instead (and the picture that stands for it, if you like): "
+        "your avatar is then made again with it."
+    ),
     "driving_caption": "Clip {clip}: {seconds:.1f} s{chosen}\n{reason}",
     "cover_caption": "Cover {cover}{chosen}\n{reason}",
     "chosen_mark": " ★",

@@ -66,6 +66,9 @@ async def reason(query: CallbackQuery, person: BotUser, host: HostClient, follow
         await query.message.answer(say("other_ask", person.language))
         return
     reply = await host.reject(found.avatar_id, state.owner_of(person.user_id), found.argument)
+    # the wrong clip is fixed by picking another: the clips again, with their buttons, not the host's CLI words
+    if found.argument == "wrong_clip" and await follower.offer_materials(found.avatar_id, "pick_again"):
+        return
     await query.message.answer(say("rejected", person.language, message=reply.message))
 
 

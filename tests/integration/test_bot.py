@@ -628,6 +628,23 @@ async def test_the_driving_clip_and_cover_are_picked_with_previews_and_buttons(h
             models.StageRun.created_at.desc()).first()
         assert json.loads(cover_edit.parameters_json)["cover"] == "c2"
 
+        await asyncio.to_thread(material_version, runtime, cover_edit, tmp_path, {"version": 3, "edit": {
+            "version": 3, "by": f"telegram:{ANNA}", "operation": "choose", "parameters": {"cover": "c2"}, "based_on": 2,
+            "words": "chose cover c2"}})
+        await asyncio.to_thread(evaluation_round, runtime, avatar, tmp_path)
+        preview = await telegram.said_containing(ANNA, "ready for review")
+        telegram.press(ANNA, button(preview, "Reject"), "Reject ✗")
+        reasons = await telegram.said_containing(ANNA, "What is wrong?")
+        telegram.press(ANNA, button(reasons, "Wrong clip"), "Wrong clip")
+        await telegram.said_containing(ANNA, "Pick the clip your avatar should replay instead")
+        again = await telegram.wait_for(
+            lambda: (found := [c for c in telegram.sent(ANNA) if c.method in ("sendVideo", "sendPhoto") and "reply_markup" in c.params
+                               and c.params.get("caption", "").startswith(("Clip", "Cover"))]) and len(found) == 8 and found[4:],
+            "the clips and covers offered again")
+        assert [c.params["caption"].split("\n")[0] for c in again][:2] == ["Clip d1: 1.0 s ★", "Clip d2: 1.0 s"]
+        assert not any("twinforge materials" in text for text in telegram.said(ANNA)), "no CLI commands for a person in Telegram"
+        assert await verdicts(host, avatar) == ["rejected"]
+
 
 async def test_training_shows_a_loss_chart_refreshed_at_most_every_interval(host, runtime, telegram):
     async with bot(runtime, host, telegram, chart_every_s=1.0):
