@@ -461,6 +461,11 @@ def scan_video(
                 "send a video file in which you are seen speaking to the camera",
             )
         video = container.streams.video[0]
+        if video.codec_context is None:  # a track whose header was cut off or damaged: no decoder for it
+            raise Unreadable(
+                "the video track's description is missing or damaged, so it cannot be decoded",
+                "the file is damaged or was cut short: export it again as MP4 (H.264 video, AAC sound) and send it",
+            )
         audio = container.streams.audio[0] if container.streams.audio else None
         _describe(scan, container, video, audio)
         fps = scan.average_rate or 25.0
@@ -496,7 +501,7 @@ def scan_video(
 
 
 def _describe(scan: Scan, container, video, audio) -> None:
-    scan.video_codec = video.codec_context.name if video.codec_context else ""
+    scan.video_codec = video.codec_context.name
     scan.stored_width = video.codec_context.width or 0
     scan.stored_height = video.codec_context.height or 0
     scan.rotation = stream_rotation(video)

@@ -146,6 +146,19 @@ def small_video(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     return write_test_video(tmp_path_factory.mktemp("intake") / "small.mp4", seconds=1.0).read_bytes()
 
 
+def test_a_video_cut_short_anywhere_near_its_end_gets_a_report_or_the_unreadable_error(small_video: bytes, tmp_path: Path, reliability):
+    """Found by the fuzz: an MP4 cut short where its track descriptions lie (the moov box at the end of
+    the file) left a video track without a decoder, and the check raised AttributeError. Every cut
+    over the last 3 KiB, 48 bytes apart."""
+    path = tmp_path / "cut.mp4"
+    outcomes: Counter[str] = Counter()
+    for end in range(len(small_video) - 3072, len(small_video), 48):
+        path.write_bytes(small_video[:end])
+        outcomes[assert_report_or_unreadable(checked_in_time(path))] += 1
+    reliability.record(section="fuzzing", what="the intake check on a 1 s 64x64 H.264/AAC MP4 cut short at every 48th byte of its last 3 KiB",
+                       expected=RULE, observed=tally(outcomes))
+
+
 def test_mutated_small_videos_get_a_report_or_the_unreadable_error(small_video: bytes, reliability):
     outcomes = fuzz_check(small_video, examples=100)
     reliability.record(section="fuzzing", what=f"the intake check (`check_video`) on mutated bytes of a 1 s 64x64 H.264/AAC MP4: {MUTATIONS}",
