@@ -114,6 +114,19 @@ async def spawn(stack: contextlib.AsyncExitStack, logs: Path, name: str, module:
     return proc
 
 
+async def plugins_and_workers(stack: contextlib.AsyncExitStack, tmp_path: Path, host: str, modules: dict[str, str], workers,
+                              register_timeout: float) -> tuple[dict[str, asyncio.subprocess.Process], host_grpc.HostServiceStub]:
+    """Each plugin (stage -> module) a process of its own, registered with the host, then WORKERS
+    queue workers: the platform a load test starts; returns the plugins and a stub of the host."""
+    plugins = {stage: await spawn(stack, tmp_path, f"plugin-{stage}", module, dict(os.environ)) for stage, module in modules.items()}
+    stub = host_grpc.HostServiceStub(await stack.enter_async_context(host_channel_aio(host, get_settings())))
+    for stage in modules:
+        await wait_registered(stub, stage, timeout=register_timeout)
+    for slot in range(WORKERS):
+        await workers.start("--cpu-slot", str(slot))
+    return plugins, stub
+
+
 async def watched(stub: host_grpc.HostServiceStub, avatar_id: str) -> list[int]:
     """What `twinforge watch` shows a CLI user, live: the seqs, until the training set is made."""
     seqs = []
@@ -256,12 +269,7 @@ async def test_ten_people_submit_twenty_avatars_at_once(host, runtime, workers, 
     runtime.settings = get_settings()
     runtime.flow = PREPROCESSING_FLOW
     async with contextlib.AsyncExitStack() as stack:
-        plugins = {stage: await spawn(stack, tmp_path, f"plugin-{stage}", module, dict(os.environ)) for stage, module in PLUGINS.items()}
-        stub = host_grpc.HostServiceStub(await stack.enter_async_context(host_channel_aio(host, get_settings())))
-        for stage in STAGES:
-            await wait_registered(stub, stage, timeout=120)
-        for slot in range(WORKERS):
-            await workers.start("--cpu-slot", str(slot))
+        plugins, stub = await plugins_and_workers(stack, tmp_path, host, PLUGINS, workers, register_timeout=120)
         bot = await spawn(stack, tmp_path, "bot", "bot.main", bot_env(telegram))
         memory = Memory({"host (test process)": os.getpid(), "bot": bot.pid, **{f"plugin {s}": p.pid for s, p in plugins.items()},
                          **{f"worker {i}": p.pid for i, p in enumerate(workers.procs)}})

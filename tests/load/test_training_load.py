@@ -30,16 +30,15 @@ from host.channels import host_channel_aio
 from host.settings import get_settings
 from host.storage import models
 from tests.fixtures.flow_plugins import FLOW_PLUGINS
-from tests.integration.test_host_flow import upload, wait_registered
+from tests.integration.test_host_flow import upload
 from tests.integration.test_scheduler import until, workers  # noqa: F401 (workers is a fixture)
-from tests.load.test_many_people import CLIP_SECONDS, Memory, clip, longest_wait_s, notes_of, runs_of, spawn  # noqa: F401 (clip is a fixture)
+from tests.load.test_many_people import CLIP_SECONDS, WORKERS, Memory, clip, longest_wait_s, notes_of, plugins_and_workers, runs_of  # noqa: F401 (clip is a fixture)
 from twinforge.host.v1 import host_service_pb2 as host_pb
 from twinforge.host.v1 import host_service_pb2_grpc as host_grpc
 
 PEOPLE = ("cli:trainer-1", "cli:trainer-2", "cli:trainer-3")
 AVATARS_EACH = 2  # the bound on avatars kept, reached
 TRAININGS_EACH = 1  # the bound on videos trained a day, reached
-WORKERS = 2
 PRESET = "tiny"
 TIMEOUT_S = 840
 # Peak resident memory, MiB: a worker holds no media (measured 77); a plugin holds the runs it serves at
@@ -91,12 +90,7 @@ async def test_three_people_train_at_once_within_their_bounds(host, runtime, wor
     get_settings.cache_clear()
     runtime.settings = get_settings()
     async with contextlib.AsyncExitStack() as stack:
-        plugins = {stage: await spawn(stack, tmp_path, f"plugin-{stage}", module, dict(os.environ)) for stage, module in FLOW_PLUGINS.items()}
-        stub = host_grpc.HostServiceStub(await stack.enter_async_context(host_channel_aio(host, get_settings())))
-        for stage in FLOW_PLUGINS:
-            await wait_registered(stub, stage, timeout=240)
-        for slot in range(WORKERS):
-            await workers.start("--cpu-slot", str(slot))
+        plugins, _ = await plugins_and_workers(stack, tmp_path, host, FLOW_PLUGINS, workers, register_timeout=240)
         memory = Memory({"host (test process)": os.getpid(), **{f"plugin {s}": p.pid for s, p in plugins.items()},
                          **{f"worker {i}": p.pid for i, p in enumerate(workers.procs)}})
         memory.sample()
