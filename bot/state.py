@@ -52,12 +52,15 @@ def agree(user_id: int) -> None:
     Consent.insert(user_id=user_id).on_conflict_ignore().execute()
 
 
-def hold_file(user_id: int, kind: str, file_id: str, size: int, name: str) -> None:
-    """Keeps a file the person sent until they answer; a later one of the same kind replaces it."""
+def hold_file(user_id: int, kind: str, file_id: str, size: int, name: str) -> bool:
+    """Keeps a file the person sent until they answer; a later one of the same kind replaces it.
+    Returns whether one was already waiting (the question is then asked already)."""
+    waiting = WaitingFile.select().where((WaitingFile.user_id == user_id) & (WaitingFile.kind == kind)).exists()
     WaitingFile.insert(user_id=user_id, kind=kind, file_id=file_id, size=size, name=name).on_conflict(
         conflict_target=[WaitingFile.user_id, WaitingFile.kind],
         update={WaitingFile.file_id: file_id, WaitingFile.size: size, WaitingFile.name: name},
     ).execute()
+    return waiting
 
 
 def take_file(user_id: int, kind: str) -> WaitingFile | None:

@@ -82,6 +82,7 @@ MESSAGES: dict[str, str] = {
     "privacy_retention_days": "An avatar left unused for {days} days is deleted with all its data.",
     "privacy_retention_none": "Nothing is deleted until you delete it.",
     "privacy_ask_video": "Before I store a video of your face and voice, please read this and agree. Your video waits until you do.",
+    "privacy_latest_waits": "Got it: I keep only your latest video until you agree (the “I agree” button above).",
     "privacy_ask_plain": "Please read this and agree before you send your video.",
     "privacy_agree": "I agree",
     "privacy_thanks": "Thank you.",

@@ -70,8 +70,10 @@ async def receive(message: Message, bot: Bot, person: BotUser, host: HostClient,
         await message.answer(say("too_big", person.language, size=megabytes(size), limit=megabytes(limit)))
         return
     if state.agreed_at(person.user_id) is None:
-        state.hold_file(person.user_id, VIDEO, file_id, size or 0, name)
-        await privacy.ask(message, person, "privacy_ask_video")
+        if state.hold_file(person.user_id, VIDEO, file_id, size or 0, name):
+            await message.answer(say("privacy_latest_waits", person.language))  # the statement is above already
+        else:
+            await privacy.ask(message, person, "privacy_ask_video")
         return
     avatar = await current_avatar(host, person)
     if avatar is not None and not confirmed and in_production(avatar):

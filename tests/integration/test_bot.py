@@ -276,12 +276,14 @@ async def test_privacy_is_stated_and_agreed_once_and_a_video_sent_first_waits_fo
 
         telegram.document(ANNA, "first.mp4", write_test_video(tmp_path / "first.mp4", seconds=2.0).read_bytes())
         telegram.document(ANNA, "second.mp4", write_test_video(tmp_path / "second.mp4", seconds=3.0).read_bytes())
+
         def waiting() -> list:
             return [c for c in telegram.sent(ANNA) if "waits until you do" in c.params.get("text", "")]
 
-        asked = await telegram.wait_for(lambda: len(waiting()) == 2 and waiting(), "both videos wait")
+        await telegram.said_containing(ANNA, "I keep only your latest video until you agree")
+        (asked,) = waiting()  # the statement once, not for every video
         assert not [c for c in telegram.calls if c.method == "getFile"] and models.Submission.select().count() == 0
-        telegram.press(ANNA, button(asked[0], "I agree"), "I agree")
+        telegram.press(ANNA, button(asked, "I agree"), "I agree")
         await telegram.said_containing(ANNA, "Stored as version 1")
         assert [s.filename for s in models.Submission.select()] == ["second.mp4"]  # the latest video waited, once
         assert state.agreed_at(ANNA) is not None
@@ -289,8 +291,8 @@ async def test_privacy_is_stated_and_agreed_once_and_a_video_sent_first_waits_fo
         telegram.text(ANNA, "/privacy")
         agreed = await telegram.said_containing(ANNA, "You agreed to this on")
         assert "reply_markup" not in agreed.params
-        telegram.press(ANNA, button(asked[1], "I agree"), "an old I agree, pressed again")
-        await telegram.said_containing(ANNA, "Thank you.")
+        telegram.press(ANNA, button(asked, "I agree"), "the same I agree, pressed again")
+        await telegram.wait_for(lambda: sum(c.params.get("text") == "Thank you." for c in telegram.sent(ANNA)) == 2, "thanked again")
         assert models.Submission.select().count() == 1, "agreeing again stores nothing more"
 
 
