@@ -91,7 +91,20 @@ class WaitingFile(BaseModel):
         primary_key = peewee.CompositeKey("user_id", "kind")
 
 
-BOT_MODELS = [BotUser, FollowedAvatar, StageMessage, CallbackToken, Consent, WaitingFile]
+class LoginToken(BaseModel):
+    """A one-time login link to the web app the bot gave a person: kept as the token's sha256 (a
+    database read does not yield a usable link), good once and until `expires_at`."""
+
+    token_hash = peewee.CharField(primary_key=True, max_length=64)
+    user_id = peewee.BigIntegerField()
+    expires_at = peewee.DateTimeField()
+    created_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "bot_login_token"
+
+
+BOT_MODELS = [BotUser, FollowedAvatar, StageMessage, CallbackToken, Consent, WaitingFile, LoginToken]
 
 
 def create_tables(db: peewee.Database) -> None:

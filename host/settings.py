@@ -107,6 +107,15 @@ class Settings(BaseSettings):
     bot_edit_interval_s: float = Field(1.0, description="Least time between two message edits in one chat.")
     bot_language: str = Field("en", description="Catalogue used when a person's Telegram language has none.")
     bot_polling_timeout_s: int = Field(30, description="Long-polling timeout of getUpdates.")
+    webapp_enabled: bool = Field(True, description="`twinforge up` serves the web app (the Telegram Mini App) beside the host.")
+    webapp_host: str = Field("127.0.0.1", description="Interface the web app listens on (put the operator's HTTPS reverse proxy in front of it).")
+    webapp_port: int = Field(8080, description="Port the web app listens on.")
+    webapp_url: str = Field("", description="The web app's address as people open it (the HTTPS proxy's), used in the bot's login links; empty: http://<webapp_host>:<webapp_port>.")
+    webapp_secret: SecretStr = Field(SecretStr(""), description="Signs the web app's session cookies; empty: derived from the bot's token.")
+    webapp_init_data_max_age_s: float = Field(86400.0, gt=0, description="Oldest Telegram Mini App initData (its auth_date) the web app accepts.")
+    webapp_login_ttl_s: float = Field(600.0, gt=0, description="How long a one-time login link from the bot stays valid.")
+    webapp_session_ttl_s: float = Field(7 * 86400.0, gt=0, description="How long a browser stays signed in after a login link.")
+    webapp_chunk_bytes: int = Field(8 * 1024 * 1024, ge=64 * 1024, description="Size of the pieces the upload page sends; the web app takes pieces up to twice this.")
     tts_engine: str = Field("auto", description="Text to speech: piper (optional extra), espeak (espeak-ng) or auto (piper when installed).")
 
     @property
