@@ -6,7 +6,8 @@ keep the person who started them."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
@@ -21,6 +22,17 @@ _person: ContextVar[str] = ContextVar("twinforge_bot_person", default="")
 
 def act_for(user_id: int) -> None:
     _person.set(state.owner_of(user_id))
+
+
+@contextlib.contextmanager
+def acting_for(user_id: int) -> Iterator[None]:
+    """Acts for the person inside the block only: a server that serves many people on one task (the
+    web app's keep-alive connections) never carries one person's identity into the next request."""
+    token = _person.set(state.owner_of(user_id))
+    try:
+        yield
+    finally:
+        _person.reset(token)
 
 
 def metadata() -> tuple[tuple[str, str], ...]:

@@ -228,4 +228,17 @@ MESSAGES: dict[str, str] = {
     "stage_name_material_extraction": "Choosing clips and covers",
     "stage_name_cutout": "Cutting you out of the background",
     "stage_name_interactive_edit": "Editing the materials",
+    # the web app (bot/webapp): its timeline's steps, and the login link
+    "webapp_step_check": "Checking your video",
+    "webapp_step_prepare": "Preparing your video",
+    "webapp_step_materials": "Choosing clips and covers",
+    "webapp_step_cutout": "Cutting you out of the background",
+    "webapp_step_training": "Training your avatar",
+    "webapp_step_testing": "Testing your avatar",
+    "webapp_step_live": "Going live",
+    "webapp_step_of": "Step {step} of {of}: {name}",
+    "webapp_check_not_done": "The check did not finish ({state}).",
+    "webapp_login": "Your login link for the web app (it works once, for {minutes} minutes, and only for you: do not share it):\n{url}",
+    "webapp_close": "You can close this; we will message you when there is something to decide.",
+    "webapp_no_avatar": "You have no avatar yet: send your video on the upload page to start one.",
 }
