@@ -237,6 +237,7 @@ MESSAGES: dict[str, str] = {
     "webapp_step_testing": "Testing your avatar",
     "webapp_step_live": "Going live",
     "webapp_step_of": "Step {step} of {of}: {name}",
+    "webapp_step_failed": "Step {step} of {of}, {name}, did not work out. The chat says why and what to do; a new video starts again.",
     "webapp_check_not_done": "The check did not finish ({state}).",
     "webapp_login": "Your login link for the web app (it works once, for {minutes} minutes, and only for you: do not share it):\n{url}",
     "webapp_close": "You can close this; we will message you when there is something to decide.",

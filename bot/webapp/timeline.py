@@ -60,5 +60,6 @@ def timeline(avatar: host_pb.Avatar, language: str) -> dict:
         steps.append({"key": key, "name": say(f"webapp_step_{key}", language), "state": state,
                       "words": say(f"run_state_{state}", language), "progress": round(min(progress, 1.0), 3)})
     current = next((i for i, step in enumerate(steps) if step["state"] != DONE), len(steps) - 1)
+    key = "webapp_step_failed" if steps[current]["state"] == FAILED else "webapp_step_of"
     return {"name": avatar.name, "version": latest, "steps": steps, "step": current + 1, "of": len(steps),
-            "summary": say("webapp_step_of", language, step=current + 1, of=len(steps), name=steps[current]["name"])}
+            "summary": say(key, language, step=current + 1, of=len(steps), name=steps[current]["name"])}

@@ -37,6 +37,8 @@ class UploadError(Exception):
 
 
 def megabytes(size: int) -> str:
+    if size >= 1024**3:
+        return f"{size / 1024**3:.3g} GB"
     return f"{size / (1024 * 1024):.0f} MB" if size >= 1024 * 1024 else f"{max(1, round(size / 1024))} KB"
 
 

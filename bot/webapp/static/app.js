@@ -186,7 +186,7 @@ function showResult(intake) {
   $("result-title").textContent = intake.title;
   const list = $("result-items");
   list.replaceChildren();
-  const marks = { pass: "✅", warning: "⚠️", fail: "❌" };
+  const marks = { pass: "✓", warning: "!", fail: "✕" };  // plain characters in coloured badges: every font has them, not every device has colour emoji
   for (const item of intake.items) {
     const row = document.createElement("li");
     row.className = item.status;
@@ -207,6 +207,7 @@ function showResult(intake) {
   }
   $("result-next").textContent = intake.next;
   $("result").hidden = false;
+  $("result").scrollIntoView({ block: "start" });
 }
 
 // ---- progress
@@ -242,7 +243,10 @@ function renderProgress(data) {
     icon.className = "icon";
     icon.textContent = ICONS[step.state] || "○";
     const text = document.createElement("span");
-    text.textContent = step.name;
+    const name = document.createElement("span");
+    name.className = "name";
+    name.textContent = step.name;
+    text.append(name);
     const state = document.createElement("span");
     state.className = "state";
     state.textContent = step.words + (step.state === "running" ? " · " + Math.round(step.progress * 100) + "%" : "");
