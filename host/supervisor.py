@@ -6,7 +6,7 @@ workers. A child that dies is restarted with a growing delay.
 
 One machine needs no key set by hand: an operator key waits in <data_dir>/operator.key (mode
 0600), which every client on this machine that may read it uses, and the bot gets a service key
-of its own (<data_dir>/bot.key).
+of its own (<data_dir>/bot.key), which the web app (bot/webapp) uses too.
 """
 
 from __future__ import annotations
@@ -126,6 +126,8 @@ def children(settings: Settings, env: dict[str, str], logs: Path, cpu_workers: i
         procs.append(Child(f"worker:cpu{slot}", [python, "-m", "host.cli", "worker", "--cpu-slot", str(slot)], env, logs / f"worker-cpu{slot}.log"))
     if settings.bot_token.get_secret_value():  # the Telegram bot, once an operator gave it a token
         procs.append(Child("bot", [python, "-m", "bot.main"], dict(env, TWINFORGE_API_KEY=bot_key), logs / "bot.log"))
+    if settings.webapp_enabled:  # the Mini App acts for people as the bot does: with the bot's service key
+        procs.append(Child("webapp", [python, "-m", "bot.webapp"], dict(env, TWINFORGE_API_KEY=bot_key), logs / "webapp.log"))
     return procs
 
 
@@ -138,6 +140,8 @@ def check_ports(settings: Settings) -> None:
         wanted.append(("the private redis-server", f"127.0.0.1:{settings.private_redis_port}", "TWINFORGE_PRIVATE_REDIS_PORT"))
     wanted += [(f"the {module.split('.')[1]} plugin", f"{settings.plugin_host}:{settings.plugin_base_port + index}", "TWINFORGE_PLUGIN_BASE_PORT")
                for index, module in enumerate(BUILTIN_PLUGINS)]
+    if settings.webapp_enabled:
+        wanted.append(("the web app", f"{settings.webapp_host}:{settings.webapp_port}", "TWINFORGE_WEBAPP_PORT"))
     for what, address, setting in wanted:
         try:
             ensure_free(what, address, setting)
@@ -174,7 +178,8 @@ def up(settings: Settings, cpu_workers: int, echo=click.echo) -> None:
             child.start()
             started.append(child)
             echo(f"{child.name:<16} pid {child.process.pid}, log {child.log_path}")
-        echo(f"Twinforge is up: host on {settings.host_address}. `twinforge plugins ls` shows the plugins; Ctrl-C stops everything.")
+        webapp = f", web app on http://{settings.webapp_host}:{settings.webapp_port}" if settings.webapp_enabled else ""
+        echo(f"Twinforge is up: host on {settings.host_address}{webapp}. `twinforge plugins ls` shows the plugins; Ctrl-C stops everything.")
         while not stopping:
             time.sleep(0.5)
             for child in started:

@@ -48,7 +48,7 @@ async def running_webapp(settings: WebAppSettings, access: Access, host_address:
     open with the bot's tables created (bot.models). `host_settings` carries the channel's TLS and API
     key (the bot's service key); None takes the process's."""
     host = HostClient(host_address, max_message_bytes, chunk_bytes, host_settings)
-    runner = web.AppRunner(make_app(settings, host, access))
+    runner = web.AppRunner(make_app(settings, host, access), access_log=None)  # a login link's token would be logged
     await runner.setup()
     try:
         site = web.TCPSite(runner, settings.host, settings.port)

@@ -46,13 +46,14 @@ def probe_health(env: dict[str, str]) -> str:
 def running_up(tmp_path: Path, *args: str) -> Iterator[tuple[dict[str, str], subprocess.Popen]]:
     """`twinforge up ARGS` on free ports with its own data folder, stopped with Ctrl-C as a person
     stops it; yields its environment (for CLI calls against it) and the process."""
-    ports = free_stretch(len(BUILTIN_PLUGINS) + 2)  # the host's, the private Redis's, then one per plugin
+    ports = free_stretch(len(BUILTIN_PLUGINS) + 3)  # the host's, the private Redis's, one per plugin, the web app's
     env = {k: v for k, v in os.environ.items() if not k.startswith("TWINFORGE_")}
     env |= {
         "TWINFORGE_DATA_DIR": str(tmp_path / "data"),
         "TWINFORGE_HOST_ADDRESS": f"127.0.0.1:{ports}",
         "TWINFORGE_PRIVATE_REDIS_PORT": str(ports + 1),
         "TWINFORGE_PLUGIN_BASE_PORT": str(ports + 2),
+        "TWINFORGE_WEBAPP_PORT": str(ports + 2 + len(BUILTIN_PLUGINS)),
     }
     up = subprocess.Popen([*TWINFORGE, "up", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

@@ -59,13 +59,15 @@ async def test_a_plugin_on_a_taken_port_refuses_with_its_name(host: str) -> None
 
 def test_up_checks_every_port_before_it_starts_anything(tmp_path) -> None:
     base = free_stretch(len(BUILTIN_PLUGINS))
-    free = Settings(data_dir=tmp_path, host_address="127.0.0.1:0", private_redis_port=0, plugin_base_port=base)
+    free = Settings(data_dir=tmp_path, host_address="127.0.0.1:0", private_redis_port=0, plugin_base_port=base, webapp_port=0)
     check_ports(free)
     with listening() as taken:
-        for held in (free.model_copy(update={"host_address": f"127.0.0.1:{taken}"}), free.model_copy(update={"private_redis_port": taken})):
+        for held in (free.model_copy(update={"host_address": f"127.0.0.1:{taken}"}), free.model_copy(update={"private_redis_port": taken}),
+                     free.model_copy(update={"webapp_port": taken})):
             with pytest.raises(click.ClickException, match=f"127.0.0.1:{taken}: the port is already in use, held by pid {os.getpid()}.*Nothing was started"):
                 check_ports(held)
         check_ports(free.model_copy(update={"redis_url": "redis://127.0.0.1:6379/0", "private_redis_port": taken}))  # no private Redis
+        check_ports(free.model_copy(update={"webapp_enabled": False, "webapp_port": taken}))  # no web app
     second = BUILTIN_PLUGINS[1].split(".")[1]
     with listening(base + 1), pytest.raises(click.ClickException, match=f"the {second} plugin cannot listen on 127.0.0.1:{base + 1}"):
         check_ports(free)
