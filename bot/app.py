@@ -72,7 +72,18 @@ def make_dispatcher(settings: BotSettings, host: HostClient, follower: Follower)
     return dispatcher
 
 
-MENU = ("new", "avatars", "status", "cancel", "delete", "privacy", "help")
+FOLLOW_SCAN_S = 5.0  # how soon the bot follows an avatar the web app started
+
+
+async def follow_new(follower: Follower, every_s: float) -> None:
+    """The web app (another process) starts avatars as rows of bot_followed_avatar: following them
+    from here is what lets the chat tell the person about an avatar made from the web app."""
+    while True:
+        await asyncio.sleep(every_s)
+        follower.resume()
+
+
+MENU = ("new", "avatars", "status", "cancel", "delete", "privacy", "web", "help")
 
 
 async def show_menu(bot: Bot) -> None:
@@ -102,6 +113,7 @@ async def running_bot(settings: BotSettings, host_address: str, max_message_byte
 
     dispatcher.startup.register(polling_started)
     follower.resume()
+    scanning = asyncio.create_task(follow_new(follower, FOLLOW_SCAN_S), name="follow avatars the web app started")
     polling = asyncio.create_task(
         dispatcher.start_polling(bot, polling_timeout=settings.polling_timeout_s, handle_signals=False, close_bot_session=False)
     )
@@ -114,6 +126,7 @@ async def running_bot(settings: BotSettings, host_address: str, max_message_byte
         if not polling.done():
             await dispatcher.stop_polling()
             await polling
+        scanning.cancel()
         await follower.stop()
         await pacer.drain()
         await host.close()

@@ -26,6 +26,7 @@ MESSAGES: dict[str, str] = {
         "/cancel: stop what is waiting or running for your current avatar\n"
         "/delete: delete your current avatar and everything of it\n"
         "/privacy: what I keep of you, why, and how to delete it\n"
+        "/web: a link to the web app, for a video too big to send here, and your avatar's progress\n"
         "/help: this list\n\n"
         "Send a video to check it; once your avatar is live, send text or a voice message to hear it speak."
     ),
@@ -65,6 +66,7 @@ MESSAGES: dict[str, str] = {
     "menu_cancel": "Stop what is waiting or running",
     "menu_delete": "Delete your avatar and all its data",
     "menu_privacy": "What is kept of you, and deleting it",
+    "menu_web": "The web app: send a big video, see the progress",
     "menu_help": "Everything this bot can do",
     # privacy
     "privacy": (
@@ -115,9 +117,9 @@ MESSAGES: dict[str, str] = {
         "“{name}” is not one of those."
     ),
     "too_big": (
-        "This video is {size}, and Telegram only lets bots fetch files up to {limit}. Please send a shorter or "
-        "more compressed video (1 to 2 minutes at 720p is plenty), or ask the operator to run a local Bot API "
-        "server for larger files."
+        "This video is {size}, and Telegram only lets bots fetch files up to {limit}. Send /web for a link to the "
+        "web app, which takes it as it is; or send a shorter or more compressed video (1 to 2 minutes at 720p is "
+        "plenty)."
     ),
     "upload_failed": "I could not store your video: {reason}",
     # progress
@@ -240,6 +242,7 @@ MESSAGES: dict[str, str] = {
     "webapp_step_failed": "Step {step} of {of}, {name}, did not work out. The chat says why and what to do; a new video starts again.",
     "webapp_check_not_done": "The check did not finish ({state}).",
     "webapp_login": "Your login link for the web app (it works once, for {minutes} minutes, and only for you: do not share it):\n{url}",
+    "webapp_open": "Open the app",
     "webapp_close": "You can close this; we will message you when there is something to decide.",
     "webapp_no_avatar": "You have no avatar yet: send your video on the upload page to start one.",
 }

@@ -31,7 +31,6 @@ WIDTH, HEIGHT = 390, 844
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed: run scripts/setup (it is a dev dependency)")
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
 @pytest.fixture

@@ -722,7 +722,7 @@ async def test_delete_asks_first_then_removes_the_avatar_its_files_and_its_butto
         assert any(path.is_file() for path in stored.rglob("*"))
 
         (menu,) = [json.loads(c.params["commands"]) for c in telegram.calls if c.method == "setMyCommands"]
-        assert [item["command"] for item in menu] == ["new", "avatars", "status", "cancel", "delete", "privacy", "help"]
+        assert [item["command"] for item in menu] == ["new", "avatars", "status", "cancel", "delete", "privacy", "web", "help"]
         assert all(item["description"] for item in menu)
         telegram.text(ANNA, "/delete")
         asked = await telegram.said_containing(ANNA, "This cannot be undone")

@@ -9,11 +9,11 @@ import contextlib
 import hashlib
 import re
 import time
-from pathlib import Path
 
 import aiohttp
 import pytest
 
+from bot import app as bot_app
 from bot import state
 from bot.models import BotUser, FollowedAvatar
 from bot.webapp.login import COOKIE, issue_login_token
@@ -21,8 +21,11 @@ from host.channels import host_channel_aio
 from host.settings import get_settings
 from host.storage import models
 from plugins.video_analysis.server import VideoAnalysis
+from tests.fixtures.fake_telegram import FakeTelegram
 from tests.fixtures.media import write_test_video
 from tests.fixtures.services import start_plugin
+from tests.integration.test_bot import ANNA as TELEGRAM_ANNA
+from tests.integration.test_bot import bot
 from tests.integration.test_host_flow import wait_registered
 from twinforge.host.v1 import host_service_pb2_grpc as host_grpc
 from tests.fixtures.webapp import ANNA, BEN, STRANGER, signed, webapp
@@ -172,3 +175,36 @@ async def test_a_video_sent_in_pieces_out_of_order_and_after_a_dropped_connectio
     assert body["avatar"]["summary"] == "Step 1 of 7: Checking your video"
     assert "we will message you" in body["close"]
     assert not re.search(r"[0-9a-f]{32}|127\.0\.0\.1|twinforge |video_analysis", str(body)), "no ids, addresses or commands"
+
+
+
+async def test_the_bot_hands_out_a_login_link_and_tells_about_an_avatar_the_web_app_started(app, host, runtime, tmp_path, monkeypatch):
+    _, running = app
+    monkeypatch.setattr(bot_app, "FOLLOW_SCAN_S", 0.2)
+    monkeypatch.setenv("TWINFORGE_WEBAPP_URL", running.url)
+    get_settings.cache_clear()
+    telegram = FakeTelegram()
+    await telegram.start()
+    try:
+        async with bot(runtime, host, telegram):
+            telegram.text(TELEGRAM_ANNA, "/web")
+            said = await telegram.said_containing(TELEGRAM_ANNA, "login link")
+            link = re.search(r"http://\S+/login\?token=\S+", said.params["text"]).group(0)
+            assert "web_app" not in said.params.get("reply_markup", ""), "a Mini App button needs HTTPS"
+            async with aiohttp.ClientSession(running.url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+                assert (await browser.get(link, allow_redirects=False)).status == 303
+                assert (await browser.get(link, allow_redirects=False)).status == 403, "a login link works once"
+                assert (await browser.post("/api/consent")).status == 200
+                video = write_test_video(tmp_path / "me.mp4", seconds=1.0).read_bytes()
+                status, body = await answer(await browser.post("/api/uploads", json={"name": "me.mp4", "size": len(video)}))
+                assert status == 201
+                upload_id, offset = body["id"], 0
+                while offset < len(video):
+                    headers = {"Content-Range": f"bytes {offset}-{min(offset + PIECE, len(video)) - 1}/{len(video)}"}
+                    status, body = await answer(await browser.put(f"/api/uploads/{upload_id}", data=video[offset : offset + PIECE], headers=headers))
+                    assert status == 200, body
+                    offset = body["offset"]
+            # the web app made the avatar and wrote it down as followed; the bot picks it up and says so in the chat
+            await telegram.said_containing(TELEGRAM_ANNA, "Checking your video")
+    finally:
+        await telegram.stop()
