@@ -140,6 +140,10 @@ class HostClient:
     async def reject(self, avatar_id: str, by: str, reason: str, text: str = "") -> host_pb.RejectAvatarResponse:
         return await self._call("RejectAvatar", host_pb.RejectAvatarRequest(avatar_id=avatar_id, by=by, reason=reason, text=text))
 
+    async def rounds(self, avatar_id: str) -> host_pb.ListRoundsResponse:
+        """Every review round of the avatar, oldest first, and whether (and why not) it may be deployed."""
+        return await self._call("ListRounds", host_pb.ListRoundsRequest(avatar_id=avatar_id))
+
     async def deploy(self, avatar_id: str, by: str, target: str = "local") -> host_pb.StageRun:
         return (await self._call("Deploy", host_pb.DeployRequest(avatar_id=avatar_id, target=target, by=by))).run
 

@@ -251,10 +251,9 @@ class Follower:
         """The newest proposal of the avatar's materials again, after `intro` (a catalogue key): the way
         to another driving clip for a person who said the clip is wrong. False when there is none."""
         row = state.followed_avatar(avatar_id)
-        runs = [r for r in await self.host.runs(avatar_id) if r.stage == picking.STAGE and r.state == host_pb.STAGE_STATE_SUCCEEDED]
-        if row is None or not runs:
+        newest = picking.newest_proposal(await self.host.runs(avatar_id))
+        if row is None or newest is None:
             return False
-        newest = max(runs, key=lambda r: r.created_at.ToNanoseconds())
         return await self._offer(row, newest, intro, self._language(row))
 
     async def _offer(self, row: FollowedAvatar, run: host_pb.StageRun | None, intro: str, language: str) -> bool:

@@ -13,6 +13,7 @@ from aiogram.types import InlineKeyboardMarkup
 from bot import pictures
 from bot.catalogue import say
 from bot.keyboards import button
+from twinforge.host.v1 import host_service_pb2 as host_pb
 
 STAGE = "material_extraction"
 MATERIALS_KIND = "materials"
@@ -24,6 +25,12 @@ CAPTION_LIMIT = 1024
 class Candidate:
     kind: str  # "driving" or "cover", the `choose` parameter
     entry: dict
+
+
+def newest_proposal(runs: list[host_pb.StageRun]) -> host_pb.StageRun | None:
+    """The newest succeeded proposal: a retried or rerun extraction replaces the earlier ones."""
+    done = [r for r in runs if r.stage == STAGE and r.state == host_pb.STAGE_STATE_SUCCEEDED]
+    return max(done, key=lambda r: r.created_at.ToNanoseconds()) if done else None
 
 
 def candidates(materials: dict) -> list[Candidate]:
