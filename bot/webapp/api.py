@@ -11,27 +11,30 @@ from aiohttp import web
 
 from bot import state
 from bot.catalogue import say
-from bot.handlers.common import current_avatar
+from bot.handlers.common import current_avatar, own_avatar
 from bot.handlers.privacy import statement
 from bot.handlers.upload import in_production
 from bot.host_client import HostClient, HostError
-from bot.webapp.auth import PERSON, Person, refusal
+from bot.webapp.auth import PERSON, Person, Refused, refusal
 from bot.webapp.intake import check_run, intake_result
 from bot.webapp.settings import WebAppSettings
 from bot.webapp.submit import Finisher, needs_choice, person_of
 from bot.webapp.timeline import timeline
 from bot.webapp.uploads import STORING, SUBMITTED, Upload, UploadError, UploadStore, megabytes
+from bot.webapp.watch import Watcher
+from twinforge.host.v1 import host_service_pb2 as host_pb
 
 CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
 HOST = web.AppKey("host", HostClient)
 STORE = web.AppKey("uploads", UploadStore)
 FINISHER = web.AppKey("finisher", Finisher)
 SETTINGS = web.AppKey("settings", WebAppSettings)
+WATCHER = web.AppKey("watcher", Watcher)
 
 
 @web.middleware
 async def host_refusals(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
-    """The host's words when it refuses or does not answer, and an upload's refusal as it was made."""
+    """The host's words when it refuses or does not answer, and an upload's (or a page's) refusal as it was made."""
     try:
         return await handler(request)
     except HostError as exc:
@@ -40,10 +43,27 @@ async def host_refusals(request: web.Request, handler: Callable[[web.Request], A
         return refusal(502, exc.code or "host_refused", exc.words, "")
     except UploadError as exc:
         return refusal(exc.status, exc.code, exc.words, exc.advice, **exc.extra)
+    except Refused as exc:
+        return refusal(exc.status, exc.code, exc.words, exc.advice)
 
 
 def person(request: web.Request) -> Person:
     return request[PERSON]
+
+
+async def owned_avatar(request: web.Request) -> host_pb.Avatar:
+    """The avatar the path names, when it is the person's. The host answers another person's avatar
+    as an unknown one (so ids cannot be probed); both are refused here alike, with 403."""
+    who = person(request)
+    try:
+        avatar = await own_avatar(request.app[HOST], person_of(who.user_id), request.match_info["avatar_id"])
+    except HostError as exc:
+        if exc.code != "unknown_avatar":
+            raise
+        avatar = None
+    if avatar is None:
+        raise Refused(403, "not_yours", say("webapp_not_yours", who.language), say("webapp_not_yours_advice", who.language))
+    return avatar
 
 
 async def me(request: web.Request) -> web.Response:
@@ -54,7 +74,7 @@ async def me(request: web.Request) -> web.Response:
     return web.json_response({
         "agreed": agreed is not None,
         "privacy": None if agreed else statement(who.language),
-        "avatar": {"name": avatar.name, "in_production": in_production(avatar)} if avatar else None,
+        "avatar": {"id": avatar.avatar_id, "name": avatar.name, "in_production": in_production(avatar)} if avatar else None,
         "limit_bytes": limit, "limit_words": megabytes(limit), "chunk_bytes": request.app[SETTINGS].chunk_bytes,
     })
 
@@ -117,7 +137,8 @@ async def described(request: web.Request, upload: Upload) -> dict:
 async def progress(request: web.Request) -> web.Response:
     who = person(request)
     avatar = await current_avatar(request.app[HOST], person_of(who.user_id))
-    return web.json_response({"avatar": timeline(avatar, who.language) if avatar else None,
+    news = request.app[WATCHER].news(avatar.avatar_id, who.user_id) if avatar else {}
+    return web.json_response({"avatar": timeline(avatar, who.language, news) if avatar else None,
                               "empty": say("webapp_no_avatar", who.language), "close": say("webapp_close", who.language)})
 
 

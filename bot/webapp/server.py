@@ -12,10 +12,12 @@ from aiohttp import web
 
 from bot.access import Access
 from bot.host_client import HostClient
-from bot.webapp import api, pages
+from bot.webapp import api, materials, pages, review, talk
 from bot.webapp.auth import authentication
+from bot.webapp.media import MEDIA, MediaCache
 from bot.webapp.settings import WebAppSettings
 from bot.webapp.submit import Finisher
+from bot.webapp.watch import Watcher
 from bot.webapp.uploads import UploadStore
 from host.settings import Settings
 
@@ -31,13 +33,19 @@ def make_app(settings: WebAppSettings, host: HostClient, access: Access) -> web.
     store = UploadStore(settings.uploads_dir, settings.max_video_bytes, 2 * settings.chunk_bytes)
     app[api.HOST], app[api.STORE], app[api.SETTINGS] = host, store, settings
     app[api.FINISHER] = Finisher(store, host)
+    app[MEDIA] = MediaCache(settings.media_dir)
+    app[api.WATCHER] = Watcher(host)
     pages.routes(app, settings)
     api.routes(app)
+    review.routes(app)
+    materials.routes(app)
+    talk.routes(app)
 
-    async def stop_finishing(app: web.Application) -> None:
+    async def stop_background(app: web.Application) -> None:
         await app[api.FINISHER].stop()
+        await app[api.WATCHER].stop()
 
-    app.on_shutdown.append(stop_finishing)
+    app.on_shutdown.append(stop_background)
     return app
 
 

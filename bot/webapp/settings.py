@@ -59,3 +59,7 @@ class WebAppSettings:
     @property
     def uploads_dir(self) -> Path:
         return self.data_dir / "webapp" / "uploads"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "webapp" / "media"

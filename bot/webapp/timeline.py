@@ -5,7 +5,11 @@ not know (a sub-model a new spec adds) counts as training."""
 
 from __future__ import annotations
 
+import math
+import time
+
 from bot.catalogue import say
+from bot.webapp.watch import RunNews
 from twinforge.host.v1 import host_service_pb2 as host_pb
 
 # step key (catalogue `webapp_step_<key>`) and the stages it is made of, in the flow's order
@@ -19,6 +23,7 @@ STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("live", ("image_packaging", "deployment")),
 )
 NOT_PRODUCTION = ("probe", "tts")  # run on request, not steps of making the avatar
+ON_REQUEST = ("interactive_edit",)  # part of its step when it runs (the person edits), but a step is done without it
 TRAINING = "training"
 
 # how a step stands (the catalogue's `run_state_<state>` words), from its stages' states
@@ -48,18 +53,40 @@ def standing(runs: list[host_pb.StageRun], stages_known: int) -> str:
     return CANCELLED
 
 
-def timeline(avatar: host_pb.Avatar, language: str) -> dict:
-    """The steps of the avatar's latest version (the stages of `avatar.stages` are the newest run of each)."""
+def time_left(seconds: float, language: str) -> str:
+    if seconds < 60:
+        return say("webapp_eta_soon", language)
+    minutes = math.ceil(seconds / 60)
+    return say("webapp_eta_step", language, minutes=say("webapp_eta_minute", language) if minutes == 1 else
+               say("webapp_eta_minutes", language, count=minutes))
+
+
+def news_words(runs: list[host_pb.StageRun], news: dict[str, RunNews], language: str, now: float) -> tuple[str, str]:
+    """(the place in the queue, the time left) of the runs waiting or running now, each "" when the host
+    said nothing of it. The host's ETAs are per run: the time left is that of the step under way; the
+    whole production's is not known."""
+    places = [news[r.run_id] for r in runs if r.state == host_pb.STAGE_STATE_QUEUED and r.run_id in news and news[r.run_id].position]
+    queue = say("webapp_queue", language, position=places[0].position, of=places[0].of) if places else ""
+    left = [found for r in runs if r.state == host_pb.STAGE_STATE_RUNNING and r.run_id in news
+            and (found := news[r.run_id].left_s(now)) is not None]
+    return queue, time_left(max(left), language) if left else ""
+
+
+def timeline(avatar: host_pb.Avatar, language: str, news: dict[str, RunNews] | None = None) -> dict:
+    """The steps of the avatar's latest version (the stages of `avatar.stages` are the newest run of each),
+    with the place in the queue and the time left where `news` has them."""
     latest = max((r.submission_version for r in avatar.stages), default=0)
     runs = [r for r in avatar.stages if r.submission_version == latest and r.stage not in NOT_PRODUCTION]
     steps = []
     for key, stages in STEPS:
         mine = [r for r in runs if step_of(r.stage) == key]
-        state = standing(mine, len(stages) or len(mine))
-        progress = sum(1.0 if r.state == host_pb.STAGE_STATE_SUCCEEDED else r.progress for r in mine) / max(len(stages), len(mine), 1)
+        needed = len([s for s in stages if s not in ON_REQUEST])
+        state = standing(mine, needed or len(mine))
+        progress = sum(1.0 if r.state == host_pb.STAGE_STATE_SUCCEEDED else r.progress for r in mine) / max(needed, len(mine), 1)
         steps.append({"key": key, "name": say(f"webapp_step_{key}", language), "state": state,
                       "words": say(f"run_state_{state}", language), "progress": round(min(progress, 1.0), 3)})
     current = next((i for i, step in enumerate(steps) if step["state"] != DONE), len(steps) - 1)
     key = "webapp_step_failed" if steps[current]["state"] == FAILED else "webapp_step_of"
+    queue, left = news_words(runs, news or {}, language, time.time())
     return {"name": avatar.name, "version": latest, "steps": steps, "step": current + 1, "of": len(steps),
-            "summary": say(key, language, step=current + 1, of=len(steps), name=steps[current]["name"])}
+            "summary": say(key, language, step=current + 1, of=len(steps), name=steps[current]["name"]), "queue": queue, "eta": left}
