@@ -1,7 +1,9 @@
-// The web app's page: the upload of a video in resumable pieces, its check result, and the progress
-// timeline. Signed in by Telegram's initData when opened as a Mini App (from Telegram's script when a
+// The web app's page: the upload of a video in resumable pieces, its check result, the progress
+// timeline, the clips and covers to pick from, the review of a trained avatar and talking to a live
+// one. Signed in by Telegram's initData when opened as a Mini App (from Telegram's script when a
 // page loaded it, else from the launch parameters Telegram puts after '#'), otherwise by the session
-// cookie a login link set.
+// cookie a login link set. Videos and pictures are fetched like any API call and played from blob
+// URLs: a <video src> request carries no Authorization header, and a Mini App has no cookie.
 "use strict";
 
 const launch = new URLSearchParams(location.hash.slice(1));
@@ -43,15 +45,48 @@ function timeWords(seconds) {
 
 const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
 
+const blobUrls = new Map();  // element id -> its blob URL, let go when the element gets another
+
+async function loadMedia(element, path) {
+  const sent = initData ? { Authorization: "tma " + initData } : {};
+  const response = await fetch(path, { headers: sent, credentials: "same-origin" });
+  if (!response.ok) throw await response.json().catch(() => ({ message: "a video could not be loaded", advice: "try again" }));
+  const url = URL.createObjectURL(await response.blob());
+  if (blobUrls.has(element.id)) URL.revokeObjectURL(blobUrls.get(element.id));
+  blobUrls.set(element.id, url);
+  element.src = url;
+  return url;
+}
+
+function avatarPath(tail) {
+  return "/api/avatars/" + encodeURIComponent(me.avatar.id) + tail;
+}
+
+function withCapital(s) {
+  return s ? s.charAt(0).toUpperCase() + s.slice(1) : s;
+}
+
 // ---- views
 
+const VIEWS = ["upload", "progress", "materials", "review", "talk"];
+const LOADERS = { materials: loadMaterials, review: loadReview, talk: loadTalk };
+
 function show(view) {
-  for (const name of ["upload", "progress"]) {
+  for (const name of VIEWS) {
     $("view-" + name).hidden = name !== view;
     $("tab-" + name).classList.toggle("active", name === view);
   }
   clearTimeout(progressTimer);
+  if (me) problem(null);  // a sign-in refusal stays in sight on every view
   if (view === "progress") pollProgress();
+  if (LOADERS[view]) LOADERS[view]().catch(problem);
+}
+
+// An avatar's page needs the avatar: without one it says how to start one
+function needsAvatar(element) {
+  if (me && me.avatar) return true;
+  $(element).textContent = me ? "You have no avatar yet: send your video on the Upload page to start one." : "";
+  return false;
 }
 
 // ---- upload
@@ -236,6 +271,9 @@ function renderProgress(data) {
   }
   $("avatar-name").textContent = data.avatar.name;
   $("step-summary").textContent = data.avatar.summary;
+  const news = [data.avatar.queue, data.avatar.eta].filter(Boolean).join(" ");
+  $("step-news").textContent = news;
+  $("step-news").hidden = !news;
   for (const step of data.avatar.steps) {
     const row = document.createElement("li");
     row.className = step.state;
@@ -264,6 +302,187 @@ function renderProgress(data) {
   }
 }
 
+// ---- materials: the proposed clips and covers, each playing its preview, and the choice
+
+async function loadMaterials() {
+  $("gallery").replaceChildren();
+  if (!needsAvatar("materials-intro")) return;
+  const answer = await api("GET", avatarPath("/materials"));
+  if (!answer.ok) throw answer.data;
+  $("materials-intro").textContent = answer.data.intro;
+  for (const item of answer.data.items) $("gallery").append(candidateCard(item));
+}
+
+function candidateCard(item) {
+  const card = document.createElement("div");
+  card.className = "card" + (item.chosen ? " chosen" : "");
+  card.dataset.kind = item.kind;
+  const picture = document.createElement(item.kind === "driving" ? "video" : "img");
+  picture.id = "preview-" + item.kind + "-" + item.id;
+  if (item.kind === "driving") Object.assign(picture, { muted: true, loop: true, autoplay: true, playsInline: true });
+  else picture.alt = item.title;
+  loadMedia(picture, item.preview).catch(problem);
+  const title = document.createElement("span");
+  title.className = "title";
+  title.textContent = item.title;
+  const reason = document.createElement("span");
+  reason.className = "reason";
+  reason.textContent = item.reason;
+  const use = document.createElement("button");
+  use.type = "button";
+  use.className = "primary";
+  use.textContent = item.button;
+  use.addEventListener("click", () => choose(item, use));
+  card.append(picture, title, reason, use);
+  return card;
+}
+
+async function choose(item, button) {
+  button.disabled = true;
+  const answer = await api("POST", avatarPath("/materials/choose"), { kind: item.kind, id: item.id });
+  button.disabled = false;
+  if (!answer.ok) { problem(answer.data); return; }
+  notice("materials-notice", answer.data.words);
+}
+
+function notice(element, words) {
+  $(element).textContent = words;
+  $(element).hidden = !words;
+  if (words) $(element).scrollIntoView({ block: "center" });
+}
+
+// ---- review: the render beside the real recording, the measures, the verdict, going live
+
+let review = null;
+
+async function loadReview() {
+  $("review-result").hidden = true;
+  if (!needsAvatar("review-headline")) return;
+  const answer = await api("GET", avatarPath("/review"));
+  if (!answer.ok) throw answer.data;
+  review = answer.data;
+  $("review-name").textContent = review.name;
+  $("review-headline").textContent = review.headline;
+  const media = review.media || {};
+  $("review-pair").hidden = !(media.render || media.recording);
+  for (const part of ["render", "recording", "voice"]) {
+    $("review-" + part + "-box").hidden = !media[part];
+    $("review-" + part + "-label").textContent = review.labels[part];
+    if (media[part]) loadMedia($("review-" + part), media[part]).catch(problem);
+  }
+  $("review-words").replaceChildren(...review.words.map((line) => {
+    const row = document.createElement("li");
+    row.textContent = withCapital(line);
+    return row;
+  }));
+  $("review-details").hidden = !review.words.length;
+  $("review-actions").hidden = !(review.can_approve || review.can_reject);
+  $("approve").hidden = !review.can_approve;
+  $("reject").hidden = !review.can_reject;
+  $("reject-box").hidden = true;
+  $("reject-ask").textContent = review.reject_ask;
+  $("other-ask").textContent = review.other_ask;
+  $("reasons").replaceChildren(...review.reasons.map((item) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = item.label;
+    button.dataset.reason = item.reason;
+    button.addEventListener("click", () => pickReason(item.reason));
+    return button;
+  }));
+  showDeploy(review.can_deploy, review.deploy_words);
+}
+
+function showDeploy(possible, words) {
+  $("deploy-words").textContent = words;
+  $("deploy").hidden = !possible;
+}
+
+async function verdict(path, body) {
+  problem(null);
+  for (const button of document.querySelectorAll("#view-review button")) button.disabled = true;
+  try {
+    const answer = await api("POST", avatarPath(path), body);
+    if (!answer.ok) { problem(answer.data); return null; }
+    return answer.data;
+  } finally {
+    for (const button of document.querySelectorAll("#view-review button")) button.disabled = false;
+  }
+}
+
+async function approve() {
+  const done = await verdict("/approve");
+  if (!done) return;
+  $("review-actions").hidden = true;
+  $("reject-box").hidden = true;
+  notice("review-result", done.words);
+  showDeploy(done.can_deploy, done.deploy_words);
+}
+
+function pickReason(reason) {
+  if (reason === "other") {
+    $("other-box").hidden = false;
+    $("other-text").focus();
+    return;
+  }
+  reject(reason, "");
+}
+
+async function reject(reason, text) {
+  const done = await verdict("/reject", { reason, text });
+  if (!done) return;
+  if (done.next === "materials") {  // a wrong clip: the picker is the way on
+    show("materials");
+    notice("materials-notice", done.words);
+    return;
+  }
+  $("review-actions").hidden = true;
+  $("reject-box").hidden = true;
+  notice("review-result", done.words);
+}
+
+async function deploy() {
+  const done = await verdict("/deploy");
+  if (!done) return;
+  $("deploy").hidden = true;
+  notice("review-result", done.words);
+}
+
+// ---- talk: typed text comes back as a video of the avatar saying it
+
+async function loadTalk() {
+  $("talk-form").hidden = true;
+  if (!needsAvatar("talk-words")) return;
+  const answer = await api("GET", avatarPath("/talk"));
+  if (!answer.ok) throw answer.data;
+  $("talk-name").textContent = answer.data.name;
+  $("talk-words").textContent = answer.data.words;
+  $("talk-words").hidden = !answer.data.words;
+  $("talk-voice").textContent = answer.data.voice;
+  $("talk-text").maxLength = answer.data.most;
+  $("talk-form").hidden = !answer.data.live;
+}
+
+async function speak() {
+  problem(null);
+  $("talk-send").disabled = true;
+  $("talk-status").textContent = "Your avatar is speaking… this takes a little while.";
+  try {
+    const answer = await api("POST", avatarPath("/talk"), { text: $("talk-text").value });
+    if (!answer.ok) { problem(answer.data); return; }
+    const url = await loadMedia($("talk-video"), answer.data.video);
+    $("talk-download").href = url;
+    $("talk-caption").textContent = answer.data.caption;
+    $("talk-result").hidden = false;
+    $("talk-result").scrollIntoView({ block: "start" });
+  } catch (refusal) {
+    problem(refusal && refusal.message ? refusal : { message: "the video did not come back", advice: "check your connection and press Speak again" });
+  } finally {
+    $("talk-status").textContent = "";
+    $("talk-send").disabled = false;
+  }
+}
+
 // ---- start
 
 async function agree() {
@@ -284,6 +503,12 @@ document.addEventListener("DOMContentLoaded", async () => {
   });
   $("send").addEventListener("click", send);
   $("agree").addEventListener("click", agree);
-  show(new URLSearchParams(location.search).get("view") === "progress" ? "progress" : "upload");
+  $("approve").addEventListener("click", approve);
+  $("reject").addEventListener("click", () => { $("reject-box").hidden = false; $("reject-box").scrollIntoView({ block: "start" }); });
+  $("send-other").addEventListener("click", () => reject("other", $("other-text").value));
+  $("deploy").addEventListener("click", deploy);
+  $("talk-send").addEventListener("click", speak);
+  const asked = new URLSearchParams(location.search).get("view");
   await loadMe();
+  show(VIEWS.includes(asked) ? asked : "upload");
 });
