@@ -2,7 +2,8 @@
 selenium) against the real host: opened as Telegram opens a Mini App (initData in
 window.Telegram.WebApp), the person agrees, sends a short video in pieces, sees the intake check's
 result (run by the real video_analysis plugin through the job function, failures first), then the
-progress timeline. Screenshots of each page, at a phone's size (390x844), go to docs/webapp/."""
+progress timeline; and with a trained avatar reviews it, approves it, sees the clips and covers and
+the talk page. Screenshots of each page, at a phone's size (390x844), go to docs/webapp/."""
 
 from __future__ import annotations
 
@@ -14,16 +15,25 @@ from pathlib import Path
 
 import pytest
 
+from bot import state
+from host import deployments, handlers
 from host.channels import host_channel_aio
 from host.settings import get_settings
 from host.storage import models
+from plugins.deployment.server import Deployment
+from plugins.image_packaging.server import ImagePackaging
+from plugins.interactive_edit.server import InteractiveEdit
 from plugins.video_analysis.server import VideoAnalysis
 from scheduler import jobs
 from tests.fixtures.media import write_test_video
 from tests.fixtures.services import start_plugin
 from tests.fixtures.webapp import ANNA, init_data, webapp
+from tests.integration.test_bot import closed_port, proposed_materials, verdicts
+from tests.integration.test_deploy_api import finished
 from tests.integration.test_host_flow import wait_registered
+from tests.integration.test_webapp import anna_with_an_avatar, round_with_the_recording, source_video
 from twinforge.host.v1 import host_service_pb2_grpc as host_grpc
+from twinforge.plugin.v1 import plugin_service_pb2 as plugin_pb
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "webapp"
@@ -75,6 +85,7 @@ def visible_text(element_id: str):
 
 
 def screenshot(driver, name: str) -> Path:
+    time.sleep(0.3)  # a video that has its first frame is drawn on the next paint, not at once
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / name
     driver.save_screenshot(str(path))
@@ -124,3 +135,97 @@ async def test_a_person_sends_a_video_sees_the_check_and_follows_the_progress_in
         assert "video_analysis" not in page and "127.0.0.1" not in page and submission.avatar_id not in page
         screenshot(browser, "progress.png")
     assert shot.stat().st_size > 5000
+
+
+def loaded(element_id: str):
+    """A video (or picture) of the page that has its first frame to show."""
+    def found(driver):
+        return driver.execute_script(
+            "const e = document.getElementById(arguments[0]); return !!e && (e.tagName === 'IMG' ? e.complete && e.naturalWidth > 0 : e.readyState >= 2);",
+            element_id)
+    return found
+
+
+async def click(driver, element_id: str) -> None:
+    await asyncio.to_thread(lambda: driver.find_element(By.ID, element_id).click())
+
+
+async def test_a_person_reviews_approves_picks_a_clip_and_meets_the_talk_page_in_a_browser(host, runtime, browser, tmp_path):
+    """Anna's trained avatar: the review page plays the render beside her real recording, the details
+    open, Approve reaches the host and offers Go live; the clips and covers play in a gallery; once
+    live, the talk page says which voice reads text, and a service that does not answer is said plainly;
+    a training under way shows its time left on the timeline."""
+    async with contextlib.AsyncExitStack() as stack, host_channel_aio(host, get_settings()) as channel:
+        for plugin in (ImagePackaging(), Deployment(), InteractiveEdit()):
+            await start_plugin(plugin, stack)
+            await wait_registered(host_grpc.HostServiceStub(channel), plugin.stages[0])
+        running = await stack.enter_async_context(webapp(host, tmp_path / "web"))
+        avatar = await asyncio.to_thread(anna_with_an_avatar, runtime)
+        await asyncio.to_thread(state.agree, ANNA)
+        video = await asyncio.to_thread(source_video, runtime, avatar, tmp_path)
+        await asyncio.to_thread(proposed_materials, runtime, avatar, video, tmp_path)
+        await asyncio.to_thread(round_with_the_recording, runtime, avatar, video, tmp_path)
+        as_telegram_opens_it(browser, ANNA)
+
+        await asyncio.to_thread(browser.get, running.url + "/?view=review")
+        headline = await until(browser, visible_text("review-headline"), "the review")
+        assert "does it look right" in headline
+        for element in ("review-render", "review-recording", "review-voice"):
+            await until(browser, loaded(element), f"{element} playing")
+        assert "real recording" in browser.find_element(By.ID, "review-recording-label").text
+        assert not browser.find_element(By.ID, "review-words").is_displayed(), "the measures wait behind Details"
+        await asyncio.sleep(1.0)  # the players' loading circles fade out
+        screenshot(browser, "review.png")
+        await asyncio.to_thread(lambda: browser.find_element(By.CSS_SELECTOR, "#review-details summary").click())
+        await until(browser, visible_text("review-words"), "the measures")
+        assert "lips follow the voice" in browser.find_element(By.ID, "review-words").text.lower()
+        await asyncio.to_thread(browser.execute_script, "document.getElementById('review-details').scrollIntoView()")
+        screenshot(browser, "review-details.png")
+        await click(browser, "reject")
+        await until(browser, visible_text("reasons"), "the reasons")
+        assert "Wrong clip" in browser.find_element(By.ID, "reasons").text
+        await asyncio.to_thread(browser.execute_script, "document.getElementById('reject-box').scrollIntoView()")
+        screenshot(browser, "review-reject.png")
+
+        await click(browser, "approve")
+        words = await until(browser, visible_text("review-result"), "the approval")
+        assert words.startswith("Approved") and browser.find_element(By.ID, "deploy").is_displayed()
+        assert "can go live now" in browser.find_element(By.ID, "deploy-words").text
+        assert await verdicts(host, avatar) == ["approved"], "the host recorded the approval"
+        screenshot(browser, "review-approved.png")
+
+        await asyncio.to_thread(browser.get, running.url + "/?view=materials")
+        await until(browser, visible_text("materials-intro"), "the clips and covers")
+        for element in ("preview-driving-d1", "preview-driving-d2", "preview-cover-c1", "preview-cover-c2"):
+            await until(browser, loaded(element), f"{element} shown")
+        titles = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#gallery .title")]
+        assert titles == ["Clip d1: 1.0 s ★", "Clip d2: 1.0 s", "Cover c1 ★", "Cover c2"]
+        screenshot(browser, "materials.png")
+
+        with runtime.uow() as uow:
+            run = handlers.submit_stage(uow, avatar, deployments.DEPLOYMENT, [], {"target": "local"}, {deployments.DEPLOYMENT}, 0)
+        await asyncio.to_thread(finished, runtime, run, {"endpoint": {"target": "local", "grpc_address": f"127.0.0.1:{closed_port()}", "http_address": ""}})
+        await asyncio.to_thread(browser.get, running.url + "/?view=talk")
+        voice = await until(browser, visible_text("talk-voice"), "the talk page")
+        assert "computer's English voice, not yours" in voice
+        await asyncio.to_thread(lambda: browser.find_element(By.ID, "talk-text").send_keys("Hello, I am glad to meet you."))
+        screenshot(browser, "talk.png")
+        await click(browser, "talk-send")
+        refused = await until(browser, visible_text("problem"), "the refusal")
+        assert "not answering" in refused and "127.0.0.1" not in refused
+        page = browser.find_element(By.TAG_NAME, "body").text
+        assert avatar not in page and "quality_eval" not in page
+
+        for stage in ("video_analysis", "vad", "audio_features", "face_track", "segmentation", "crop", "material_extraction", "cutout",
+                      "syncnet", "audio2lip", "sync_detection"):  # what came before, done
+            with runtime.uow() as uow:
+                done = handlers.submit_stage(uow, avatar, stage, [], {}, {stage}, 1)
+            await asyncio.to_thread(finished, runtime, done, {})
+        with runtime.uow() as uow:  # a retrain under way, as a rejection starts one
+            training = handlers.start_run(uow, handlers.submit_stage(uow, avatar, "generator", [], {}, {"generator"}, 1).id)
+            handlers.record_progress(uow, training, plugin_pb.Progress(fraction=0.4, message="iteration 400", eta_seconds=720.0))
+        await asyncio.to_thread(browser.get, running.url + "/?view=progress")
+        news = await until(browser, lambda d: "minutes left" in visible_text("step-news")(d) and visible_text("step-news")(d), "the time left")
+        assert "About 12 minutes left for this step." in news
+        assert browser.find_element(By.ID, "step-summary").text == "Step 5 of 7: Training your avatar", "a cut-out nobody edited is done"
+        screenshot(browser, "progress-time-left.png")

@@ -7,27 +7,39 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import re
 import time
 
 import aiohttp
+import av
+import cv2
+import numpy as np
 import pytest
 
 from bot import app as bot_app
 from bot import state
 from bot.models import BotUser, FollowedAvatar
 from bot.webapp.login import COOKIE, issue_login_token
+from bot.webapp.media import MEDIA
+from host import deployments, handlers
 from host.channels import host_channel_aio
 from host.settings import get_settings
 from host.storage import models
+from plugins.deployment.server import Deployment
+from plugins.image_packaging.server import ImagePackaging
+from plugins.interactive_edit.server import InteractiveEdit
 from plugins.video_analysis.server import VideoAnalysis
+from scheduler.queues import Resource, enqueue_stage
 from tests.fixtures.fake_telegram import FakeTelegram
 from tests.fixtures.media import write_test_video
 from tests.fixtures.services import start_plugin
 from tests.integration.test_bot import ANNA as TELEGRAM_ANNA
-from tests.integration.test_bot import bot
+from tests.integration.test_bot import EVALUATION, bot, closed_port, evaluation_round, first_cutout, proposed_materials, stored, verdicts
+from tests.integration.test_deploy_api import finished
 from tests.integration.test_host_flow import wait_registered
 from twinforge.host.v1 import host_service_pb2_grpc as host_grpc
+from twinforge.plugin.v1 import plugin_service_pb2 as plugin_pb
 from tests.fixtures.webapp import ANNA, BEN, STRANGER, signed, webapp
 
 PIECE = 4096
@@ -208,3 +220,221 @@ async def test_the_bot_hands_out_a_login_link_and_tells_about_an_avatar_the_web_
             await telegram.said_containing(TELEGRAM_ANNA, "Checking your video")
     finally:
         await telegram.stop()
+
+
+# ---- the pages after the upload: review, clips and covers, talk, and the progress's queue place and time left
+
+
+def anna_with_an_avatar(runtime, name: str = "Anna", user_id: int = ANNA) -> str:
+    """An avatar the person owns and has as the current one, as /new leaves it."""
+    state.remember(user_id, user_id, "en")
+    with runtime.uow() as uow:
+        avatar = handlers.create_avatar(uow, state.owner_of(user_id), name)
+    state.set_current(user_id, avatar.id)
+    return avatar.id
+
+
+def source_video(runtime, avatar_id: str, tmp_path) -> plugin_pb.ArtifactRef:
+    """The person's video stored as a finished run's output, as the flow's first stages leave it."""
+    with runtime.uow() as uow:
+        run = handlers.submit_stage(uow, avatar_id, "sources", [], {}, {"sources"}, 0)
+    video = stored(runtime, avatar_id, run.id, "sources", "video", "video.mp4", write_test_video(tmp_path / f"video-{run.id}.mp4", seconds=2.0))
+    finished(runtime, run, {}, [video])
+    return video
+
+
+def round_with_the_recording(runtime, avatar_id: str, video: plugin_pb.ArtifactRef, tmp_path) -> None:
+    """A passed evaluation as quality_eval leaves it: the render of test clip t1 (frames 0..25 of the
+    person's video, named in its report), the render with another voice, and the measures in words."""
+    with runtime.uow() as uow:
+        run = handlers.submit_stage(uow, avatar_id, "quality_eval", [video], {"preset": "draft"}, EVALUATION, 1)
+    report = tmp_path / f"report-{run.id}.json"
+    report.write_text(json.dumps({"clips": [{"id": "t1", "kind": "own", "start": 0, "stop": 25}]}))
+    outputs = [stored(runtime, avatar_id, run.id, "quality_eval", "evaluation", "quality_eval.json", report)]
+    for kind, metadata in (("preview", {"clip": "t1"}), ("voice_preview", {"clip": "v1", "voice": "a low, slow voice"})):
+        ref = stored(runtime, avatar_id, run.id, "quality_eval", kind, f"{kind}.mp4", write_test_video(tmp_path / f"{kind}-{run.id}.mp4", seconds=1.0))
+        ref.metadata_json = json.dumps(metadata)
+        outputs.append(ref)
+    words = ["lips follow the voice 92% as well as the real recording", "the mouth is as sharp as the recording"]
+    finished(runtime, run, {"passed": True, "preset": "draft", "summary": words}, outputs)
+
+
+def plain(body: object) -> bool:
+    """No ids, addresses, ports, stage ids or commands in what a person reads."""
+    return not re.search(r"[0-9a-f]{32}|127\.0\.0\.1|twinforge |quality_eval|generation \d|round \d|telegram:\d", json.dumps(body))
+
+
+@pytest.fixture
+async def review_app(host, tmp_path):
+    """The web app with the packaging and deployment plugins registered (the host accepts a Deploy
+    only for a stage someone serves; no worker runs them)."""
+    async with contextlib.AsyncExitStack() as stack, host_channel_aio(host, get_settings()) as channel:
+        for plugin in (ImagePackaging(), Deployment(), InteractiveEdit()):
+            await start_plugin(plugin, stack)
+            await wait_registered(host_grpc.HostServiceStub(channel), plugin.stages[0])
+        running = await stack.enter_async_context(webapp(host, tmp_path / "web"))
+        yield await stack.enter_async_context(aiohttp.ClientSession(running.url)), running
+
+
+async def test_a_round_is_watched_beside_the_recording_approved_and_deployed(review_app, runtime, host, tmp_path):
+    client, _ = review_app
+    avatar = await asyncio.to_thread(anna_with_an_avatar, runtime)
+    base = f"/api/avatars/{avatar}"
+    status, body = await answer(await client.get(f"{base}/review", headers=signed(ANNA)))
+    assert status == 200 and body["state"] == "none" and not body["can_approve"] and "nothing to review" in body["headline"]
+    assert "once it is trained, tested and approved" in body["deploy_words"]
+
+    video = await asyncio.to_thread(source_video, runtime, avatar, tmp_path)
+    await asyncio.to_thread(round_with_the_recording, runtime, avatar, video, tmp_path)
+    status, body = await answer(await client.get(f"{base}/review", headers=signed(ANNA)))
+    assert status == 200 and body["state"] == "waiting" and body["can_approve"] and body["can_reject"] and not body["can_deploy"]
+    assert body["words"][0].startswith("lips follow the voice") and "a low, slow voice" in body["labels"]["voice"]
+    assert [r["label"] for r in body["reasons"]] == ["Lips are off", "Mouth is blurry", "It jitters", "Wrong clip", "Something else"]
+    assert all(body["media"][part] for part in ("render", "voice", "recording")) and plain({k: v for k, v in body.items() if k != "media"})
+
+    for part in ("render", "voice", "recording"):
+        response = await client.get(body["media"][part], headers=signed(ANNA))
+        assert response.status == 200 and response.headers["Content-Type"] == "video/mp4", part
+        path = tmp_path / f"{part}.mp4"
+        path.write_bytes(await response.read())
+        with av.open(str(path)) as clip:
+            frames = sum(1 for _ in clip.decode(video=0))
+        assert frames == 25, f"{part}: {frames} frames"  # the recording: the clip's 25 frames, cut from the person's video
+    ranged = await client.get(body["media"]["render"], headers={**signed(ANNA), "Range": "bytes=0-99"})
+    assert ranged.status == 206 and len(await ranged.read()) == 100, "a browser seeks with ranges"
+
+    status, refused = await answer(await client.get(f"{base}/review", headers=signed(BEN)))
+    assert status == 403 and refused["error"] == "not_yours" and refused["advice"]
+    status, refused = await answer(await client.get(body["media"]["recording"], headers=signed(BEN)))
+    assert status == 403 and refused["error"] == "not_yours"
+    status, refused = await answer(await client.post(f"{base}/approve", headers=signed(BEN)))
+    assert status == 403, "Ben cannot approve Anna's avatar"
+    assert (await answer(await client.get(f"/api/avatars/{'0' * 32}/review", headers=signed(ANNA))))[0] == 403, "an unknown avatar reads the same"
+
+    status, done = await answer(await client.post(f"{base}/approve", headers=signed(ANNA)))
+    assert status == 200 and done["words"].startswith("Approved") and done["can_deploy"] and "can go live now" in done["deploy_words"]
+    assert await verdicts(host, avatar) == ["approved"]
+    status, refused = await answer(await client.post(f"{base}/approve", headers=signed(ANNA)))
+    assert status == 409 and refused["error"] == "already_judged" and refused["advice"] and plain(refused)
+
+    status, body = await answer(await client.get(f"{base}/review", headers=signed(ANNA)))
+    assert body["state"] == "approved" and body["can_deploy"] and not body["can_approve"]
+    status, done = await answer(await client.post(f"{base}/deploy", headers=signed(ANNA)))
+    assert status == 200 and "Building your avatar's service" in done["words"]
+    assert models.StageRun.get_or_none((models.StageRun.avatar == avatar) & (models.StageRun.stage == "image_packaging")) is not None
+    assert FollowedAvatar.get_or_none(FollowedAvatar.avatar_id == avatar) is not None, "the bot tells the person when it is live"
+
+
+async def test_a_rejection_leads_to_the_clip_picker_or_sends_the_words(review_app, runtime, host, tmp_path):
+    client, _ = review_app
+    avatar = await asyncio.to_thread(anna_with_an_avatar, runtime)
+    base = f"/api/avatars/{avatar}"
+    await asyncio.to_thread(evaluation_round, runtime, avatar, tmp_path)
+    status, body = await answer(await client.get(f"{base}/review", headers=signed(ANNA)))
+    assert body["media"]["render"] and not body["media"]["voice"] and not body["media"]["recording"], "only what the round has"
+    status, refused = await answer(await client.post(f"{base}/reject", json={"reason": "ugly"}, headers=signed(ANNA)))
+    assert status == 400 and refused["error"] == "unknown_reason" and "wrong clip" in refused["advice"]
+    status, refused = await answer(await client.post(f"{base}/reject", json={"reason": "other", "text": "  "}, headers=signed(ANNA)))
+    assert status == 400 and refused["error"] == "text_needed"
+    status, done = await answer(await client.post(f"{base}/reject", json={"reason": "wrong_clip"}, headers=signed(ANNA)))
+    assert status == 200 and done["next"] == "materials" and "Pick the clip" in done["words"] and plain(done)
+
+    await asyncio.to_thread(evaluation_round, runtime, avatar, tmp_path)
+    status, done = await answer(await client.post(f"{base}/reject", json={"reason": "other", "text": "my hair looks odd"}, headers=signed(ANNA)))
+    assert status == 200 and done["next"] == "progress" and "an operator reads your words" in done["words"]
+    rounds = models.Notification.select().where((models.Notification.avatar == avatar) & (models.Notification.kind == "avatar_rejected"))
+    assert [json.loads(n.payload_json)["text"] for n in rounds] == ["", "my hair looks odd"]
+    assert await verdicts(host, avatar) == ["rejected", "rejected"]
+    status, body = await answer(await client.get(f"{base}/review", headers=signed(ANNA)))
+    assert body["state"] == "rejected" and not body["can_reject"] and "changes you asked for" in body["deploy_words"]
+
+
+async def test_the_clips_and_covers_play_in_a_gallery_and_one_is_picked(review_app, runtime, tmp_path):
+    client, _ = review_app
+    avatar = await asyncio.to_thread(anna_with_an_avatar, runtime)
+    base = f"/api/avatars/{avatar}"
+    status, body = await answer(await client.get(f"{base}/materials", headers=signed(ANNA)))
+    assert status == 200 and body["items"] == [] and "show up here" in body["intro"]
+    video = await asyncio.to_thread(source_video, runtime, avatar, tmp_path)
+    await asyncio.to_thread(proposed_materials, runtime, avatar, video, tmp_path)
+    status, body = await answer(await client.get(f"{base}/materials", headers=signed(ANNA)))
+    items = body["items"]
+    assert [i["title"] for i in items] == ["Clip d1: 1.0 s ★", "Clip d2: 1.0 s", "Cover c1 ★", "Cover c2"]
+    assert [i["chosen"] for i in items] == [True, False, True, False] and items[1]["reason"] == "1.0 s, the mouth closed"
+    assert [i["button"] for i in items] == ["Use this clip", "Use this clip", "Use this cover", "Use this cover"]
+    clip = await client.get(items[1]["preview"], headers=signed(ANNA))
+    assert clip.status == 200 and clip.headers["Content-Type"] == "video/mp4"
+    (tmp_path / "d2.mp4").write_bytes(await clip.read())
+    with av.open(str(tmp_path / "d2.mp4")) as played:
+        frames = [frame.to_ndarray(format="rgb24") for frame in played.decode(video=0)]
+    assert len(frames) == 25 and frames[0].shape[0] == 320, "the bot's preview: the clip's second, 320 px high"
+    cover = await client.get(items[3]["preview"], headers=signed(ANNA))
+    assert cover.status == 200 and cover.headers["Content-Type"] == "image/jpeg"
+    assert cv2.imdecode(np.frombuffer(await cover.read(), np.uint8), cv2.IMREAD_COLOR) is not None
+    assert (await client.get(items[1]["preview"], headers=signed(BEN))).status == 403
+    assert (await client.get(f"{base}/materials/driving/d9", headers=signed(ANNA))).status == 404
+
+    await asyncio.to_thread(first_cutout, runtime, avatar, tmp_path, {"regions": []})
+    status, refused = await answer(await client.post(f"{base}/materials/choose", json={"kind": "driving", "id": "d9"}, headers=signed(ANNA)))
+    assert status == 400 and refused["error"] == "no_candidate"
+    status, done = await answer(await client.post(f"{base}/materials/choose", json={"kind": "driving", "id": "d2"}, headers=signed(ANNA)))
+    assert status == 200 and done["words"] == "Making version 2…"
+    edit = models.StageRun.get((models.StageRun.avatar == avatar) & (models.StageRun.stage == "interactive_edit"))
+    assert {k: v for k, v in json.loads(edit.parameters_json).items() if k != "version"} == {"operation": "choose", "driving": "d2", "by": f"telegram:{ANNA}"}
+
+
+async def test_the_talk_page_says_which_voice_speaks_and_why_it_cannot_talk_yet(review_app, runtime, tmp_path):
+    client, running = review_app
+    avatar = await asyncio.to_thread(anna_with_an_avatar, runtime)
+    base = f"/api/avatars/{avatar}"
+    status, body = await answer(await client.get(f"{base}/talk", headers=signed(ANNA)))
+    assert status == 200 and not body["live"] and "not live yet" in body["words"] and "computer's English voice" in body["voice"]
+    status, refused = await answer(await client.post(f"{base}/talk", json={"text": "Hello"}, headers=signed(ANNA)))
+    assert status == 409 and refused["error"] == "not_live" and "Deploy" in refused["advice"]
+    with runtime.uow() as uow:
+        run = handlers.submit_stage(uow, avatar, deployments.DEPLOYMENT, [], {"target": "local"}, {deployments.DEPLOYMENT}, 0)
+    await asyncio.to_thread(finished, runtime, run, {"endpoint": {"target": "local", "grpc_address": f"127.0.0.1:{closed_port()}", "http_address": ""}})
+    status, body = await answer(await client.get(f"{base}/talk", headers=signed(ANNA)))
+    assert body["live"] and body["words"] == ""
+    status, refused = await answer(await client.post(f"{base}/talk", json={"text": " "}, headers=signed(ANNA)))
+    assert status == 400 and refused["error"] == "no_text"
+    status, refused = await answer(await client.post(f"{base}/talk", json={"text": "x" * 1001}, headers=signed(ANNA)))
+    assert status == 400 and refused["error"] == "too_long"
+    status, refused = await answer(await client.post(f"{base}/talk", json={"text": "Hello"}, headers=signed(ANNA)))
+    assert status == 503 and refused["error"] == "service_down" and plain(refused), "the service's address stays out of the words"
+    assert (await client.post(f"{base}/talk", json={"text": "Hello"}, headers=signed(BEN))).status == 403
+
+    talks = running.app[MEDIA].folder / "talks"
+    (talks / str(BEN)).mkdir(parents=True)
+    (talks / str(BEN) / f"{'b' * 32}.mp4").write_bytes(b"Ben's video")
+    status, refused = await answer(await client.get(f"/api/talks/{'b' * 32}", headers=signed(ANNA)))
+    assert status == 403 and refused["error"] == "not_yours"
+    assert (await client.get(f"/api/talks/{'b' * 32}", headers=signed(BEN))).status == 200
+    assert (await client.get(f"/api/talks/{'c' * 32}", headers=signed(BEN))).status == 404
+
+
+async def test_the_progress_says_the_place_in_the_queue_and_the_time_left(review_app, runtime):
+    client, _ = review_app
+    waiting = {}
+    for person, name in ((BEN, "Ben"), (ANNA, "Anna")):
+        avatar = await asyncio.to_thread(anna_with_an_avatar, runtime, name, person)
+        with runtime.uow() as uow:
+            waiting[person] = handlers.submit_stage(uow, avatar, "quality_eval", [], {}, EVALUATION, 0)
+        enqueue_stage(runtime.redis, waiting[person].id, waiting[person].attempt + 1, Resource.GPU)
+
+    async def progress(person: int, wanted: str) -> dict:
+        deadline = time.monotonic() + 20
+        while True:
+            status, body = await answer(await client.get("/api/progress", headers=signed(person)))
+            assert status == 200, body
+            if wanted in str(body["avatar"]) or time.monotonic() > deadline:
+                return body["avatar"]
+            await asyncio.sleep(0.3)
+
+    found = await progress(ANNA, "2 of 2")
+    assert found["queue"] == "You are 2 of 2 in the queue for a free machine." and found["eta"] == ""
+    with runtime.uow() as uow:
+        run = handlers.start_run(uow, waiting[BEN].id)
+        handlers.record_progress(uow, run, plugin_pb.Progress(fraction=0.25, message="measuring", eta_seconds=600.0))
+    found = await progress(BEN, "minutes left")
+    assert found["eta"] == "About 10 minutes left for this step." and found["queue"] == "" and plain(found)
