@@ -49,7 +49,7 @@ NAME = "refiner"
 DEFAULTS = {
     "iterations": 400, "batch_size": 16, "lr": 3e-3, "channels": 32, "blocks": 4, "gradient_weight": 1.0,
     "adversarial_weight": 0.05, "critic_channels": 32, "critic_lr": 2e-4, "patch": 96, "most_scale": 4,
-    "exemplars": 48, "exemplar_gap": 12,
+    "exemplars": 96, "exemplar_gap": 12,
 }
 EVAL_FRAMES = 48
 GENERATE_BATCH = 64

@@ -54,6 +54,26 @@ def test_the_exemplar_is_moved_so_that_its_lips_lie_on_the_drawn_ones() -> None:
     assert window[36, 40 - int(1.1 * across)] < 0.5 and window[36 - int(1.4 * down), 40] == 0.0
 
 
+def test_the_exemplar_is_stretched_to_the_drawn_lips_shape_within_bounds() -> None:
+    side = 64
+    picture = np.zeros((1, side, side, 3), np.uint8)
+    picture[0, 30:34, 24:40] = 255  # a recorded mouth 16 px wide around (32, 32)
+    bank_lips = mouths(np.array([0.0]), centre=(0.5, 0.5))
+
+    def bright_width(target: np.ndarray) -> int:
+        cols = np.nonzero(exemplars.placed(picture, bank_lips, target)[0, 0].numpy()[32] > 0.5)[0]
+        return int(cols.max() - cols.min() + 1)
+
+    wider = bank_lips.copy()
+    wider[..., 0] = 0.5 + (wider[..., 0] - 0.5) * 1.2  # lips drawn a fifth wider: the teeth and edges follow them
+    assert bright_width(wider) in (19, 20)
+    far = bank_lips.copy()
+    far[..., 0] = 0.5 + (far[..., 0] - 0.5) * 2.0  # a shape far off is moved, not torn: at most STRETCH[1] wider
+    assert bright_width(far) <= round(16 * exemplars.STRETCH[1]) + 1
+    matrix = exemplars.lips_onto(bank_lips[0], bank_lips[0] + 0.1, side)  # the same shape elsewhere: moved only
+    np.testing.assert_allclose(matrix, [[1, 0, 6.4], [0, 1, 6.4]], atol=1e-4)
+
+
 def test_a_refiner_with_an_exemplar_adds_its_detail_not_its_colours_and_refuses_without_one() -> None:
     net = Refiner(8, 2, 2, exemplar=True).eval()
     image = torch.rand(2, 3, 16, 16)
