@@ -3,13 +3,15 @@ selenium) against the real host: opened as Telegram opens a Mini App (initData i
 window.Telegram.WebApp), the person agrees, sends a short video in pieces, sees the intake check's
 result (run by the real video_analysis plugin through the job function, failures first), then the
 progress timeline; and with a trained avatar reviews it, approves it, sees the clips and covers and
-the talk page. Screenshots of each page, at a phone's size (390x844), go to docs/webapp/."""
+the talk page. Screenshots of each page, at a phone's size (390x844), go to docs/webapp/ with TWINFORGE_TEST_SCREENSHOTS=1."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import hashlib
+import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -36,7 +38,10 @@ from twinforge.host.v1 import host_service_pb2_grpc as host_grpc
 from twinforge.plugin.v1 import plugin_service_pb2 as plugin_pb
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "webapp"
+# Written to docs/webapp/ when asked (TWINFORGE_TEST_SCREENSHOTS=1 .venv/bin/pytest tests/e2e/test_webapp_browser.py),
+# else to the temporary directory, so that a test run leaves the checkout as it found it.
+SCREENSHOTS = (Path(__file__).resolve().parents[2] / "docs" / "webapp" if os.environ.get("TWINFORGE_TEST_SCREENSHOTS") == "1"
+               else Path(tempfile.gettempdir()) / "twinforge-webapp-screenshots")
 WIDTH, HEIGHT = 390, 844
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed: run scripts/setup (it is a dev dependency)")
