@@ -5,25 +5,17 @@ TWINFORGE_HOST_ADDRESS."""
 from __future__ import annotations
 
 import asyncio
-import signal
 
 from bot.app import running_bot
-from bot.models import create_tables
+from bot.process import open_bot_tables, run_until_stopped
 from bot.settings import BotSettings
 from host.logs import configure_logging
 from host.settings import get_settings
-from host.storage.db import init_database
 
 
 async def serve(settings: BotSettings) -> None:
-    host = get_settings()
-    create_tables(init_database(host.resolved_database_url, run_migrations=False))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    async with running_bot(settings, host.host_address, host.max_message_bytes, host.upload_chunk_bytes):
-        await stop.wait()
+    host = open_bot_tables()
+    await run_until_stopped(running_bot(settings, host.host_address, host.max_message_bytes, host.upload_chunk_bytes))
 
 
 def main() -> None:
