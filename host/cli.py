@@ -153,22 +153,31 @@ def worker(gpu: int | None, cpu: int | None, cpu_slot: int | None, burst: bool) 
 @click.argument("video", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--preset", type=click.Choice(PRESETS_ORDER), default=None, help="Thresholds to apply (default: the intake_preset setting).")
 @click.option("--json", "as_json", is_flag=True, help="The report as JSON.")
-def check(video: Path, preset: str | None, as_json: bool) -> None:
+@click.option("--lang", "language", type=click.Choice(["en", "zh"]), default="en", show_default=True,
+              help="The language of the report's words (zh: Simplified Chinese).")
+def check(video: Path, preset: str | None, as_json: bool, language: str) -> None:
     """Check a video the way the intake stage does, in this process (no host needed).
 
     Exit code 0: it passes; 1: it fails a measure; 2: the file cannot be read as a video."""
     from plugins.video_analysis.check import UNREADABLE, check_video
+    from plugins.video_analysis.words import heading, measure_name, value_text
 
     settings = get_settings()
-    report = check_video(video, preset or settings.intake_preset, settings.max_video_bytes)
+    report = check_video(video, preset or settings.intake_preset, settings.max_video_bytes, language=language)
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
-    else:
+    elif language == "en":  # the measures' ids, which operators' scripts read
         click.echo(f"{video}: {report['verdict'].upper()} ({report['preset']} preset)")
         click.echo(f"{'MEASURE':<22} {'VALUE':<20} {'STATUS':<8} ADVICE")
         for row in report["measures"]:
             value = f"{row['value']}{' ' + row['unit'] if row['unit'] else ''}"
             click.echo(f"{row['name']:<22} {value:<20} {row['status']:<8} {row['advice']}".rstrip())
+    else:
+        click.echo(f"{video}: {heading('preset', language, verdict=heading(report['verdict'], language), preset=report['preset'])}")
+        click.echo(f"{heading('measure', language)}\t{heading('value', language)}\t{heading('status', language)}\t{heading('advice', language)}")
+        for row in report["measures"]:
+            status = heading(f"status_{row['status']}", language)
+            click.echo(f"{measure_name(row['name'], language)}\t{value_text(row, language)}\t{status}\t{row['advice']}".rstrip())
     if any(row["name"] == UNREADABLE and row["status"] == "fail" for row in report["measures"]):
         sys.exit(2)
     sys.exit(0 if report["verdict"] == "pass" else 1)

@@ -1,5 +1,5 @@
 """The intake check's result for the upload page, read from the check's run as the bot reads it from
-the notification (bot.report): every measure with its value and advice, but failures first, then
+the notification (bot.report), in the person's language: every measure with its value and advice, but failures first, then
 warnings, then passes, since what to fix matters more than what is fine."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import json
 from bot.catalogue import say
 from bot.handlers.common import ACTIVE, run_state
 from bot.notifications import INTAKE_STAGE
-from bot.report import value_text
+from plugins.video_analysis import words
 from twinforge.host.v1 import host_service_pb2 as host_pb
 
 ORDER = {"fail": 0, "warning": 1, "pass": 2}
@@ -24,8 +24,8 @@ def check_run(runs: list[host_pb.StageRun], version: int) -> host_pb.StageRun | 
 def intake_result(run: host_pb.StageRun | None, language: str) -> dict:
     """`done` false while the check waits or runs; then `passed`, the headline, the items and what next."""
     if run is None or run.state in ACTIVE:
-        words = say("run_state_pending", language) if run is None else run_state(run, language)
-        return {"done": False, "state": words, "progress": run.progress if run is not None else 0.0}
+        state = say("run_state_pending", language) if run is None else run_state(run, language)
+        return {"done": False, "state": state, "progress": run.progress if run is not None else 0.0}
     summary = json.loads(run.summary_json or "{}")
     measures = summary.get("measures") or []
     if not measures:  # the check itself failed (or was stopped) before it measured anything
@@ -33,8 +33,8 @@ def intake_result(run: host_pb.StageRun | None, language: str) -> dict:
                 "items": [], "next": " ".join(part for part in (run.error.message, run.error.advice) if part)}
     passed = summary.get("verdict") == "pass"
     items = [
-        {"status": m.get("status", ""), "name": m.get("name", "").replace("_", " "), "value": value_text(m),
-         "advice": m.get("advice", "") if m.get("status") != "pass" else ""}
+        {"status": m.get("status", ""), "name": words.measure_name(m.get("name", ""), language), "value": words.value_text(m, language),
+         "advice": words.row_advice(m, language) if m.get("status") != "pass" else ""}
         for m in sorted(measures, key=lambda m: ORDER.get(m.get("status"), 1))
     ]
     return {"done": True, "passed": passed, "title": say("report_pass" if passed else "report_fail", language, preset=summary.get("preset", "")),

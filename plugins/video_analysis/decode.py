@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from typing import Any
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from av.video.reformatter import VideoReformatter
 from plugins.video_analysis import measures as m
 from plugins.video_analysis.detectors import VAD_RATE, FaceDetector, VoiceActivity, detectors
 from plugins.video_analysis.thresholds import ANALYSIS_SIDE, FACE_SAMPLES_PER_S, MIN_FACE_SAMPLES, SHARPNESS_SIDE
+from plugins.video_analysis.words import advice
 
 SAFE_PLANES = 8  # planar frames with this many channels or more are repacked (samples_of)
 
@@ -46,12 +48,12 @@ PROGRESS_EVERY_FRAMES = 50
 
 
 class Unreadable(Exception):
-    """The file cannot be checked at all: empty, not a video, corrupt beyond reading."""
+    """The file cannot be checked at all: empty, not a video, corrupt beyond reading. It carries
+    why and what to do as a code of words.ADVICE and its values, for the report to say in any language."""
 
-    def __init__(self, reason: str, advice: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.advice = advice
+    def __init__(self, code: str, **values: Any) -> None:
+        super().__init__(advice(code, values))
+        self.code, self.values = code, values
 
 
 @dataclass
@@ -428,11 +430,7 @@ def _open(path: Path) -> av.container.InputContainer:
     try:
         return av.open(str(path), metadata_errors="ignore")
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-        raise Unreadable(
-            f"the file cannot be read as a video ({type(exc).__name__}: {getattr(exc, 'strerror', None) or exc})",
-            "send the video file straight from the camera or phone (MP4, MOV, MKV or WebM); if it was copied or "
-            "uploaded, the copy may be incomplete: send it again",
-        ) from exc
+        raise Unreadable("unreadable_open", error=f"{type(exc).__name__}: {getattr(exc, 'strerror', None) or exc}") from exc
 
 
 def scan_video(
@@ -445,27 +443,17 @@ def scan_video(
     size = path.stat().st_size
     scan = Scan(path=path, size_bytes=size)
     if size == 0:
-        raise Unreadable("the file is empty (0 bytes)", "the upload or copy did not finish: send the video again")
+        raise Unreadable("unreadable_empty")
     container = _open(path)
     with container:
         scan.container = container.format.name
         if scan.container in STILL_IMAGE_FORMATS or scan.container.endswith("_pipe"):
-            raise Unreadable(
-                f"the file is a still image ({container.format.long_name or scan.container}), not a video",
-                "record a video of yourself speaking to the camera for 1 to 5 minutes and send that file",
-            )
+            raise Unreadable("unreadable_still", kind=container.format.long_name or scan.container)
         if not container.streams.video:
-            kind = "only sound" if container.streams.audio else "no picture"
-            raise Unreadable(
-                f"the file holds {kind}: there is no video track",
-                "send a video file in which you are seen speaking to the camera",
-            )
+            raise Unreadable("unreadable_sound_only" if container.streams.audio else "unreadable_no_track")
         video = container.streams.video[0]
         if video.codec_context is None:  # a track whose header was cut off or damaged: no decoder for it
-            raise Unreadable(
-                "the video track's description is missing or damaged, so it cannot be decoded",
-                "the file is damaged or was cut short: export it again as MP4 (H.264 video, AAC sound) and send it",
-            )
+            raise Unreadable("unreadable_no_codec")
         audio = container.streams.audio[0] if container.streams.audio else None
         _describe(scan, container, video, audio)
         fps = scan.average_rate or 25.0
@@ -492,11 +480,7 @@ def scan_video(
                 if worker.error is not None:
                     raise worker.error
     if not scan.times:
-        raise Unreadable(
-            f"no picture could be decoded from the {scan.video_codec or 'unknown'} video track "
-            f"({scan.decode_errors} damaged packets)",
-            "the file is damaged or uses an unusual codec: export it again as MP4 (H.264 video, AAC sound) and send it",
-        )
+        raise Unreadable("unreadable_no_picture", codec=scan.video_codec or "unknown", errors=scan.decode_errors)
     return scan
 
 

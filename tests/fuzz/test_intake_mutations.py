@@ -108,7 +108,7 @@ def assert_report_or_unreadable(report: dict) -> str:
     assert report["verdict"] in ("pass", "fail")
     assert report["measures"], "a report without measures"
     for row in report["measures"]:
-        assert set(row) == {"name", "value", "unit", "status", "advice"}
+        assert set(row) == {"name", "value", "unit", "status", "advice", "advice_code", "advice_values"}
         assert row["status"] == "pass" or row["advice"], f"{row['name']} is {row['status']} with no advice"
     unreadable = [row for row in report["measures"] if row["name"] == UNREADABLE and row["status"] == "fail"]
     if unreadable:

@@ -215,7 +215,7 @@ def test_real_sample_passes_draft_or_fails_for_what_is_true_of_it(sample):
     assert failing(report) == SAMPLE_FAILURES[sample], json.dumps(report, indent=1)
     assert report["verdict"] == ("pass" if not SAMPLE_FAILURES[sample] else "fail")
     for row in report["measures"]:
-        assert set(row) == {"name", "value", "unit", "status", "advice"}
+        assert set(row) == {"name", "value", "unit", "status", "advice", "advice_code", "advice_values"}
         assert (row["status"] == "pass") == (row["advice"] == ""), row
     rows = by_name(report)
     if sample != "silent_speaker_10s.mp4":
@@ -480,3 +480,18 @@ def test_generated_clip_is_checked_without_the_samples(tmp_path):
     report = check_video(write_test_video(tmp_path / "tone.mp4", seconds=1.0), "draft", NO_LIMIT)
     assert {"duration", "face_visible"} <= failing(report)
     assert by_name(report)["audio_track"]["value"] is True and by_name(report)["frame_rate"]["value"] == pytest.approx(25.0)
+
+
+def test_check_command_speaks_chinese(tmp_path):
+    """`--lang zh`: the headline, the measures, their values and the advice in Chinese; the exit code as in English."""
+    from tests.fixtures.media import write_test_video
+
+    video = write_test_video(tmp_path / "short.mp4", seconds=2.0)
+    said = twinforge_check(str(video), "--preset", "draft", "--lang", "zh")
+    assert said.returncode == 1, said.stderr
+    assert "没有通过（draft 标准）" in said.stdout
+    (line,) = [row for row in said.stdout.splitlines() if row.startswith("时长\t")]
+    assert "2.0 秒\t没有通过\t视频只有 2 秒，不到这个分身需要的 15 秒" in line
+    as_json = json.loads(twinforge_check(str(video), "--preset", "draft", "--lang", "zh", "--json").stdout)
+    duration = by_name(as_json)["duration"]
+    assert duration["advice"].startswith("视频只有 2 秒") and duration["advice_code"] == "duration_too_short"

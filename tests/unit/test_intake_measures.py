@@ -4,6 +4,7 @@ sound and speech probabilities, and the thresholds that judge them."""
 from __future__ import annotations
 
 import math
+import string
 from pathlib import Path
 
 import av
@@ -25,6 +26,7 @@ from plugins.video_analysis.decode import (
     upright,
 )
 from plugins.video_analysis.thresholds import PRESETS, PRESETS_ORDER, Limit, limits
+from plugins.video_analysis.words import ADVICE, LANGUAGES, measure_name, row_advice, value_text
 
 rng = np.random.default_rng(7)
 
@@ -272,12 +274,26 @@ def test_presets_are_complete_and_stricter_in_order():
 
 
 def test_advice_quotes_the_numbers():
-    row = judged(
-        "face_size", 90, "px", Limit(fail_below=96, warn_below=160),
-        low="the face is {value} px wide; move closer so that it is at least {target:.0f} px",
-    )
+    row = judged("face_size", 90, "px", Limit(fail_below=96, warn_below=160), low="face_size_low")
     assert row == {
         "name": "face_size", "value": 90, "unit": "px", "status": "fail",
-        "advice": "the face is 90 px wide; move closer so that it is at least 160 px",
+        "advice": "the face is 90 px wide; move closer to the camera, or record at a higher resolution, so that it is at least 160 px",
+        "advice_code": "face_size_low", "advice_values": {"value": 90, "target": 160},
     }
-    assert judged("face_size", 200, "px", Limit(fail_below=96, warn_below=160), low="x")["advice"] == ""
+    assert judged("face_size", 200, "px", Limit(fail_below=96, warn_below=160), low="face_size_low")["advice"] == ""
+
+
+def test_advice_is_said_again_in_chinese_from_its_code():
+    row = judged("face_size", 90, "px", Limit(fail_below=96, warn_below=160), low="face_size_low")
+    assert row_advice(row, "zh") == "脸只有 90 像素宽；请离镜头近一点，或用更高的分辨率录，让脸至少有 160 像素宽"
+    assert row_advice(row, "zh-hans") == row_advice(row, "zh") and row_advice(row, "de") == row["advice"]
+    assert row_advice({"advice": "an older report's words"}, "zh") == "an older report's words"
+    assert (measure_name("face_size", "zh"), measure_name("face_size")) == ("脸的大小", "face size")
+    assert (value_text({"value": True, "unit": ""}, "zh"), value_text({"value": 2.0, "unit": "s"}, "zh")) == ("有", "2.0 秒")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_advice_has_the_same_fields_in_every_language(language):
+    assert set(ADVICE[language]) == set(ADVICE["en"])
+    for code, template in ADVICE[language].items():
+        assert {f for _, f, _, _ in string.Formatter().parse(template) if f} == {f for _, f, _, _ in string.Formatter().parse(ADVICE["en"][code]) if f}, code
