@@ -11,7 +11,7 @@ from aiogram import BaseMiddleware
 from aiogram.types import CallbackQuery, Message, TelegramObject
 
 from bot import state
-from bot.catalogue import say
+from bot.catalogue import FALLBACK, say
 from bot.settings import BotSettings
 
 
@@ -40,11 +40,12 @@ class Access:
 
 
 class AccessMiddleware(BaseMiddleware):
-    """Records the person (chat, language) and lets in only those `Access` allows; in invite mode a
+    """Records the person (chat, and on first contact their language, `default_language` where
+    Telegram's has no catalogue) and lets in only those `Access` allows; in invite mode a
     `/start CODE` is the one message a stranger may send."""
 
-    def __init__(self, access: Access) -> None:
-        self.access = access
+    def __init__(self, access: Access, default_language: str = FALLBACK) -> None:
+        self.access, self.default_language = access, default_language
 
     async def __call__(
         self, handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]], event: TelegramObject, data: dict[str, Any]
@@ -53,7 +54,7 @@ class AccessMiddleware(BaseMiddleware):
         if person is None:
             return None
         chat_id = event.chat.id if isinstance(event, Message) else (event.message.chat.id if event.message else person.id)
-        row = state.remember(person.id, chat_id, person.language_code)
+        row = state.remember(person.id, chat_id, person.language_code, self.default_language)
         data["person"] = row
         if self.access.allows(person.id):
             return await handler(event, data)

@@ -15,13 +15,14 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.filters import ExceptionTypeFilter
 from aiogram.exceptions import TelegramAPIError
-from aiogram.types import BotCommand, ErrorEvent, Message
+from aiogram.types import ErrorEvent, Message
 
 from bot.access import Access, AccessMiddleware
 from bot.acting import ActingFor
 from bot.catalogue import say
 from bot.handlers import routers
 from bot.host_client import HostClient, HostError
+from bot.menu import show_menu
 from bot.notifications import CHART_EVERY_S, Follower
 from bot.progress import Pacer
 from bot.retry import RetryAfter
@@ -62,7 +63,7 @@ async def host_refused(event: ErrorEvent) -> None:
 
 def make_dispatcher(settings: BotSettings, host: HostClient, follower: Follower) -> Dispatcher:
     dispatcher = Dispatcher(host=host, follower=follower, bot_settings=settings)
-    access = AccessMiddleware(Access.from_settings(settings))
+    access = AccessMiddleware(Access.from_settings(settings), settings.language)
     dispatcher.message.outer_middleware(access)
     dispatcher.callback_query.outer_middleware(access)
     dispatcher.message.middleware(ActingFor())
@@ -83,14 +84,6 @@ async def follow_new(follower: Follower, every_s: float) -> None:
         follower.resume()
 
 
-MENU = ("new", "avatars", "status", "cancel", "delete", "privacy", "web", "help")
-
-
-async def show_menu(bot: Bot) -> None:
-    """The commands Telegram lists beside the text box (setMyCommands), so nobody has to know them."""
-    await bot.set_my_commands([BotCommand(command=name, description=say(f"menu_{name}", "en")) for name in MENU])
-
-
 @contextlib.asynccontextmanager
 async def running_bot(settings: BotSettings, host_address: str, max_message_bytes: int, chunk_bytes: int,
                       chart_every_s: float = CHART_EVERY_S, host_settings: Settings | None = None) -> AsyncIterator[RunningBot]:
@@ -107,7 +100,7 @@ async def running_bot(settings: BotSettings, host_address: str, max_message_byte
     async def polling_started() -> None:
         started.set()
         try:
-            await show_menu(bot)
+            await show_menu(bot, settings.language)
         except TelegramAPIError as exc:  # the menu is a convenience: the bot works without it
             log.warning("the command menu was not set: %s", exc)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import state
-from bot.catalogue import say
+from bot.catalogue import LANGUAGES, say
 
 PREFIX = "t:"
 REASONS = ("lips_off", "blurry_mouth", "jitter", "wrong_clip", "other")
@@ -73,3 +73,10 @@ def choose(user_id: int, avatars: list[tuple[str, str]], language: str) -> Inlin
     return InlineKeyboardMarkup(
         inline_keyboard=[[button(user_id, say("use_button", language, name=name), "use", avatar_id)] for avatar_id, name in avatars]
     )
+
+
+def languages(user_id: int) -> InlineKeyboardMarkup:
+    """One button per catalogue, each named in its own language; it concerns the person, not an avatar."""
+    return InlineKeyboardMarkup(inline_keyboard=[[
+        button(user_id, say(f"language_name_{language}", language), "language", "", language) for language in LANGUAGES
+    ]])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
+from bot.catalogue import FALLBACK, language_of
 from bot.models import BotUser, CallbackToken, Consent, FollowedAvatar, StageMessage, WaitingFile
 
 OWNER_PREFIX = "telegram:"
@@ -16,13 +17,19 @@ def owner_of(user_id: int) -> str:
     return f"{OWNER_PREFIX}{user_id}"
 
 
-def remember(user_id: int, chat_id: int, language: str | None) -> BotUser:
-    """The person's row, created on first contact; chat and language follow their latest message."""
-    user, _ = BotUser.get_or_create(user_id=user_id, defaults={"chat_id": chat_id, "language": language or "en"})
-    if user.chat_id != chat_id or (language and user.language != language):
-        user.chat_id, user.language = chat_id, language or user.language
+def remember(user_id: int, chat_id: int, language_code: str | None, default_language: str = FALLBACK) -> BotUser:
+    """The person's row, created on first contact in the language of their Telegram app (or
+    `default_language` where there is no catalogue for it); the chat follows their latest message,
+    the language stays what they have, so a choice made with /language holds."""
+    user, _ = BotUser.get_or_create(user_id=user_id, defaults={"chat_id": chat_id, "language": language_of(language_code, default_language)})
+    if user.chat_id != chat_id:
+        user.chat_id = chat_id
         user.save()
     return user
+
+
+def set_language(user_id: int, language: str) -> None:
+    BotUser.update(language=language).where(BotUser.user_id == user_id).execute()
 
 
 def user(user_id: int) -> BotUser | None:

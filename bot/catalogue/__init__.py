@@ -8,6 +8,17 @@ import importlib
 from functools import lru_cache
 
 FALLBACK = "en"
+LANGUAGES = ("en", "zh")  # those with a catalogue: what /language offers and a Telegram language maps to
+
+
+def language_of(code: str | None, default: str = FALLBACK) -> str:
+    """The catalogue for a Telegram `language_code` (an IETF tag: "zh", "zh-hans", "zh-CN", "zh-hant"
+    all read Chinese; Simplified is what there is), or `default` for a language without one."""
+    base = (code or "").replace("_", "-").split("-")[0].lower()
+    if base in LANGUAGES:
+        return base
+    fallback = default.replace("_", "-").split("-")[0].lower()
+    return fallback if fallback in LANGUAGES else FALLBACK
 
 
 @lru_cache(maxsize=None)

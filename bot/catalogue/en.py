@@ -27,6 +27,7 @@ MESSAGES: dict[str, str] = {
         "/delete: delete your current avatar and everything of it\n"
         "/privacy: what I keep of you, why, and how to delete it\n"
         "/web: a link to the web app, for a video too big to send here, and your avatar's progress\n"
+        "/language: change the language (English / 中文)\n"
         "/help: this list\n\n"
         "Send a video to check it; once your avatar is live, send text or a voice message to hear it speak."
     ),
@@ -67,7 +68,13 @@ MESSAGES: dict[str, str] = {
     "menu_delete": "Delete your avatar and all its data",
     "menu_privacy": "What is kept of you, and deleting it",
     "menu_web": "The web app: send a big video, see the progress",
+    "menu_language": "Change the language: English / 中文",
     "menu_help": "Everything this bot can do",
+    # language
+    "language_ask": "Choose your language:",
+    "language_set": "OK, I will talk to you in English from now on.",
+    "language_name_en": "English",
+    "language_name_zh": "中文",
     # privacy
     "privacy": (
         "What I keep of you, and why:\n"
@@ -210,10 +217,13 @@ MESSAGES: dict[str, str] = {
     "rendering": "Your avatar is speaking…",
     "rendered": "{seconds:.1f} s of video",
     "rendered_text": (
-        "{seconds:.1f} s of video. The voice is a computer's English voice reading your text, not yours: send a voice "
+        "{seconds:.1f} s of video. The voice is {voice} reading your text, not yours: send a voice "
         "message and your avatar speaks it in your own voice."
     ),
+    "voice_name_en": "a computer's English voice",
+    "voice_name_zh": "a computer's Chinese voice",
     "not_live": "Your avatar is not live yet ({reason}). Send a video first, or /status to see where it is.",
+    "not_live_no_address": "no address",
     "no_voice_text": "Send text or a voice message once your avatar is live; /help lists what I do.",
     "render_failed": "Your avatar's service did not render this: {reason}",
     # buttons
@@ -287,7 +297,7 @@ MESSAGES: dict[str, str] = {
     "webapp_no_candidate_advice": "choose one of the clips and covers shown",
     # the web app's talk page
     "webapp_talk_voice": (
-        "Typed text is read by a computer's English voice, not yours. A voice message sent to the bot in the chat is "
+        "Typed text is read by {voice}, not yours. A voice message sent to the bot in the chat is "
         "spoken in your own voice."
     ),
     "webapp_talk_not_live": "Your avatar is not live yet. Once you approve it and it goes live, you can make it talk here.",

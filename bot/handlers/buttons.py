@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import asyncio
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.types import CallbackQuery
 
 from bot import keyboards, state
 from bot.catalogue import say
-from bot.handlers import background, upload
+from bot.handlers import background, language, upload
 from bot.handlers.commands import stages_of
 from bot.handlers.common import ACTIVE, own_avatar
 from bot.host_client import HostClient, HostError
@@ -23,7 +23,7 @@ DELETE_WAIT_S = 60  # how long a deletion waits for the avatar's service to stop
 
 
 
-async def pressed(query: CallbackQuery, person: BotUser, host: HostClient, follower: Follower, bot_settings: BotSettings) -> None:
+async def pressed(query: CallbackQuery, bot: Bot, person: BotUser, host: HostClient, follower: Follower, bot_settings: BotSettings) -> None:
     found = state.token(query.data.removeprefix(keyboards.PREFIX))
     if found is None:
         await query.answer(say("button_expired", person.language), show_alert=True)
@@ -35,6 +35,9 @@ async def pressed(query: CallbackQuery, person: BotUser, host: HostClient, follo
     await query.answer()
     if found.action == "consent":  # about the person, not an avatar
         await upload.agreed(query, person, host, follower, bot_settings)
+        return
+    if found.action == "language":
+        await language.chosen(query, bot, person, found)
         return
     if found.action == "video":  # a video that waits to be stored
         await upload.again(query, person, host, follower, bot_settings, found)

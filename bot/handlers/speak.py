@@ -11,6 +11,7 @@ from bot.catalogue import say
 from bot.handlers.common import current_avatar, own_avatar
 from bot.host_client import HostClient, HostError
 from bot.models import BotUser
+from plugins.tts.languages import language_of
 
 REJECT_OTHER = "reject_other:"
 
@@ -40,7 +41,7 @@ async def speak(message: Message, person: BotUser, host: HostClient, text: str =
         return
     found = await host.endpoint(avatar.avatar_id)
     if not found.HasField("endpoint") or not found.endpoint.grpc_address:
-        await message.answer(say("not_live", person.language, reason=found.reason or "no address"))
+        await message.answer(say("not_live", person.language, reason=found.reason or say("not_live_no_address", person.language)))
         return
     await message.answer(say("rendering", person.language))
     try:
@@ -48,9 +49,14 @@ async def speak(message: Message, person: BotUser, host: HostClient, text: str =
     except HostError as exc:
         await message.answer(say("render_failed", person.language, reason=exc.words))
         return
-    # typed text is spoken by a synthetic voice, not the person's own: say so, and how to get theirs
-    caption = say("rendered_text" if text else "rendered", person.language, seconds=summary.seconds)
+    # typed text is spoken by a synthetic voice, not the person's own: say so, which one, and how to get theirs
+    caption = say("rendered_text" if text else "rendered", person.language, seconds=summary.seconds, voice=voice_name(text, person.language))
     await message.answer_video(BufferedInputFile(video, "avatar.mp4"), caption=caption)
+
+
+def voice_name(text: str, language: str) -> str:
+    """The computer voice that speaks `text` (plugins.tts picks it by the text's own language), named in `language`."""
+    return say(f"voice_name_{language_of(text)}", language)
 
 
 async def anything_else(message: Message, person: BotUser) -> None:

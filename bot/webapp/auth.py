@@ -48,7 +48,7 @@ def identify(request: web.Request, settings: WebAppSettings, now: float) -> Pers
             user = verify(header.removeprefix(SCHEME), settings.bot_token.get_secret_value(), settings.init_data_max_age_s, now)
         except InitDataError as exc:
             raise Refused(403, exc.code, exc.words, exc.advice) from None
-        row = state.user(user.user_id) or state.remember(user.user_id, user.user_id, user.language or None)
+        row = state.user(user.user_id) or state.remember(user.user_id, user.user_id, user.language or None, settings.language)
         return Person(user.user_id, row.language)
     cookie = request.cookies.get(COOKIE, "")
     if not cookie:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.catalogue import say
+from bot.catalogue import language_of, say
+from bot.handlers.speak import voice_name
 from bot.host_client import HostError
 from bot.webapp.api import HOST, owned_avatar, person
 from bot.webapp.auth import Refused
@@ -26,12 +27,12 @@ def talks(request: web.Request) -> Path:
 
 
 async def talk_page(request: web.Request) -> web.Response:
-    """Whether the avatar is live, and which voice speaks typed text."""
+    """Whether the avatar is live, and which voice speaks typed text (the person types in their own language)."""
     language = person(request).language
     avatar = await owned_avatar(request)
     found = await request.app[HOST].endpoint(avatar.avatar_id)
     live = found.HasField("endpoint") and bool(found.endpoint.grpc_address)
-    return web.json_response({"name": avatar.name, "live": live, "voice": say("webapp_talk_voice", language),
+    return web.json_response({"name": avatar.name, "live": live, "voice": say("webapp_talk_voice", language, voice=say(f"voice_name_{language_of(language)}", language)),
                               "words": "" if live else say("webapp_talk_not_live", language), "most": MOST_CHARACTERS})
 
 
@@ -63,7 +64,7 @@ async def speak(request: web.Request) -> web.Response:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{talk_id}.mp4").write_bytes(video)
     return web.json_response({"video": f"/api/talks/{talk_id}", "seconds": summary.seconds,
-                              "caption": say("rendered_text", who.language, seconds=summary.seconds)})
+                              "caption": say("rendered_text", who.language, seconds=summary.seconds, voice=voice_name(text, who.language))})
 
 
 async def talk_video(request: web.Request) -> web.StreamResponse:

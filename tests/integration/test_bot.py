@@ -721,8 +721,8 @@ async def test_delete_asks_first_then_removes_the_avatar_its_files_and_its_butto
         stored = runtime.settings.resolved_data_dir / "blobs" / "avatars" / avatar
         assert any(path.is_file() for path in stored.rglob("*"))
 
-        (menu,) = [json.loads(c.params["commands"]) for c in telegram.calls if c.method == "setMyCommands"]
-        assert [item["command"] for item in menu] == ["new", "avatars", "status", "cancel", "delete", "privacy", "web", "help"]
+        (menu,) = [json.loads(c.params["commands"]) for c in telegram.calls if c.method == "setMyCommands" and "language_code" not in c.params]
+        assert [item["command"] for item in menu] == ["new", "avatars", "status", "cancel", "delete", "privacy", "web", "language", "help"]
         assert all(item["description"] for item in menu)
         telegram.text(ANNA, "/delete")
         asked = await telegram.said_containing(ANNA, "This cannot be undone")
@@ -744,3 +744,56 @@ async def test_delete_asks_first_then_removes_the_avatar_its_files_and_its_butto
         await telegram.said_containing(ANNA, "You have no avatar yet")
     (tmp_path / TRANSCRIPT).write_text(telegram.transcript())
     print(f"transcript: {tmp_path / TRANSCRIPT}")
+
+
+async def test_a_person_whose_telegram_speaks_chinese_is_answered_in_chinese_and_changes_it_with_language(host, runtime, telegram, tmp_path):
+    """From the Telegram app's "zh-hans": /start, /help and the menu in Chinese; /language switches
+    to English and back at once; the intake check's advice reaches the person in Chinese."""
+    telegram.languages[CAROL] = "zh-hans"
+    async with contextlib.AsyncExitStack() as stack, host_channel_aio(host, get_settings()) as channel:
+        await start_plugin(VideoAnalysis(), stack)
+        await wait_registered(host_grpc.HostServiceStub(channel), "video_analysis")
+        await stack.enter_async_context(bot(runtime, host, telegram, allowlist=f"{ANNA},{CAROL}"))
+        telegram.text(CAROL, "/start")
+        await telegram.said_containing(CAROL, "自然地说话 1 到 5 分钟")
+        telegram.text(CAROL, "/help")
+        await telegram.said_containing(CAROL, "/language：切换语言（English / 中文）")
+        menus = {c.params.get("language_code", ""): json.loads(c.params["commands"]) for c in telegram.calls
+                 if c.method == "setMyCommands" and "scope" not in c.params}
+        assert set(menus) == {"", "en", "zh"} and menus[""] == menus["en"]
+        assert [item["command"] for item in menus["zh"]] == [item["command"] for item in menus["en"]] and "language" in [i["command"] for i in menus["zh"]]
+        assert {item["command"]: item["description"] for item in menus["zh"]}["language"] == "切换语言：English / 中文"
+        assert {item["command"]: item["description"] for item in menus["en"]}["help"] == "Everything this bot can do"
+
+        telegram.text(CAROL, "/language")
+        asked = await telegram.said_containing(CAROL, "请选择语言")
+        assert [b["text"] for row in json.loads(asked.params["reply_markup"])["inline_keyboard"] for b in row] == ["English", "中文"]
+        telegram.press(ANNA, button(asked, "English"), "Carol's language button, pressed by Anna")
+        await press_answered(telegram, "meant for someone else", "Anna's press refused")
+        telegram.press(CAROL, button(asked, "English"), "English")
+        await telegram.said_containing(CAROL, "I will talk to you in English from now on")
+        (chat_menu,) = await telegram.wait_for(lambda: [c for c in telegram.calls if c.method == "setMyCommands" and "scope" in c.params],
+                                               "Carol's own menu")
+        assert json.loads(chat_menu.params["scope"]) == {"type": "chat", "chat_id": CAROL}
+        assert json.loads(chat_menu.params["commands"])[0]["description"] == "Start a new avatar"
+        telegram.text(CAROL, "/help")
+        await telegram.said_containing(CAROL, "/language: change the language")
+        assert state.user(CAROL).language == "en"
+        telegram.text(CAROL, "/language")
+        again = await telegram.wait_for(lambda: [c for c in telegram.sent(CAROL) if "Choose your language" in c.params.get("text", "")], "the question in English")
+        telegram.press(CAROL, button(again[0], "中文"), "中文")
+        await telegram.said_containing(CAROL, "以后我都用中文和你说话")
+
+        telegram.text(CAROL, "/new 小李")
+        await telegram.said_containing(CAROL, "新分身“小李”")
+        avatar = avatar_of(CAROL)
+        telegram.document(CAROL, "me.mp4", write_test_video(tmp_path / "me.mp4", seconds=2.0).read_bytes())
+        privacy = await telegram.said_containing(CAROL, "你的视频会一直等到你同意")
+        telegram.press(CAROL, button(privacy, "我同意"), "我同意")
+        await telegram.said_containing(CAROL, "已保存为 小李 的第 1 版")
+        (run,) = [r for r in models.StageRun.select().where(models.StageRun.avatar == avatar)]
+        assert await asyncio.to_thread(jobs.run_stage, run.id) == "failed"
+        report = (await telegram.said_containing(CAROL, "你的视频没有通过检查")).params["text"]
+        assert "❌ 时长：2.0 秒\n   → 视频只有 2 秒，不到这个分身需要的" in report
+        assert "❌ 分辨率：64 像素\n   → 画面是 64x64 像素" in report and "请按上面的建议重新录一段视频" in report
+        await telegram.said_containing(CAROL, "你的视频里的几帧画面（第 1 版）")
