@@ -13,6 +13,7 @@ from aiogram.types import InlineKeyboardMarkup
 from bot import pictures
 from bot.catalogue import say
 from bot.keyboards import button
+from plugins.material_extraction import words
 from twinforge.host.v1 import host_service_pb2 as host_pb
 
 STAGE = "material_extraction"
@@ -56,9 +57,9 @@ def caption(candidate: Candidate, materials: dict, language: str) -> str:
     if candidate.kind == "driving":
         fps = float(materials.get("fps") or 25.0)
         text = say("driving_caption", language, clip=entry["id"], seconds=(entry["stop"] - entry["start"]) / fps, chosen=chosen,
-                   reason=entry.get("reason", ""))
+                   reason=words.reason(entry, candidate.kind, language))
     else:
-        text = say("cover_caption", language, cover=entry["id"], chosen=chosen, reason=entry.get("reason", ""))
+        text = say("cover_caption", language, cover=entry["id"], chosen=chosen, reason=words.reason(entry, candidate.kind, language))
     return text if len(text) <= CAPTION_LIMIT else text[: CAPTION_LIMIT - 1] + "…"
 
 

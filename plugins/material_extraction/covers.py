@@ -18,13 +18,11 @@ import numpy as np
 from plugins.material_extraction.config import Config
 from plugins.material_extraction.measures import FrameMeasures, off_centre, turn
 from plugins.material_extraction.windows import pick_apart
+from plugins.material_extraction.words import TURN_SCALE, cover_reason
 
 WEIGHTS = {"sharp": 0.25, "eyes_open": 0.2, "neutral": 0.2, "centred": 0.15, "facing": 0.1, "still": 0.1}
 SHARP_REFERENCE_PERCENTILE = 90  # as sharp as the video's sharpest tenth scores 1
-TURN_SCALE = 0.3  # a turn (measures.turn) this large or more scores 0 on facing the camera
 MOTION_SCALE = 0.01  # share of the face width per frame that scores 1/e on stillness
-CENTRED_BELOW = 0.1  # of half the frame: what a reason calls centred
-FACING_BELOW = 0.05  # turn: what a reason calls facing the camera
 
 
 def cover_scores(measures: FrameMeasures) -> dict[str, np.ndarray]:
@@ -64,21 +62,8 @@ def propose_covers(measures: FrameMeasures, config: Config) -> list[dict[str, An
         if np.isfinite(measures.motion[frame]):  # unknown right after a frame without a face
             values["head_motion"] = float(measures.motion[frame])
         covers.append({
-            "id": f"c{index}", "frame": frame, "score": round(score, 4), "reason": reason(values, measures),
+            "id": f"c{index}", "frame": frame, "score": round(score, 4), "reason": cover_reason(values, measures.mouth_closed_below),
             "measures": {name: round(value, 5) for name, value in values.items()},
+            "mouth_closed_below": round(measures.mouth_closed_below, 5),  # what the reason compares with, to say it in another language
         })
     return covers
-
-
-def reason(values: dict[str, float], measures: FrameMeasures) -> str:
-    eyes = values["eye_opening_to_median"]
-    eyes_text = "eyes open" if eyes >= 0.85 else "eyes half closed" if eyes >= 0.6 else "eyes closing"
-    mouth_text = "mouth closed" if values["mouth_opening"] < measures.mouth_closed_below else "mouth open"
-    quiet = "silent" if values["speech_probability"] < 0.5 else "mid-speech"
-    centred = "centred" if values["off_centre"] < CENTRED_BELOW else f"{100 * values['off_centre']:.0f} % off centre"
-    turned = values["turn"]
-    facing = "facing the camera" if turned < FACING_BELOW else "turned a little" if turned < TURN_SCALE / 2 else "turned away"
-    return (
-        f"sharp ({values['sharpness_to_median']:.2f}x the video's median), {eyes_text} "
-        f"({eyes:.2f}x the median), {mouth_text}, {quiet}, face {centred} and {facing}"
-    )

@@ -21,12 +21,11 @@ import numpy as np
 from plugins.material_extraction.config import Config
 from plugins.material_extraction.measures import FrameMeasures, picture_gap, pose_gap
 from plugins.material_extraction.windows import pick_apart, window_means
+from plugins.material_extraction.words import SILENT_BELOW, driving_reason
 
 MOTION_SCALE = 0.005  # head motion (share of the face width per frame) that scores 1/e on steadiness
-STILL_BELOW = 0.005  # what a reason calls "still"; up to twice that "fairly still"
 WEIGHTS = {"steady": 0.4, "silent": 0.25, "mouth_closed": 0.2, "eyes_open": 0.15}
 LENGTH_BONUS = 0.1  # the longest clip allowed scores this share more than the shortest
-SILENT_BELOW = 0.05  # speech in less of a clip than this: the clip is called silent
 FEWEST_WANTED = 3  # fewer driving clips than this leave the person little choice: the notes say so
 LOOP_SEARCH_S = 0.5  # where a forward loop's last frame is looked for, before the window's end
 LOOP_POSE = 0.01  # first and last frames' head positions this close (share of the face width)...
@@ -49,8 +48,9 @@ def propose_driving(measures: FrameMeasures, faces: np.ndarray, config: Config) 
         values = {**components(measures, start, stop), **gaps}
         clips.append({
             "id": f"d{index}", "start": start, "stop": stop, "loop": loop, "score": round(score, 4),
-            "reason": reason(values, video_motion, loop),
+            "reason": driving_reason(values, video_motion, loop),
             "measures": {name: round(float(value), 5) for name, value in values.items()},
+            "video_motion": round(video_motion, 5),  # what the reason compares with, to say it in another language
         })
     notes = []
     if 0 < len(clips) < FEWEST_WANTED:
@@ -135,22 +135,3 @@ def loop_mode(measures: FrameMeasures, faces: np.ndarray, start: int, stop: int,
         "loop_pose_gap": pose_gap(measures.points, start, stop - 1, measures.face_width),
         "loop_picture_gap": picture_gap(faces, start, stop - 1),
     }
-
-
-def reason(values: dict[str, float], video_motion: float, loop: str) -> str:
-    motion = values["head_motion"]
-    still = "still" if motion < STILL_BELOW else "fairly still" if motion < 2 * STILL_BELOW else "moving"
-    speech = values["speech_share"]
-    parts = [
-        f"{values['duration_s']:.1f} s with the head {still} ({100 * motion:.2f} % of the face per frame, "
-        f"the video's average {100 * video_motion:.2f} %)",
-        "silent" if speech < SILENT_BELOW else f"speech in {100 * speech:.0f} % of it",
-        f"the mouth closed {100 * values['mouth_closed_share']:.0f} % of the time",
-        f"the eyes open {100 * values['eyes_open_share']:.0f} %",
-    ]
-    text = ", ".join(parts[:-1]) + f" and {parts[-1]}"
-    if loop == "forward":
-        text += f"; loops forward (its last frame is {100 * values['loop_pose_gap']:.1f} % of the face from its first)"
-    else:
-        text += "; loops forth and back"
-    return text

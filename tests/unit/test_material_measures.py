@@ -32,6 +32,7 @@ from plugins.material_extraction.measures import (
     measure,
     mouth_opening,
 )
+from plugins.material_extraction import words
 from plugins.material_extraction.windows import merged, pick_apart, window_means
 from plugins.media.audio import write_wav
 from plugins.sdk.errors import StageFailed
@@ -208,6 +209,19 @@ def test_cover_is_sharp_open_eyed_and_frontal(calm_video):
     for phrase in ("eyes open", "mouth closed", "silent", "face centred", "facing the camera"):
         assert phrase in covers[0]["reason"]
     assert not any(BLINK[0] <= cover["frame"] < SOFT[1] for cover in covers)
+
+
+def test_the_reasons_are_said_again_in_chinese_from_what_a_proposal_keeps(calm_video):
+    measures, faces = calm_video
+    clip = propose_driving(measures, faces, Config())[0][0]
+    cover = propose_covers(measures, Config(cover_count=3, cover_spacing_s=1.0))[0]
+    assert words.reason(clip, "driving") == clip["reason"] and words.reason(cover, "cover") == cover["reason"]
+    said = words.reason(clip, "driving", "zh-hans")
+    assert said.startswith(f"{clip['measures']['duration_s']:.1f} 秒，头很稳") and "没有说话" in said and "从头循环播放" in said
+    said = words.reason(cover, "cover", "zh")
+    assert all(phrase in said for phrase in ("眼睛睁着", "嘴巴闭着", "没在说话", "脸在画面中间", "面对镜头"))
+    older = {key: value for key, value in clip.items() if key != "video_motion"}
+    assert words.reason(older, "driving", "zh") == clip["reason"]  # made before it kept what the words need
 
 
 def test_test_clips_take_speech_within_the_share(calm_video):
