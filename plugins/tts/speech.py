@@ -1,5 +1,6 @@
 """`speak`: one text to one WAV file, with the engine the operator chose (TWINFORGE_TTS_ENGINE) or
-the best one installed, and every way it can go wrong said in words a person can act on."""
+the best one installed (espeak-ng's Mandarin voice for a Chinese text, which piper cannot read),
+and every way it can go wrong said in words a person can act on."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from plugins.sdk.errors import StageFailed
 from plugins.tts.engines import espeak_installed, piper_installed, speak_espeak, speak_piper
+from plugins.tts.languages import ESPEAK_VOICES, language_of
 
 ENGINES = ("auto", "piper", "espeak")
 # About two and a half minutes of speech: a chat message, not a book. Longer texts would make the
@@ -51,13 +53,18 @@ def speak(text: str, folder: Path, engine: str = "auto") -> Path:
             "text_too_long", f"the text has {len(text)} characters; at most {MAX_CHARACTERS} are spoken at once",
             "split it into shorter messages",
         )
-    chosen = resolve_engine(engine)
+    language = language_of(text)
+    # piper's one voice is English: a Chinese text goes to espeak-ng's Mandarin voice whatever the engine
+    chosen = resolve_engine("espeak" if language != "en" else engine)
     folder.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(prefix=f"speech-{chosen}-", suffix=".wav", dir=folder)
     os.close(handle)
     path = Path(name)
     try:
-        (speak_piper if chosen == "piper" else speak_espeak)(text, path)
+        if chosen == "piper":
+            speak_piper(text, path)
+        else:
+            speak_espeak(text, path, voice=ESPEAK_VOICES[language])
     except BaseException:
         path.unlink(missing_ok=True)
         raise

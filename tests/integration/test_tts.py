@@ -20,7 +20,8 @@ from host.storage.local import LocalBlobStore
 from plugins.lipsync.sync_measure import speech_frames
 from plugins.media.audio import SAMPLE_RATE, read_audio
 from plugins.sdk.errors import StageFailed
-from plugins.tts.engines import piper_installed, piper_voice
+from plugins.tts.engines import piper_installed, piper_voice, speak_espeak
+from plugins.tts.languages import language_of
 from plugins.tts.server import OUTPUT_KIND, OUTPUT_NAME, Tts
 from plugins.tts.speech import MAX_CHARACTERS, speak
 from tests.fixtures.services import require_samples
@@ -54,6 +55,21 @@ def test_speech_grows_with_the_text(tmp_path):
     short = read_audio(speak("Hello there.", tmp_path, "espeak")).size
     long = read_audio(speak(" ".join([SENTENCE] * 3), tmp_path, "espeak")).size
     assert long > 5 * short
+
+
+def test_chinese_text_is_spoken_by_the_mandarin_voice(tmp_path):
+    """A Chinese text goes to espeak-ng's `cmn` voice whatever engine was asked for (piper's voice is
+    English only); the English voice would spell each character out as "Chinese letter", much longer."""
+    text = "你好，这是我的数字分身在说话。"
+    assert (language_of(text), language_of("Hello, 你好"), language_of(SENTENCE)) == ("zh", "zh", "en")
+    path = speak(text, tmp_path, "auto")
+    assert path.name.startswith("speech-espeak-") and wav_facts(path) == (1, 22050)
+    samples = read_audio(path)
+    assert 1.5 < samples.size / SAMPLE_RATE < 8.0
+    assert float(np.sqrt(np.mean(samples.astype(np.float64) ** 2))) > 0.01 and speech_share(path) > 0.5
+    spelled = tmp_path / "spelled.wav"
+    speak_espeak(text, spelled, voice="en-us")
+    assert read_audio(spelled).size > 1.5 * samples.size
 
 
 @pytest.mark.skipif(not piper_installed(), reason="piper is not installed: the optional `tts` extra (pip install 'twinforge[tts]')")
