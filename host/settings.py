@@ -117,6 +117,19 @@ class Settings(BaseSettings):
     webapp_session_ttl_s: float = Field(7 * 86400.0, gt=0, description="How long a browser stays signed in after a login link.")
     webapp_chunk_bytes: int = Field(8 * 1024 * 1024, ge=64 * 1024, description="Size of the pieces the upload page sends; the web app takes pieces up to twice this.")
     tts_engine: str = Field("auto", description="Text to speech: piper (optional extra), espeak (espeak-ng) or auto (piper when installed).")
+    live_sessions: int = Field(
+        2, ge=0, description="Live (WebRTC) conversations one inference service holds at once; the next is refused in words "
+        "(2 measured on 2 cores at 256 px with the draft model, bench/live.py; 0 turns live talk off).",
+    )
+    brain_url: str = Field("", description="An OpenAI-compatible chat endpoint (its base, e.g. http://127.0.0.1:8000/v1) that writes the live "
+                           "avatar's replies; empty: the avatar says what was typed.")
+    brain_model: str = Field("", description="The model the chat endpoint is asked for (its `model` field).")
+    brain_api_key: SecretStr = Field(SecretStr(""), description="Bearer token for the chat endpoint; empty sends none.")
+    brain_prompt: str = Field(
+        "You are the person in this video, talking live. Answer in one to three short spoken sentences, without lists or markup.",
+        description="The system message the chat endpoint gets before the conversation.",
+    )
+    brain_timeout_s: float = Field(20.0, gt=0, description="How long a reply from the chat endpoint may take before the avatar says it could not think of one.")
 
     @property
     def resolved_data_dir(self) -> Path:

@@ -12,20 +12,26 @@ from plugins.sdk.errors import Cancelled, StageFailed
 # What the caller sent is wrong: the message says what to send instead.
 INVALID_REQUEST = frozenset({
     "no_input", "audio_unreadable", "audio_empty", "audio_too_long", "empty_text", "text_too_long",
-    "bad_background", "no_cutout", "bad_jpeg_quality",
+    "bad_background", "no_cutout", "bad_jpeg_quality", "bad_offer",
 })
 TOO_LARGE = "request_too_large"
-BUSY = "busy"
+BUSY = frozenset({"busy", "live_full"})  # no room now: retry later, or another replica
+NOT_FOUND = frozenset({"unknown_session"})
+UNAVAILABLE = frozenset({"live_off", "brain_unreachable", "brain_refused"})
 NO_SPEECH_ENGINE = frozenset({"tts_engine_missing", "unknown_tts_engine"})
 
 
 def grpc_status(error: StageFailed) -> grpc.StatusCode:
     if error.code in INVALID_REQUEST or error.code == TOO_LARGE:
         return grpc.StatusCode.INVALID_ARGUMENT
-    if error.code == BUSY:
+    if error.code in BUSY:
         return grpc.StatusCode.RESOURCE_EXHAUSTED
     if error.code in NO_SPEECH_ENGINE:
         return grpc.StatusCode.FAILED_PRECONDITION
+    if error.code in NOT_FOUND:
+        return grpc.StatusCode.NOT_FOUND
+    if error.code in UNAVAILABLE:
+        return grpc.StatusCode.UNAVAILABLE
     return grpc.StatusCode.INTERNAL
 
 
@@ -34,10 +40,14 @@ def http_status(error: StageFailed) -> HTTPStatus:
         return HTTPStatus.BAD_REQUEST
     if error.code == TOO_LARGE:
         return HTTPStatus.REQUEST_ENTITY_TOO_LARGE
-    if error.code == BUSY:
+    if error.code in BUSY:
         return HTTPStatus.TOO_MANY_REQUESTS
     if error.code in NO_SPEECH_ENGINE:
         return HTTPStatus.NOT_IMPLEMENTED
+    if error.code in NOT_FOUND:
+        return HTTPStatus.NOT_FOUND
+    if error.code in UNAVAILABLE:
+        return HTTPStatus.SERVICE_UNAVAILABLE
     return HTTPStatus.INTERNAL_SERVER_ERROR
 
 
@@ -48,7 +58,7 @@ def outcome(error: BaseException | None) -> str:
     if isinstance(error, StageFailed):
         if error.code in INVALID_REQUEST or error.code == TOO_LARGE:
             return "invalid"
-        return "busy" if error.code == BUSY else "failed"
+        return "busy" if error.code in BUSY else "failed"
     return "cancelled" if isinstance(error, (GeneratorExit, Cancelled)) else "error"
 
 

@@ -1,6 +1,11 @@
 """The HTTP front door, for curl and for probes: GET /healthz, GET /metrics (Prometheus text),
 POST /render (an audio body, Content-Type audio/* or application/octet-stream, or JSON
-{"text": ..., "background": "#RRGGBB"}; ?background=%23RRGGBB with audio) answered with video/mp4.
+{"text": ..., "background": "#RRGGBB"}; ?background=%23RRGGBB with audio) answered with video/mp4; and
+the live conversation (plugins/inference/live.py): GET /live (sessions open and the most), POST
+/live/offer (a WebRTC offer {"sdp", "type"} answered with {"sdp", "type", "session"}), POST
+/live/<session>/say (JSON {"text"} or a recording, answered 202), GET /live/<session> (its
+timing so far) and DELETE /live/<session>. The live calls run on the service's event loop, where
+the peer connections live.
 
 Errors are JSON {"code", "message", "advice"} with the status plugins/inference/errors.py gives
 their code. The stdlib's threading server: one thread per request, the Avatar's render slot
@@ -23,6 +28,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from plugins.inference.avatar import Avatar
 from plugins.inference.errors import TOO_LARGE, http_status, unexpected
+from plugins.inference.live import LiveSessions
 from plugins.inference.speech import ACCEPTED, Speech
 from plugins.sdk.errors import StageFailed
 
@@ -32,9 +38,10 @@ log = logging.getLogger(__name__)
 class InferenceHTTPServer(ThreadingHTTPServer):
     daemon_threads = True  # a render in progress does not hold the process at shutdown
 
-    def __init__(self, address: tuple[str, int], avatar: Avatar, max_request_bytes: int, scratch: Path | None = None) -> None:
+    def __init__(self, address: tuple[str, int], avatar: Avatar, max_request_bytes: int, scratch: Path | None = None,
+                 live: LiveSessions | None = None) -> None:
         super().__init__(address, Handler)
-        self.avatar, self.max_request_bytes, self.scratch = avatar, max_request_bytes, scratch
+        self.avatar, self.max_request_bytes, self.scratch, self.live = avatar, max_request_bytes, scratch, live
         self.serving = threading.Event()
 
 
@@ -70,12 +77,21 @@ class Handler(BaseHTTPRequestHandler):
             self.reply(HTTPStatus.OK, generate_latest(self.server.avatar.metrics.registry), CONTENT_TYPE_LATEST)
         elif path == "/describe":
             self.reply(HTTPStatus.OK, json.dumps(self.server.avatar.describe()).encode(), "application/json")
+        elif path == "/live" or path.startswith("/live/"):
+            self.live("GET", path, b"")
         else:
-            self.failed(StageFailed("not_found", f"there is nothing at {path}", "use GET /healthz, /metrics, /describe or POST /render"), HTTPStatus.NOT_FOUND)
+            self.failed(StageFailed("not_found", f"there is nothing at {path}", "use GET /healthz, /metrics, /describe, /live or POST /render"), HTTPStatus.NOT_FOUND)
+
+    def do_DELETE(self) -> None:
+        path = urlsplit(self.path).path
+        if path.startswith("/live/"):
+            self.live("DELETE", path, b"")
+        else:
+            self.failed(StageFailed("not_found", f"there is nothing to DELETE at {path}", "DELETE /live/<session> ends a live conversation"), HTTPStatus.NOT_FOUND)
 
     def do_POST(self) -> None:
         url = urlsplit(self.path)
-        if url.path != "/render":
+        if url.path != "/render" and not url.path.startswith("/live/"):
             self.failed(StageFailed("not_found", f"there is nothing to POST at {url.path}", "POST the audio or the text to /render"), HTTPStatus.NOT_FOUND)
             return
         length = int(self.headers.get("Content-Length") or 0)
@@ -87,6 +103,9 @@ class Handler(BaseHTTPRequestHandler):
             ))
             return
         body = self.rfile.read(length)
+        if url.path.startswith("/live/"):
+            self.live("POST", url.path, body)
+            return
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         try:
             speech = speech_of(content_type, body, parse_qs(url.query))
@@ -104,6 +123,41 @@ class Handler(BaseHTTPRequestHandler):
             self.failed(exc)
         except Exception as exc:
             log.exception("render failed")
+            self.failed(unexpected(exc))
+
+    def live(self, method: str, path: str, body: bytes) -> None:
+        """The live conversation's calls, answered with JSON."""
+        sessions = self.server.live
+        parts = path.strip("/").split("/")
+        try:
+            if sessions is None:
+                raise StageFailed("live_off", "this service does not hold live conversations", "start it with TWINFORGE_LIVE_SESSIONS above 0")
+            if method == "GET" and parts == ["live"]:
+                self.reply(HTTPStatus.OK, json.dumps(sessions.describe()).encode(), "application/json")
+            elif method == "POST" and parts == ["live", "offer"]:
+                offer = json.loads(body or b"{}")
+                if not isinstance(offer, dict):
+                    raise ValueError("not an object")
+                self.reply(HTTPStatus.OK, json.dumps(sessions.call(sessions.open(offer))).encode(), "application/json")
+            elif method == "POST" and len(parts) == 3 and parts[2] == "say":
+                content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+                speech = speech_of(content_type, body, {})
+                answer = sessions.call(sessions.say(parts[1], speech.text, speech.audio))
+                self.reply(HTTPStatus.ACCEPTED, json.dumps(answer).encode(), "application/json")
+            elif method == "GET" and len(parts) == 2:
+                self.reply(HTTPStatus.OK, json.dumps(sessions.call(sessions.stats(parts[1]))).encode(), "application/json")
+            elif method == "DELETE" and len(parts) == 2:
+                sessions.call(sessions.close(parts[1]))
+                self.reply(HTTPStatus.OK, json.dumps({"session": parts[1], "closed": True}).encode(), "application/json")
+            else:
+                self.failed(StageFailed("not_found", f"there is no {method} {path}",
+                                        "POST /live/offer, POST /live/<session>/say, GET or DELETE /live/<session>"), HTTPStatus.NOT_FOUND)
+        except ValueError as exc:
+            self.failed(StageFailed("bad_offer", f"the body is not a JSON object: {exc}", 'send {"sdp": ..., "type": "offer"}'))
+        except StageFailed as exc:
+            self.failed(exc)
+        except Exception as exc:
+            log.exception("live call failed")
             self.failed(unexpected(exc))
 
     def failed(self, error: StageFailed, status: HTTPStatus | None = None) -> None:

@@ -1,6 +1,7 @@
 """The service's Prometheus metrics, in a registry of its own (GET /metrics serves exactly these).
 
-`kind` is the front door: render (gRPC Render), stream (gRPC StreamFrames) or http (POST /render);
+`kind` is the front door: render (gRPC Render), stream (gRPC StreamFrames), http (POST /render) or
+live (an answer in a WebRTC conversation);
 `outcome` is ok, invalid (the request was wrong), busy (no render slot), failed, cancelled or error.
 """
 
@@ -34,6 +35,16 @@ class Metrics:
             buckets=FIRST_FRAME_BUCKETS, registry=self.registry,
         )
         self.in_flight = Gauge("twinforge_inference_renders_in_flight", "Requests being served, waiting ones included.", registry=self.registry)
+        self.live_sessions = Gauge("twinforge_inference_live_sessions", "Live (WebRTC) conversations open now.", registry=self.registry)
+        self.live_refused = Counter("twinforge_inference_live_refused", "Live conversations refused because the service held its most.", registry=self.registry)
+        self.live_first_frame = Histogram(
+            "twinforge_inference_live_first_frame_seconds", "From a question reaching the service to the first frame of its answer being sent.",
+            buckets=FIRST_FRAME_BUCKETS, registry=self.registry,
+        )
+        self.live_late_frames = Counter(
+            "twinforge_inference_live_late_frames", "Frames of a live answer not ready when due (the picture held, the answer delayed by one frame).",
+            registry=self.registry,
+        )
 
     @contextmanager
     def tracked(self, kind: str) -> Iterator[None]:

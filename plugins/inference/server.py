@@ -6,8 +6,8 @@ a port that answers belongs to a service that can render; a damaged bundle ends 
 exit code 1 and says why. Then gRPC (InferenceService and grpc.health.v1, SERVING) and HTTP start,
 and where they listen is printed as one JSON line on stdout and written to --ready-file:
 {"grpc": "host:port", "http": "host:port", "pid": N} (port 0 picks a free port: read them there).
-SIGTERM or SIGINT: health turns NOT_SERVING, HTTP stops, running calls get SHUTDOWN_GRACE_S to
-finish, and the ports are free when the process exits.
+SIGTERM or SIGINT: health turns NOT_SERVING, HTTP stops, live conversations are closed, running
+calls get SHUTDOWN_GRACE_S to finish, and the ports are free when the process exits.
 """
 
 from __future__ import annotations
@@ -27,9 +27,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from host.logs import configure_logging
 from host.ports import GRPC_OPTIONS, PortInUse, add_port, ensure_free
-from host.settings import get_settings
+from host.settings import Settings, get_settings
 from plugins.inference.avatar import Avatar
+from plugins.inference.brain import Brain
 from plugins.inference.http_app import InferenceHTTPServer
+from plugins.inference.live import LiveSessions
 from plugins.inference.metrics import Metrics
 from plugins.inference.service import InferenceServicer
 from plugins.sdk.errors import StageFailed
@@ -48,8 +50,14 @@ def write_ready(path: Path, ready: dict) -> None:
     partial.replace(path)
 
 
-async def serve(avatar: Avatar, host: str, grpc_port: int, http_port: int, max_request_bytes: int, ready_file: Path | None) -> None:
+def brain_of(settings: Settings) -> Brain:
+    return Brain(settings.brain_url, settings.brain_model, settings.brain_api_key.get_secret_value(), settings.brain_prompt, settings.brain_timeout_s)
+
+
+async def serve(avatar: Avatar, host: str, grpc_port: int, http_port: int, max_request_bytes: int, ready_file: Path | None,
+                settings: Settings | None = None) -> None:
     """Serves until SIGTERM or SIGINT."""
+    settings = settings or get_settings()
     ensure_free("the inference service's HTTP API", f"{host}:{http_port}", "--http-port")
     server = grpc.aio.server(
         options=[("grpc.max_receive_message_length", max_request_bytes), ("grpc.max_send_message_length", max_request_bytes), *GRPC_OPTIONS]
@@ -61,7 +69,8 @@ async def serve(avatar: Avatar, host: str, grpc_port: int, http_port: int, max_r
     await server.start()
     await health.set("", health_pb2.HealthCheckResponse.SERVING)
     await health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
-    web = InferenceHTTPServer((host, http_port), avatar, max_request_bytes)
+    live = LiveSessions(avatar, settings.live_sessions, brain_of(settings), asyncio.get_running_loop())
+    web = InferenceHTTPServer((host, http_port), avatar, max_request_bytes, live=live)
     web_thread = threading.Thread(target=web.serve_forever, name="http", daemon=True)
     web_thread.start()
     web.serving.set()
@@ -80,6 +89,7 @@ async def serve(avatar: Avatar, host: str, grpc_port: int, http_port: int, max_r
     await health.enter_graceful_shutdown()
     await asyncio.to_thread(web.shutdown)
     web.server_close()
+    await live.close_all()
     await server.stop(SHUTDOWN_GRACE_S)
 
 
@@ -101,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot serve the avatar: {exc.message}\n  advice: {exc.advice}", file=sys.stderr)
         return 1
     try:
-        asyncio.run(serve(avatar, args.host, args.grpc_port, args.http_port, settings.max_message_bytes, args.ready_file))
+        asyncio.run(serve(avatar, args.host, args.grpc_port, args.http_port, settings.max_message_bytes, args.ready_file, settings))
     except PortInUse as exc:
         print(f"cannot serve the avatar: {exc}", file=sys.stderr)
         return 1
