@@ -16,10 +16,11 @@ quality_eval (the picture, and the one verdict; docs/evaluation.md).
 Printed per recording: each sub-model's time and held-out figures; the whole graph's time against
 the budget (10 minutes for a 60-s recording, 6 for a 20-s one, on 2 cores); per clip of the round
 the render's sync confidence and offset against the floor's and the real recording's, its lip
-motion, sharpness, lip distance, mouth SSIM and PSNR against their baselines; the verdict with
-every rule that failed. With --keep, the renders, the model files and `mouths_<clip>.png` (the
-mouth of every 25th frame of the own test clip at the video's own resolution: real | render |
-floor, side by side, to look at) stay in DIR/<recording>; --reuse takes the preprocessing, the
+motion, sharpness, lip distance, mouth SSIM and PSNR against their baselines (the own clip's lip
+distance also against a frozen mouth and the person's mean shape); the verdict with every rule
+that failed. With --keep, the renders, the model files and `mouths_<clip>.png` (the mouth of
+every 25th frame of the own test clip at the video's own resolution: real | render | floor, side
+by side, to look at) stay in DIR/<recording>; --reuse takes the preprocessing, the
 materials and the model files found there again (except the sub-models named by --retrain and
 those that depend on them), so that one sub-model can be changed and measured alone.
 
@@ -218,6 +219,19 @@ def clip_rows(made: dict) -> list[str]:
     return lines
 
 
+def lip_distance_baselines(own: dict, real: np.ndarray, floor: np.ndarray) -> str:
+    """The own clip's lip distance (LMD, % of the eye distance) against two mouths that know nothing
+    of the sound, beside the floor's: the driving clip's first mouth held still (a frozen mouth) and
+    the driving clip's mean lips held still (the person's mean shape). An average mouth scores a
+    good distance to any real one; a model has learnt shapes only where it beats both."""
+    found = np.isfinite(floor).all(axis=(1, 2))
+    frozen = np.repeat(floor[np.argmax(found)][None], len(real), axis=0)
+    mean = np.repeat(np.nanmean(floor[found], axis=0)[None], len(real), axis=0)
+    render, driving = (own.get(role) or {} for role in ("render", "floor"))
+    return (f"lip distance on {own['id']}: render {number(render.get('lmd'), 2)}, floor {number(driving.get('lmd'), 2)}, "
+            f"frozen mouth {number(measures.lmd(frozen, real), 2)}, mean shape {number(measures.lmd(mean, real), 2)}")
+
+
 def mouths_side_by_side(real: list[np.ndarray], render: list[np.ndarray], floor: list[np.ndarray], path: Path) -> None:
     """A picture of mouth squares, one row per frame: real | render | floor."""
     rows = []
@@ -303,7 +317,8 @@ def bench_video(name: str, preset: str, out: Path, reuse: bool, retrain: tuple[s
         for (clip_id, role), path in renders.items():
             shutil.copyfile(path, out / f"{clip_id}_{role}.mp4")
         own = next(clip for clip in made["clips"] if clip["kind"] == "own")
-        real_frames = (rgb for _, rgb in read_frames(video, int(own["start"]), int(own["stop"])))
+        real_frames = [rgb for _, rgb in read_frames(video, int(own["start"]), int(own["stop"]))]
+        click.echo(lip_distance_baselines(own, measures.track(real_frames).lips, measures.track(frames_of(renders[(own["id"], "floor")])).lips))
         mouths_side_by_side(mouth_squares(real_frames, MOUTH_EVERY), mouth_squares(frames_of(renders[(own["id"], "render")]), MOUTH_EVERY),
                             mouth_squares(frames_of(renders[(own["id"], "floor")]), MOUTH_EVERY), out / f"mouths_{own['id']}.png")
         return {"video": name, "seconds": seconds, "training_s": training_s if len(took) == len(ORDER) else None, "budget": budget, "report": made}
