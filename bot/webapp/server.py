@@ -12,7 +12,7 @@ from aiohttp import web
 
 from bot.access import Access
 from bot.host_client import HostClient
-from bot.webapp import api, materials, pages, review, talk
+from bot.webapp import api, live, materials, pages, review, talk
 from bot.webapp.auth import authentication
 from bot.webapp.media import MEDIA, MediaCache
 from bot.webapp.settings import WebAppSettings
@@ -40,6 +40,7 @@ def make_app(settings: WebAppSettings, host: HostClient, access: Access) -> web.
     review.routes(app)
     materials.routes(app)
     talk.routes(app)
+    live.routes(app)
 
     async def stop_background(app: web.Application) -> None:
         await app[api.FINISHER].stop()
