@@ -1,0 +1,51 @@
+"""The web app's side of talking live, against the real host: the page is served, and the offer route
+finds the avatar's endpoint for its owner only, refusing in words (never with the service's address)
+an avatar that is not live, a service that does not answer, another person's avatar and a body that
+is no offer. The conversation itself is in tests/e2e/test_live_browser.py."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+
+from host import deployments, handlers
+from tests.fixtures.webapp import ANNA, BEN, signed, webapp
+from tests.integration.test_bot import closed_port
+from tests.integration.test_deploy_api import finished
+from tests.integration.test_webapp import anna_with_an_avatar
+
+OFFER = {"sdp": "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n", "type": "offer"}
+
+
+async def answer(response: aiohttp.ClientResponse) -> tuple[int, dict]:
+    return response.status, await response.json()
+
+
+async def test_the_live_route_reaches_only_the_owners_live_avatar_and_refuses_in_words(host, runtime, tmp_path):
+    async with webapp(host, tmp_path / "web") as running, aiohttp.ClientSession(running.url) as client:
+        page = await client.get("/live")
+        assert page.status == 200 and "live.js" in await page.text()
+        avatar = await asyncio.to_thread(anna_with_an_avatar, runtime)
+        base = f"/api/avatars/{avatar}/live"
+        status, body = await answer(await client.get(base, headers=signed(ANNA)))
+        assert status == 200 and body == {"name": "Anna", "live": False, "words": body["words"]} and "not live yet" in body["words"]
+        status, refused = await answer(await client.post(base, json=OFFER, headers=signed(ANNA)))
+        assert status == 409 and refused["error"] == "not_live" and "Go live" in refused["advice"]
+        status, refused = await answer(await client.post(base, json=OFFER, headers=signed(BEN)))
+        assert status == 403 and refused["error"] == "not_yours"
+        assert (await client.post(base, json=OFFER)).status == 401
+
+        port = closed_port()
+        with runtime.uow() as uow:
+            run = handlers.submit_stage(uow, avatar, deployments.DEPLOYMENT, [], {"target": "local"}, {deployments.DEPLOYMENT}, 0)
+        await asyncio.to_thread(finished, runtime, run, {"endpoint": {"target": "local", "grpc_address": f"127.0.0.1:{closed_port()}",
+                                                                      "http_address": f"127.0.0.1:{port}"}})
+        status, body = await answer(await client.get(base, headers=signed(ANNA)))
+        assert body["live"] and body["words"] == ""
+        status, refused = await answer(await client.post(base, json={"sdp": "x"}, headers=signed(ANNA)))
+        assert status == 400 and refused["error"] == "bad_offer"
+        status, refused = await answer(await client.post(base, json=OFFER, headers=signed(ANNA)))
+        assert status == 503 and refused["error"] == "service_down" and "127.0.0.1" not in refused["message"] + refused["advice"]
+        status, refused = await answer(await client.delete(f"{base}/no", headers=signed(ANNA)))
+        assert status == 404 and refused["error"] == "unknown_session"
