@@ -21,6 +21,11 @@ def language_of(code: str | None, default: str = FALLBACK) -> str:
     return fallback if fallback in LANGUAGES else FALLBACK
 
 
+def messages(language: str) -> dict[str, str]:
+    """Every message of `language`'s catalogue by key (empty for a language without one)."""
+    return _messages(language.split("-")[0].lower())
+
+
 @lru_cache(maxsize=None)
 def _messages(language: str) -> dict[str, str]:
     try:

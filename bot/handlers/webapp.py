@@ -21,7 +21,7 @@ async def web(message: Message, person: BotUser) -> None:
     token = issue_login_token(person.user_id, settings.webapp_login_ttl_s)
     markup = None
     if address.startswith("https://"):
-        markup = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text=say("webapp_open", person.language), web_app=WebAppInfo(url=f"{address}/"))]])
+        markup = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text=say("webapp_open", person.language), web_app=WebAppInfo(url=f"{address}/?lang={person.language}"))]])
     await message.answer(say("webapp_login", person.language, minutes=f"{settings.webapp_login_ttl_s / 60:g}", url=f"{address}/login?token={token}"),
                          reply_markup=markup)
 

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from bot import state
-from bot.catalogue import say
+from bot.catalogue import language_of, say
 from bot.handlers.common import current_avatar, own_avatar
 from bot.handlers.privacy import statement
 from bot.handlers.upload import in_production
@@ -72,6 +72,7 @@ async def me(request: web.Request) -> web.Response:
     agreed = state.agreed_at(who.user_id)
     limit = request.app[SETTINGS].max_video_bytes
     return web.json_response({
+        "language": language_of(who.language, request.app[SETTINGS].language),
         "agreed": agreed is not None,
         "privacy": None if agreed else statement(who.language),
         "avatar": {"id": avatar.avatar_id, "name": avatar.name, "in_production": in_production(avatar)} if avatar else None,

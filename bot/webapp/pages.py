@@ -1,16 +1,21 @@
-"""The pages: one HTML page (upload and progress are its two views) and its script and styles,
-served from the package as they are (no build step, nothing fetched from elsewhere), and the
-one-time login link, which turns into a session cookie."""
+"""The pages: one HTML page (its views: upload, progress, clips, review, talk) with its words filled
+in from the catalogue in the person's language, its script and styles served from the package as
+they are (no build step, nothing fetched from elsewhere), and the one-time login link, which turns
+into a session cookie."""
 
 from __future__ import annotations
 
 import html
+import json
+import re
 import time
 from pathlib import Path
 
 from aiohttp import web
 
-from bot.webapp.login import COOKIE, consume_login_token, session_cookie
+from bot import state
+from bot.catalogue import FALLBACK, language_of, messages, say
+from bot.webapp.login import COOKIE, SessionError, consume_login_token, session_cookie, session_user
 from bot.webapp.settings import WebAppSettings
 
 STATIC = Path(__file__).parent / "static"
@@ -19,8 +24,38 @@ SETTINGS = web.AppKey("page_settings", WebAppSettings)
 POLICY = "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; object-src 'none'; base-uri 'none'"
 
 
-async def index(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+PAGE_WORDS = "page_"  # the catalogue keys of the page's own words, which the script reads too
+
+
+def page_language(request: web.Request, settings: WebAppSettings) -> str:
+    """The signed-in person's language where the session cookie names them; else the one the link
+    asked for (`?lang=`, the bot's Open the app button gives the person's), else the browser's."""
+    cookie = request.cookies.get(COOKIE, "")
+    if cookie:
+        try:
+            row = state.user(session_user(cookie, settings.session_key, time.time()))
+        except SessionError:
+            row = None
+        if row is not None:
+            return language_of(row.language, settings.language)
+    asked = request.query.get("lang") or request.headers.get("Accept-Language", "").split(",")[0].split(";")[0].strip()
+    return language_of(asked, settings.language)
+
+
+def page(language: str) -> str:
+    """index.html with its words from the catalogue in `language`, and all the page's words as JSON
+    for the script: the catalogue is the one source of what the page says."""
+    own = messages(language)  # templates, unfilled: the script fills in {name} and the like
+    words = {key: own.get(key) or text for key, text in messages(FALLBACK).items() if key.startswith(PAGE_WORDS)}
+    filled = {"language": language, "words": json.dumps(words, ensure_ascii=False).replace("<", "\\u003c")}
+    template = (STATIC / "index.html").read_text(encoding="utf-8")
+    return PLACEHOLDER.sub(lambda found: filled.get(found[1]) or html.escape(say(found[1], language)), template)
+
+
+async def index(request: web.Request) -> web.Response:
+    language = page_language(request, request.app[SETTINGS])
+    return web.Response(text=page(language), content_type="text/html", headers={"Cache-Control": "no-cache", "Content-Language": language})
 
 
 def message_page(status: int, title: str, words: str) -> web.Response:

@@ -65,9 +65,9 @@ def browser():
         driver.quit()
 
 
-def as_telegram_opens_it(driver, user_id: int) -> None:
+def as_telegram_opens_it(driver, user_id: int, language_code: str = "en") -> None:
     """What telegram-web-app.js would leave for the page: the signed initData, before any script runs."""
-    script = f"window.Telegram = {{WebApp: {{initData: {init_data(user_id)!r}, ready() {{}}}}}};"
+    script = f"window.Telegram = {{WebApp: {{initData: {init_data(user_id, language_code=language_code)!r}, ready() {{}}}}}};"
     driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": script})
 
 
@@ -234,3 +234,35 @@ async def test_a_person_reviews_approves_picks_a_clip_and_meets_the_talk_page_in
         assert "About 12 minutes left for this step." in news
         assert browser.find_element(By.ID, "step-summary").text == "Step 5 of 7: Training your avatar", "a cut-out nobody edited is done"
         screenshot(browser, "progress-time-left.png")
+
+
+async def test_a_person_whose_telegram_speaks_chinese_sees_the_upload_page_and_the_check_in_chinese(host, runtime, browser, tmp_path):
+    """Opened at "/" in an English browser: the page asks who it is, learns the person reads Chinese and
+    shows itself again in Chinese; the check's result and its advice come in Chinese too."""
+    video = write_test_video(tmp_path / "我的视频.mp4", seconds=2.0)
+    async with contextlib.AsyncExitStack() as stack, host_channel_aio(host, get_settings()) as channel:
+        await start_plugin(VideoAnalysis(), stack)
+        await wait_registered(host_grpc.HostServiceStub(channel), "video_analysis")
+        running = await stack.enter_async_context(webapp(host, tmp_path / "web", chunk_bytes=8192))
+        as_telegram_opens_it(browser, ANNA, "zh-hans")
+        await asyncio.to_thread(browser.get, running.url + "/")
+        privacy = await until(browser, visible_text("privacy"), "the privacy statement")
+        assert "生物特征信息" in privacy and browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "zh"
+        assert browser.find_element(By.CSS_SELECTOR, "#view-upload h1").text == "发送你的视频"
+        assert [tab.text for tab in browser.find_elements(By.CLASS_NAME, "tab")] == ["上传", "进度", "片段", "检查", "说话"]
+        await asyncio.to_thread(lambda: browser.find_element(By.ID, "agree").click())
+        await until(browser, lambda d: not d.find_element(By.ID, "consent").is_displayed(), "the statement agreed to")
+        await asyncio.to_thread(lambda: browser.find_element(By.ID, "file").send_keys(str(video)))
+        await until(browser, lambda d: d.find_element(By.ID, "send").is_enabled(), "the Send button enabled")
+        assert browser.find_element(By.ID, "limit").text.startswith("最大 ") and browser.find_element(By.ID, "send").text == "发送"
+        screenshot(browser, "upload-zh.png")
+
+        await asyncio.to_thread(lambda: browser.find_element(By.ID, "send").click())
+        await until(browser, lambda d: "已保存为第 1 版" in d.find_element(By.ID, "upload-status").text, "the video stored")
+        (run,) = models.StageRun.select().where(models.StageRun.avatar == models.Submission.get().avatar)
+        assert await asyncio.to_thread(jobs.run_stage, run.id) == "failed"
+        title = await until(browser, visible_text("result-title"), "the check's result")
+        assert title.startswith("你的视频没有通过检查")
+        items = [item.text for item in browser.find_elements(By.CSS_SELECTOR, "#result-items li")]
+        assert any("时长：2.0 秒\n视频只有 2 秒" in item for item in items), items
+        screenshot(browser, "upload-result-zh.png")

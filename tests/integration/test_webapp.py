@@ -438,3 +438,26 @@ async def test_the_progress_says_the_place_in_the_queue_and_the_time_left(review
         handlers.record_progress(uow, run, plugin_pb.Progress(fraction=0.25, message="measuring", eta_seconds=600.0))
     found = await progress(BEN, "minutes left")
     assert found["eta"] == "About 10 minutes left for this step." and found["queue"] == "" and plain(found)
+
+
+async def test_a_chinese_speaking_person_gets_the_page_and_its_words_in_chinese(review_app, runtime, tmp_path):
+    """The page is filled from the catalogue in the language the link asks for, or the signed-in
+    person's; the API's words, the intake advice and the talk page's voice follow the person's language."""
+    client, _ = review_app
+    english, chinese = await client.get("/"), await client.get("/?lang=zh-hans")
+    assert "Send your video" in await english.text() and english.headers["Content-Language"] == "en"
+    page = await chinese.text()
+    assert '<html lang="zh">' in page and "<h1>发送你的视频</h1>" in page and ">上传</button>" in page and "{{" not in page
+    words = json.loads(page.split('<script type="application/json" id="words">')[1].split("</script>")[0])
+    assert words["page_limit"] == "最大 {limit}。网络断了也没关系，上传会从断开的地方接着传。" and all(key.startswith("page_") for key in words)
+    assert "发送你的视频" in await (await client.get("/", headers={"Accept-Language": "zh-CN,zh;q=0.9"})).text()
+
+    status, body = await answer(await client.get("/api/me", headers=signed(BEN, language_code="zh-hans")))
+    assert status == 200 and body["language"] == "zh" and "生物特征信息" in body["privacy"]
+    avatar = await asyncio.to_thread(anna_with_an_avatar, runtime, "小本", BEN)
+    status, body = await answer(await client.get(f"/api/avatars/{avatar}/talk", headers=signed(BEN)))
+    assert status == 200 and "电脑的中文声音" in body["voice"] and "还没上线" in body["words"]
+    token = await asyncio.to_thread(issue_login_token, BEN, 600)
+    session = (await client.get(f"/login?token={token}", allow_redirects=False)).cookies[COOKIE].value
+    page = await (await client.get("/?lang=en", cookies={COOKIE: session})).text()
+    assert '<html lang="zh">' in page, "a signed-in browser gets the person's language"

@@ -9,6 +9,9 @@
 const launch = new URLSearchParams(location.hash.slice(1));
 const initData = (window.Telegram && window.Telegram.WebApp && window.Telegram.WebApp.initData) || launch.get("tgWebAppData") || "";
 const $ = (id) => document.getElementById(id);
+// The page's words in the person's language, from the catalogue (the server puts them in the page)
+const WORDS = JSON.parse($("words").textContent);
+const t = (key, values = {}) => WORDS[key].replace(/\{(\w+)\}/g, (_, name) => String(values[name]));
 const POLL_MS = 3000;
 const RETRY_MS = [1000, 2000, 4000, 8000, 15000];
 let me = null;
@@ -29,7 +32,7 @@ async function api(method, path, body, headers = {}) {
 function problem(data) {
   const box = $("problem");
   if (!data) { box.hidden = true; return; }
-  box.textContent = [data.message, data.advice].filter(Boolean).map((s) => s.charAt(0).toUpperCase() + s.slice(1)).join(". ") + ".";
+  box.textContent = [data.message, data.advice].filter(Boolean).map((s) => s.charAt(0).toUpperCase() + s.slice(1)).join(t("page_sentence_join")) + t("page_sentence_end");
   box.hidden = false;
 }
 
@@ -39,8 +42,8 @@ function sizeWords(bytes) {
 
 function timeWords(seconds) {
   if (!isFinite(seconds)) return "";
-  if (seconds < 60) return "about " + Math.max(1, Math.round(seconds)) + " s left";
-  return "about " + Math.round(seconds / 60) + " min left";
+  if (seconds < 60) return t("page_seconds_left", { count: Math.max(1, Math.round(seconds)) });
+  return t("page_minutes_left", { count: Math.round(seconds / 60) });
 }
 
 const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
@@ -50,7 +53,7 @@ const blobUrls = new Map();  // element id -> its blob URL, let go when the elem
 async function loadMedia(element, path) {
   const sent = initData ? { Authorization: "tma " + initData } : {};
   const response = await fetch(path, { headers: sent, credentials: "same-origin" });
-  if (!response.ok) throw await response.json().catch(() => ({ message: "a video could not be loaded", advice: "try again" }));
+  if (!response.ok) throw await response.json().catch(() => ({ message: t("page_media_failed"), advice: t("page_try_again") }));
   const url = URL.createObjectURL(await response.blob());
   if (blobUrls.has(element.id)) URL.revokeObjectURL(blobUrls.get(element.id));
   blobUrls.set(element.id, url);
@@ -85,7 +88,7 @@ function show(view) {
 // An avatar's page needs the avatar: without one it says how to start one
 function needsAvatar(element) {
   if (me && me.avatar) return true;
-  $(element).textContent = me ? "You have no avatar yet: send your video on the Upload page to start one." : "";
+  $(element).textContent = me ? t("page_no_avatar") : "";
   return false;
 }
 
@@ -95,12 +98,18 @@ async function loadMe() {
   const answer = await api("GET", "/api/me");
   if (!answer.ok) { problem(answer.data); $("picker").hidden = true; return false; }
   me = answer.data;
-  $("limit").textContent = "Up to " + me.limit_words + ". The upload goes on where it stopped if your connection drops.";
+  if (me.language !== document.documentElement.lang) {  // the person chose another language than the page was made in
+    const address = new URL(location.href);
+    address.searchParams.set("lang", me.language);
+    location.replace(address.toString());
+    return false;
+  }
+  $("limit").textContent = t("page_limit", { limit: me.limit_words });
   $("consent").hidden = me.agreed;
   if (!me.agreed) $("privacy").textContent = me.privacy;
   if (me.avatar && me.avatar.in_production) {
-    $("choice-title").textContent = me.avatar.name + " is already being made from your earlier video. What should this video do?";
-    $("choice-again").textContent = "Make " + me.avatar.name + " again from it";
+    $("choice-title").textContent = t("page_choice_title", { name: me.avatar.name });
+    $("choice-again").textContent = t("page_choice_again", { name: me.avatar.name });
     $("choice").hidden = false;
   }
   updateSend();
@@ -143,7 +152,7 @@ async function send() {
     if (upload.status === "receiving") upload = await sendPieces(file, upload);
     await waitForCheck(file, upload);
   } catch (refusal) {
-    problem(refusal && refusal.message ? refusal : { message: "the upload stopped", advice: "check your connection and press Send again: it goes on where it stopped" });
+    problem(refusal && refusal.message ? refusal : { message: t("page_upload_stopped"), advice: t("page_upload_stopped_advice") });
     $("send").disabled = false;
   }
 }
@@ -164,8 +173,8 @@ async function sendPieces(file, upload) {
         "Content-Type": "application/octet-stream",
       });
     } catch (lost) {  // the connection dropped: ask where the server got to, then go on from there
-      if (failures >= RETRY_MS.length) throw { message: "the connection keeps dropping", advice: "press Send again when you are back online: it goes on where it stopped" };
-      $("upload-status").textContent = "Connection lost, trying again…";
+      if (failures >= RETRY_MS.length) throw { message: t("page_connection_drops"), advice: t("page_connection_drops_advice") };
+      $("upload-status").textContent = t("page_connection_lost");
       await sleep(RETRY_MS[failures++]);
       const status = await api("GET", "/api/uploads/" + upload.id).catch(() => null);
       if (status && status.ok) offset = status.data.offset;
@@ -191,7 +200,7 @@ function showTransfer(offset, size, startedAt, startedOffset) {
   const seconds = (performance.now() - startedAt) / 1000;
   const speed = seconds > 0.2 ? (offset - startedOffset) / seconds : 0;
   $("bar-fill").style.width = (100 * offset / size).toFixed(1) + "%";
-  const parts = [sizeWords(offset) + " of " + sizeWords(size) + " (" + Math.floor(100 * offset / size) + "%)"];
+  const parts = [t("page_sent_of", { done: sizeWords(offset), size: sizeWords(size), percent: Math.floor(100 * offset / size) })];
   if (speed > 0 && offset < size) parts.push(sizeWords(speed) + "/s", timeWords((size - offset) / speed));
   $("transfer-words").textContent = parts.join(" · ");
 }
@@ -210,7 +219,7 @@ async function waitForCheck(file, upload) {
     if (upload.status === "submitted") {
       localStorage.removeItem(fileKey(file));
       const intake = upload.intake;
-      $("upload-status").textContent = intake.done ? "" : "Stored as version " + upload.version + ". Checking your video: " + intake.state + "…";
+      $("upload-status").textContent = intake.done ? "" : t("page_checking", { version: upload.version, state: intake.state });
       if (intake.done) { showResult(intake); return; }
     }
     await sleep(2000);
@@ -230,7 +239,7 @@ function showResult(intake) {
     mark.textContent = marks[item.status] || "•";
     const value = document.createElement("span");
     value.className = "value";
-    value.textContent = ": " + item.value;
+    value.textContent = t("page_name_value_join") + item.value;
     row.append(mark, item.name, value);
     if (item.advice) {
       const advice = document.createElement("span");
@@ -265,7 +274,7 @@ function renderProgress(data) {
   const steps = $("steps");
   steps.replaceChildren();
   if (!data.avatar) {
-    $("avatar-name").textContent = "Your avatar";
+    $("avatar-name").textContent = t("page_your_avatar");
     $("step-summary").textContent = data.empty;
     return;
   }
@@ -466,7 +475,7 @@ async function loadTalk() {
 async function speak() {
   problem(null);
   $("talk-send").disabled = true;
-  $("talk-status").textContent = "Your avatar is speaking… this takes a little while.";
+  $("talk-status").textContent = t("page_talk_speaking");
   try {
     const answer = await api("POST", avatarPath("/talk"), { text: $("talk-text").value });
     if (!answer.ok) { problem(answer.data); return; }
@@ -476,7 +485,7 @@ async function speak() {
     $("talk-result").hidden = false;
     $("talk-result").scrollIntoView({ block: "start" });
   } catch (refusal) {
-    problem(refusal && refusal.message ? refusal : { message: "the video did not come back", advice: "check your connection and press Speak again" });
+    problem(refusal && refusal.message ? refusal : { message: t("page_talk_no_video"), advice: t("page_talk_no_video_advice") });
   } finally {
     $("talk-status").textContent = "";
     $("talk-send").disabled = false;
@@ -498,7 +507,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   for (const tab of document.querySelectorAll(".tab")) tab.addEventListener("click", () => show(tab.dataset.view));
   $("file").addEventListener("change", () => {
     const file = $("file").files[0];
-    $("file-label").textContent = file ? file.name + " (" + sizeWords(file.size) + ")" : "Choose your video";
+    $("file-label").textContent = file ? file.name + " (" + sizeWords(file.size) + ")" : t("page_choose_file");
     updateSend();
   });
   $("send").addEventListener("click", send);
