@@ -32,6 +32,7 @@ BENCHMARKS = {
     "training": ("training samples per second of each sub-model in each preset against the draft preset's", []),
     "serve": ("the inference service's render against real time and the floor; streaming first-frame latency", []),
     "deploy": ("Deploy to the first video, cold and warm, against a render on a live service", []),
+    "live": ("a live WebRTC conversation: first-frame latency, sustained fps, A/V offset, dropped frames, delay growth, against the floor", []),
     "produce": ("the whole `twinforge produce` of a sample with the draft preset, upload to deployed service, against the 30 min target", []),
 }
 TIMEOUT_S = 3600

@@ -94,10 +94,11 @@ def look_of(avatar: Avatar) -> Look:
     return Look(clip, frame_order(clip, period), raw, idle, alpha, behind, avatar.fps, width, height)
 
 
-def answer_frames(avatar: Avatar, look: Look, audio: Path, phase: int) -> tuple[int, Iterator[tuple[np.ndarray, np.ndarray]]]:
+def answer_frames(avatar: Avatar, look: Look, audio: Path, phase: int, model: bool = True) -> tuple[int, Iterator[tuple[np.ndarray, np.ndarray]]]:
     """(frames, each frame's picture and its sound at RATE): the answer to `audio`, its driving
     frames continuing the loop from `phase`. The paste is plugins/lipsync/render.compose's, on the
-    held pictures instead of frames decoded again for every answer."""
+    held pictures instead of frames decoded again for every answer. Without `model`, the floor: the
+    driving clip as recorded under the sound (bench.live measures the model against it)."""
     sound16k = read_audio(audio)
     sound = read_audio(audio, RATE)
     count = output_frame_count(len(sound16k) / SAMPLE_RATE, look.fps)
@@ -108,17 +109,19 @@ def answer_frames(avatar: Avatar, look: Look, audio: Path, phase: int) -> tuple[
     crop_size = int(dataset.manifest.get("crop_size") or dataset["faces"].shape[1])
 
     def frames() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        drawn = iter(lower.draw(sound16k, numbers))
+        drawn = iter(lower.draw(sound16k, numbers) if model else ())
         for j, number in enumerate(numbers):
-            box = boxes[number].astype(np.int64)
-            side = float(box[2] - box[0])
-            fx0, fy0, fx1, _ = lower.box
-            square = (box[0] + fx0 * side, box[1] + fy0 * side, (fx1 - fx0) * side)
-            points = np.asarray(landmarks[number]) * (side / crop_size) + box[:2]
             row = number - look.clip.start
-            picture = paste(look.raw[row], next_lower_face(drawn, j, count), square, points, lower.top)
-            if look.alpha is not None:
-                picture = cut_out(picture, look.alpha[row][: look.height, : look.width], look.behind)
+            picture = look.idle[row]
+            if model:
+                box = boxes[number].astype(np.int64)
+                side = float(box[2] - box[0])
+                fx0, fy0, fx1, _ = lower.box
+                square = (box[0] + fx0 * side, box[1] + fy0 * side, (fx1 - fx0) * side)
+                points = np.asarray(landmarks[number]) * (side / crop_size) + box[:2]
+                picture = paste(look.raw[row], next_lower_face(drawn, j, count), square, points, lower.top)
+                if look.alpha is not None:
+                    picture = cut_out(picture, look.alpha[row][: look.height, : look.width], look.behind)
             yield picture, sound[edge(j, look.fps) : edge(j + 1, look.fps)]
 
     return count, frames()
@@ -151,14 +154,14 @@ class Answering:
         self.late = 0
         self.last: np.ndarray | None = None
 
-    def make(self, avatar: Avatar, look: Look, speech: Speech, scratch: Path | None) -> None:
+    def make(self, avatar: Avatar, look: Look, speech: Speech, scratch: Path | None, model: bool = True) -> None:
         """The thread's body: the speech, then its frames into the queue until done or stopped."""
         try:
             with avatar.metrics.tracked("live"), tempfile.TemporaryDirectory(prefix="live-", dir=scratch) as tmp:
                 audio = speech_file(speech, Path(tmp), avatar.tts_engine, avatar.max_seconds)
                 if self.stop.is_set():
                     raise Cancelled()
-                self.count, frames = answer_frames(avatar, look, audio, self.phase)
+                self.count, frames = answer_frames(avatar, look, audio, self.phase, model)
                 for item in frames:
                     while True:
                         if self.stop.is_set():
@@ -390,10 +393,12 @@ class Session:
 
 class LiveSessions:
     """Every live conversation of one service, at most `limit` at once. Its coroutines run on the
-    service's event loop; the HTTP front door hands them over with `call`."""
+    service's event loop; the HTTP front door hands them over with `call`. `model` False answers
+    with the floor (bench.live's baseline)."""
 
-    def __init__(self, avatar: Avatar, limit: int, brain: Brain, loop: asyncio.AbstractEventLoop, scratch: Path | None = None) -> None:
-        self.avatar, self.limit, self.brain, self.loop, self.scratch = avatar, limit, brain, loop, scratch
+    def __init__(self, avatar: Avatar, limit: int, brain: Brain, loop: asyncio.AbstractEventLoop, scratch: Path | None = None,
+                 model: bool = True) -> None:
+        self.avatar, self.limit, self.brain, self.loop, self.scratch, self.model = avatar, limit, brain, loop, scratch, model
         self.sessions: dict[str, Session] = {}
         self._look: Look | None = None
         self._opening = 0
@@ -524,7 +529,8 @@ class LiveSessions:
         timeline = session.timeline
         answering = Answering(number, timeline.cursor + timeline.expected_delay(), asked)
         timeline.answer = answering
-        threading.Thread(target=answering.make, args=(self.avatar, timeline.look, speech, self.scratch), name=f"live-{number}", daemon=True).start()
+        threading.Thread(target=answering.make, args=(self.avatar, timeline.look, speech, self.scratch, self.model), name=f"live-{number}",
+                         daemon=True).start()
 
     async def say(self, session_id: str, text: str | None = None, audio: bytes | None = None) -> dict:
         """The HTTP way to ask (a recording, or text from a page without a data channel)."""
