@@ -37,6 +37,7 @@ METRICS_PATH = "/metrics"
 CPU_TARGET_PERCENT = 70
 APP_NAME = "twinforge-avatar"
 AVATAR_LABEL = "io.twinforge/avatar"
+LIVE_SESSIONS_ANNOTATION = "io.twinforge/live-sessions-per-replica"
 NAME_PREFIX = "twinforge-"
 # Connect, then read, seconds for each API call: an unreachable cluster is reported in seconds
 # instead of hanging the person's deploy button.
@@ -75,9 +76,12 @@ def check_image(image: str) -> None:
 
 def manifests(
     avatar_id: str, image: str, namespace: str, replicas: int = 1, max_replicas: int = 4,
-    cpu: str = "2", memory: str = "4Gi", gpu: bool = False,
+    cpu: str = "2", memory: str = "4Gi", gpu: bool = False, live_sessions: int = 1,
 ) -> list[dict]:
-    """The Deployment, Service and HorizontalPodAutoscaler of one avatar's inference service."""
+    """The Deployment, Service and HorizontalPodAutoscaler of one avatar's inference service.
+    `live_sessions`: the live conversations one replica holds (TWINFORGE_LIVE_SESSIONS, measured by
+    bench.live); each pod refuses the next in words, and the autoscaler carries the figure for
+    whoever sizes maxReplicas."""
     check_image(image)
     if not DNS_LABEL.match(namespace) or len(namespace) > 63:
         raise DeployError(f"the namespace {namespace!r} is not a valid Kubernetes name", "use lower-case letters, digits and dashes (TWINFORGE_KUBE_NAMESPACE)")
@@ -97,7 +101,7 @@ def manifests(
         "imagePullPolicy": "IfNotPresent",
         # The service listens on loopback by default (one machine); in a pod it must take
         # traffic from the Service.
-        "env": [{"name": "TWINFORGE_INFERENCE_HOST", "value": "0.0.0.0"}],
+        "env": [{"name": "TWINFORGE_INFERENCE_HOST", "value": "0.0.0.0"}, {"name": "TWINFORGE_LIVE_SESSIONS", "value": str(live_sessions)}],
         "ports": [
             {"name": "grpc", "containerPort": GRPC_PORT, "protocol": "TCP"},
             {"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"},
@@ -140,7 +144,7 @@ def manifests(
     autoscaler = {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
-        "metadata": metadata(),
+        "metadata": metadata() | {"annotations": {AVATAR_LABEL: avatar_id, LIVE_SESSIONS_ANNOTATION: str(live_sessions)}},
         "spec": {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
             "minReplicas": replicas,

@@ -132,7 +132,7 @@ def start(image_tar: Path, root: Path, host: str, progress: Progress) -> dict:
         time.sleep(0.2)
     listening = json.loads(ready.read_text())
     endpoint = {"target": "local", "grpc_address": listening["grpc"], "http_address": listening["http"], "pid": process.pid,
-                "folder": str(folder), "image_digest": digest}
+                "folder": str(folder), "image_digest": digest, "live_sessions": listening.get("live_sessions", 0)}
     (root / LIVE).write_text(json.dumps(endpoint, indent=2))
     if previous is not None:
         progress(0.95, "stopping the previous service")

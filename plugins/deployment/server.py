@@ -73,7 +73,8 @@ class Deployment(Plugin):
             raise DeployError("the image was not pushed to a registry, and a cluster can only pull from one",
                               "set TWINFORGE_REGISTRY to a registry the cluster can reach and deploy again")
         ctx.progress(0.2, "writing the Kubernetes manifests")
-        objects = kubernetes.manifests(ctx.avatar_id, reference, settings.kube_namespace, gpu=image.get("accelerator") == "cuda")
+        objects = kubernetes.manifests(ctx.avatar_id, reference, settings.kube_namespace, gpu=image.get("accelerator") == "cuda",
+                                       live_sessions=settings.live_sessions)
         for manifest in objects:
             kubernetes.validate(manifest)
         folder = ctx.workdir / "manifests"

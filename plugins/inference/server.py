@@ -5,7 +5,8 @@ The bundle is read (every file's sha256 checked) and the graph loaded before any
 a port that answers belongs to a service that can render; a damaged bundle ends the process with
 exit code 1 and says why. Then gRPC (InferenceService and grpc.health.v1, SERVING) and HTTP start,
 and where they listen is printed as one JSON line on stdout and written to --ready-file:
-{"grpc": "host:port", "http": "host:port", "pid": N} (port 0 picks a free port: read them there).
+{"grpc": "host:port", "http": "host:port", "pid": N, "avatar_id", "live_sessions": the most live
+conversations it holds} (port 0 picks a free port: read them there).
 SIGTERM or SIGINT: health turns NOT_SERVING, HTTP stops, live conversations are closed, running
 calls get SHUTDOWN_GRACE_S to finish, and the ports are free when the process exits.
 """
@@ -75,7 +76,8 @@ async def serve(avatar: Avatar, host: str, grpc_port: int, http_port: int, max_r
     web_thread.start()
     web.serving.set()
 
-    ready = {"grpc": f"{host}:{bound}", "http": f"{host}:{web.server_address[1]}", "pid": os.getpid(), "avatar_id": avatar.bundle.avatar_id}
+    ready = {"grpc": f"{host}:{bound}", "http": f"{host}:{web.server_address[1]}", "pid": os.getpid(), "avatar_id": avatar.bundle.avatar_id,
+             "live_sessions": live.limit}
     if ready_file is not None:
         write_ready(ready_file, ready)
     print(json.dumps(ready), flush=True)

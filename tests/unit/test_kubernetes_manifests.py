@@ -32,7 +32,7 @@ def container(objects: list[dict]) -> dict:
 
 @pytest.mark.parametrize("gpu", [False, True])
 def test_the_manifests_validate_and_fit_together(gpu):
-    objects = manifests(AVATAR, IMAGE, "avatars", replicas=2, max_replicas=6, cpu="1500m", memory="3Gi", gpu=gpu)
+    objects = manifests(AVATAR, IMAGE, "avatars", replicas=2, max_replicas=6, cpu="1500m", memory="3Gi", gpu=gpu, live_sessions=3)
     for item in objects:
         validate(item)
     kinds = by_kind(objects)
@@ -55,6 +55,9 @@ def test_the_manifests_validate_and_fit_together(gpu):
     assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment["metadata"]["name"]}
     assert (spec["minReplicas"], spec["maxReplicas"], deployment["spec"]["replicas"]) == (2, 6, 2)
     assert spec["metrics"][0]["resource"]["target"] == {"type": "Utilization", "averageUtilization": 70}
+    # How many live conversations one replica holds: the pod refuses the next, the autoscaler says the figure.
+    assert {"name": "TWINFORGE_LIVE_SESSIONS", "value": "3"} in inference["env"]
+    assert autoscaler["metadata"]["annotations"]["io.twinforge/live-sessions-per-replica"] == "3"
 
 
 def test_the_deployment_runs_the_image_by_its_digest():
