@@ -118,8 +118,9 @@ class Settings(BaseSettings):
     webapp_chunk_bytes: int = Field(8 * 1024 * 1024, ge=64 * 1024, description="Size of the pieces the upload page sends; the web app takes pieces up to twice this.")
     tts_engine: str = Field("auto", description="Text to speech: piper (optional extra), espeak (espeak-ng) or auto (piper when installed).")
     live_sessions: int = Field(
-        2, ge=0, description="Live (WebRTC) conversations one inference service holds at once; the next is refused in words "
-        "(2 measured on 2 cores at 256 px with the draft model, bench/live.py; 0 turns live talk off).",
+        1, ge=0, description="Live (WebRTC) conversations one inference service holds at once; the next is refused in words "
+        "(1: at 512 px with the draft model on 2 cores a second one holds 25 fps but delays first frames by a second and holds 5-8% "
+        "of answer frames, bench/live.py; 0 turns live talk off).",
     )
     brain_url: str = Field("", description="An OpenAI-compatible chat endpoint (its base, e.g. http://127.0.0.1:8000/v1) that writes the live "
                            "avatar's replies; empty: the avatar says what was typed.")
