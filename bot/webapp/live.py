@@ -5,7 +5,8 @@ avatar's owner reaches it: the avatar is checked as every other route checks it,
 as the talk page finds it (GetEndpoint), and the offer forwarded to the service's HTTP API. The
 picture, the sound and the typed words then go between the browser and the service directly.
 
-The words are English and kept here and in the page's own files while the catalogue is being
+A question may also be spoken: the page records it and posts it here, and it is forwarded to the
+service keyed by the session. The words are English and kept here and in the page's own files while the catalogue is being
 translated; they move into bot/catalogue with the next round of translations.
 """
 
@@ -23,6 +24,7 @@ from bot.webapp.pages import STATIC
 SESSION = re.compile(r"[A-Za-z0-9_-]{8,64}")
 SERVICE_TIMEOUT_S = 30.0  # the service answers an offer in well under a second once its clip is held; the first one decodes it
 MOST_OFFER_BYTES = 64 * 1024  # a browser's offer is a few kilobytes
+MOST_VOICE_BYTES = 1024 * 1024  # aiohttp's own limit on a body read whole: four minutes of a browser's Opus, longer than a question
 
 NOT_LIVE = ("your avatar is not live yet, so there is nobody to talk to", "approve it on the Review page and press Go live, then come back")
 DOWN = ("your avatar's service is not answering just now", "try again in a minute; if it stays silent, press Go live again on the Review page")
@@ -41,12 +43,13 @@ async def service_address(request: web.Request) -> str:
     return found.endpoint.http_address
 
 
-async def forward(method: str, url: str, body: dict | None = None) -> web.Response:
+async def forward(method: str, url: str, body: dict | None = None, data: bytes | None = None, content_type: str = "") -> web.Response:
     """The service's answer as it gave it (its refusals are already JSON in words), or our words
     when it cannot be reached: never its address."""
+    headers = {"Content-Type": content_type} if data is not None else {}
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=SERVICE_TIMEOUT_S)) as session:
-            async with session.request(method, url, json=body) as reply:
+            async with session.request(method, url, json=body, data=data, headers=headers) as reply:
                 data = await reply.json(content_type=None)
     except (aiohttp.ClientError, TimeoutError, ValueError):
         raise Refused(503, "service_down", *DOWN) from None
@@ -76,12 +79,30 @@ async def offer(request: web.Request) -> web.Response:
     return await forward("POST", f"http://{address}/live/offer", {"sdp": sdp, "type": kind})
 
 
-async def hang_up(request: web.Request) -> web.Response:
+def session_of(request: web.Request) -> str:
     session = request.match_info["session"]
     if not SESSION.fullmatch(session):
         raise Refused(404, "unknown_session", "there is no such conversation", "reload the page to start a new one")
+    return session
+
+
+async def hang_up(request: web.Request) -> web.Response:
+    session = session_of(request)
     address = await service_address(request)
     return await forward("DELETE", f"http://{address}/live/{session}")
+
+
+async def voice(request: web.Request) -> web.Response:
+    """A question spoken into the microphone (what the browser recorded, webm or ogg with Opus):
+    the avatar says it back in the person's own voice, or the service's brain answers it."""
+    session = session_of(request)
+    if (request.content_length or 0) > MOST_VOICE_BYTES:
+        raise Refused(413, "too_long", "that recording is too long for one question", "ask in a few shorter sentences")
+    recording = await request.read()
+    if not recording:
+        raise Refused(400, "no_voice", "nothing was recorded", "allow the microphone, press Speak, talk, then press it again")
+    address = await service_address(request)
+    return await forward("POST", f"http://{address}/live/{session}/say", data=recording, content_type=request.content_type or "audio/webm")
 
 
 def routes(app: web.Application) -> None:
@@ -89,3 +110,4 @@ def routes(app: web.Application) -> None:
     app.router.add_get("/api/avatars/{avatar_id}/live", state)
     app.router.add_post("/api/avatars/{avatar_id}/live", offer)
     app.router.add_delete("/api/avatars/{avatar_id}/live/{session}", hang_up)
+    app.router.add_post("/api/avatars/{avatar_id}/live/{session}/voice", voice)

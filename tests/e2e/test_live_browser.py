@@ -2,7 +2,8 @@
 chromedriver): the web app's live page, signed in as Telegram opens a Mini App, gets Anna's avatar's
 endpoint from the real host, sends the browser's WebRTC offer through the web app to the inference
 service (a process on a bundle of a tiny trained model), plays the picture and the sound, and holds
-a conversation of three turns, the third cutting the second short. The browser's own WebRTC stats
+a conversation of three typed turns, the third cutting the second short, and a fourth spoken into
+the (fake) microphone. The browser's own WebRTC stats
 say what arrived (frames decoded and dropped, jitter, sound). A screenshot of a live answer goes to
 docs/webapp/live.png with TWINFORGE_TEST_SCREENSHOTS=1."""
 
@@ -51,7 +52,8 @@ def browser():
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", f"--window-size={WIDTH},{HEIGHT}",
-                     "--lang=en-US", "--hide-scrollbars", "--use-fake-ui-for-media-stream", "--autoplay-policy=no-user-gesture-required",
+                     "--lang=en-US", "--hide-scrollbars", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                     "--autoplay-policy=no-user-gesture-required",
                      "--disable-features=WebRtcHideLocalIpsWithMdns"):  # plain host candidates: the service resolves no .local names
         options.add_argument(argument)
     driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
@@ -120,6 +122,15 @@ async def test_a_person_talks_live_with_their_avatar_in_a_browser(host, runtime,
             assert video["framesDecoded"] > first["video"]["framesDecoded"] + 100
             assert video["framesDropped"] <= 0.05 * video["framesDecoded"] and video["jitter"] < 0.1 and audio["jitter"] < 0.1
             assert audio["totalSamplesReceived"] > 48000 * 4 and audio["totalAudioEnergy"] > 0, "the answers were heard"
+            assert not browser.find_element(By.ID, "problem").is_displayed()
+
+            await click(browser, "live-talk")  # chromium's fake microphone: a beep a second
+            await until(browser, lambda d: "Listening to you" in d.find_element(By.ID, "live-status").text, "the recording")
+            await asyncio.sleep(2.0)
+            await click(browser, "live-talk")
+            await until(browser, event("speaking", 4), "the spoken question's answer", 30)
+            assert event("reply", 4)(browser) is None, "a recording is said back as it is"
+            await until(browser, event("done", 4), "the spoken answer's end", 30)
             assert not browser.find_element(By.ID, "problem").is_displayed()
 
             await click(browser, "live-stop")

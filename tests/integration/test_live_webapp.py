@@ -49,3 +49,10 @@ async def test_the_live_route_reaches_only_the_owners_live_avatar_and_refuses_in
         assert status == 503 and refused["error"] == "service_down" and "127.0.0.1" not in refused["message"] + refused["advice"]
         status, refused = await answer(await client.delete(f"{base}/no", headers=signed(ANNA)))
         assert status == 404 and refused["error"] == "unknown_session"
+        session = "A" * 22
+        status, refused = await answer(await client.post(f"{base}/{session}/voice", data=b"", headers=signed(ANNA)))
+        assert status == 400 and refused["error"] == "no_voice"
+        voice = {**signed(ANNA), "Content-Type": "audio/webm"}
+        status, refused = await answer(await client.post(f"{base}/{session}/voice", data=b"\x1a\x45\xdf\xa3", headers=voice))
+        assert status == 503 and refused["error"] == "service_down"
+        assert (await client.post(f"{base}/{session}/voice", data=b"x", headers={**signed(BEN), "Content-Type": "audio/webm"})).status == 403

@@ -15,6 +15,7 @@ let avatarId = null;
 let session = null;
 let pc = null;
 let channel = null;
+let recorder = null;
 window.livePc = null;  // the open connection, for the browser test's getStats()
 window.liveEvents = [];  // what the service said on the data channel, in order (the browser test reads it)
 
@@ -125,8 +126,41 @@ function say(submitted) {
   $("live-text").value = "";
 }
 
+// A spoken question: recorded until the button is pressed again, then posted (the web app forwards
+// it to the service); the avatar says it back in the person's voice, or the brain answers it.
+async function talk() {
+  if (recorder) { recorder.stop(); return; }
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+  } catch (error) {
+    problem({ message: "the microphone is not available to this page", advice: "allow it in the browser's settings, or type instead" });
+    return;
+  }
+  const parts = [];
+  recorder = new MediaRecorder(stream);
+  recorder.ondataavailable = (event) => parts.push(event.data);
+  recorder.onstop = async () => {
+    stream.getTracks().forEach((track) => track.stop());
+    const type = (recorder.mimeType || "audio/webm").split(";")[0];
+    recorder = null;
+    $("live-talk").textContent = "Speak instead";
+    if (!session) return;
+    status("Sending what you said…");
+    const headers = { "Content-Type": type };
+    if (initData) headers.Authorization = "tma " + initData;
+    const response = await fetch(`/api/avatars/${avatarId}/live/${session}/voice`,
+      { method: "POST", headers, body: new Blob(parts, { type }), credentials: "same-origin" });
+    if (!response.ok) problem(await response.json().catch(() => ({})));
+  };
+  recorder.start();
+  $("live-talk").textContent = "Stop and send";
+  status("Listening to you… press again when you are done.");
+}
+
 function stop() {
   if (session) api("DELETE", `/api/avatars/${avatarId}/live/${session}`);
+  if (recorder) recorder.stop();
   if (pc) pc.close();
   pc = null;
   channel = null;
@@ -141,6 +175,7 @@ function stop() {
 $("live-start").addEventListener("click", () => start().catch((error) => { problem({ message: String(error.message || error) }); stop(); }));
 $("live-form").addEventListener("submit", say);
 $("live-stop").addEventListener("click", stop);
+$("live-talk").addEventListener("click", () => talk().catch((error) => problem({ message: String(error.message || error) })));
 $("live-video").addEventListener("click", () => $("live-video").play());
 window.addEventListener("pagehide", stop);
 load().catch((error) => problem({ message: String(error.message || error) }));
