@@ -407,6 +407,7 @@ class LiveSessions:
         self.avatar, self.limit, self.brain, self.loop, self.scratch, self.model = avatar, limit, brain, loop, scratch, model
         self.sessions: dict[str, Session] = {}
         self._look: Look | None = None
+        self._looking = asyncio.Lock()  # two first offers at once decode the clip once
         self._opening = 0
 
     def call(self, coroutine, timeout_s: float = 60.0):
@@ -414,8 +415,11 @@ class LiveSessions:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout_s)
 
     async def look(self) -> Look:
-        if self._look is None:
-            self._look = await asyncio.to_thread(look_of, self.avatar)
+        """The driving clip, decoded at the first offer rather than at start-up: a service nobody talks
+        to live holds none of it."""
+        async with self._looking:
+            if self._look is None:
+                self._look = await asyncio.to_thread(look_of, self.avatar)
         return self._look
 
     def describe(self) -> dict:
