@@ -170,8 +170,8 @@ class HostClient:
                         summary = reply.summary
             except grpc.aio.AioRpcError as exc:
                 if exc.code() == grpc.StatusCode.UNAVAILABLE:
-                    raise HostError(f"the avatar's service at {address} is not answering (it may have stopped); deploy it "
-                                    "again, or ask the operator", unavailable=True) from None
+                    raise HostError("your avatar's service is not answering (it may have stopped); try again in a minute, "
+                                    "deploy it again, or ask the operator", unavailable=True) from None
                 raise host_error(exc) from None
         if summary is None:
             raise HostError("the service ended the render without a video; try again")

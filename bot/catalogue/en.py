@@ -31,19 +31,19 @@ MESSAGES: dict[str, str] = {
         "/help: this list\n\n"
         "Send a video to check it; once your avatar is live, send text or a voice message to hear it speak."
     ),
-    "created": "New avatar “{name}” ({avatar_id}). Now send the video of you talking (1 to 5 minutes).",
-    "created_for_upload": "I started a new avatar “{name}” ({avatar_id}) for this video.",
+    "created": "New avatar “{name}”. Now send the video of you talking (1 to 5 minutes).",
+    "created_for_upload": "I started a new avatar “{name}” for this video.",
     "default_name": "My avatar",
     "no_avatars": "You have no avatar yet: send /new to start one.",
     "avatars_title": "Your avatars (the current one is marked ▶):",
-    "avatar_line": "{mark} {name} ({avatar_id}): {state}",
+    "avatar_line": "{mark} {name}: {state}",
     "use_button": "Use {name}",
-    "now_current": "Your current avatar is now {name} ({avatar_id}).",
+    "now_current": "Your current avatar is now {name}.",
     "state_new": "waiting for a video",
     "state_stage": "{stage} {state}",
-    "status_title": "{name} ({avatar_id}):",
+    "status_title": "{name}:",
     "status_line": "• {stage}: {state}{progress}",
-    "status_nothing": "{name} ({avatar_id}) is waiting for a video.",
+    "status_nothing": "{name} is waiting for a video.",
     "cancelled_input": "OK, forgotten.",
     "cancel_ask": (
         "Stop {stages} for {name}? What these steps have done so far is lost and they do not continue by themselves: "

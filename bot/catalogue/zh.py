@@ -31,19 +31,19 @@ MESSAGES: dict[str, str] = {
         "/help：这份列表\n\n"
         "发一段视频，我来检查；分身上线后，发文字或语音，它就会说给你听。"
     ),
-    "created": "新分身“{name}”（{avatar_id}）已建好。现在请发一段你说话的视频（1 到 5 分钟）。",
-    "created_for_upload": "我为这段视频新建了一个分身“{name}”（{avatar_id}）。",
+    "created": "新分身“{name}”已建好。现在请发一段你说话的视频（1 到 5 分钟）。",
+    "created_for_upload": "我为这段视频新建了一个分身“{name}”。",
     "default_name": "我的分身",
     "no_avatars": "你还没有分身：发送 /new 新建一个。",
     "avatars_title": "你的分身（▶ 是当前这个）：",
-    "avatar_line": "{mark} {name}（{avatar_id}）：{state}",
+    "avatar_line": "{mark} {name}：{state}",
     "use_button": "用 {name}",
-    "now_current": "你当前的分身换成了 {name}（{avatar_id}）。",
+    "now_current": "你当前的分身换成了 {name}。",
     "state_new": "在等你的视频",
     "state_stage": "{stage}：{state}",
-    "status_title": "{name}（{avatar_id}）：",
+    "status_title": "{name}：",
     "status_line": "• {stage}：{state}{progress}",
-    "status_nothing": "{name}（{avatar_id}）在等你的视频。",
+    "status_nothing": "{name}在等你的视频。",
     "cancelled_input": "好的，这件事不用管了。",
     "cancel_ask": (
         "要停下 {name} 的{stages}吗？这些步骤已经做好的部分会丢掉，也不会自己继续："

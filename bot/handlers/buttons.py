@@ -49,7 +49,7 @@ async def use(query: CallbackQuery, person: BotUser, host: HostClient, follower:
     avatar = await host.avatar(found.avatar_id)
     state.set_current(person.user_id, avatar.avatar_id)
     follower.follow(avatar.avatar_id, person.user_id, person.chat_id)
-    await query.message.answer(say("now_current", person.language, name=avatar.name, avatar_id=avatar.avatar_id))
+    await query.message.answer(say("now_current", person.language, name=avatar.name))
 
 
 async def approve(query: CallbackQuery, person: BotUser, host: HostClient, follower: Follower, found: CallbackToken) -> None:

@@ -8,13 +8,11 @@ from aiogram.types import Message
 
 from bot import keyboards, state
 from bot.catalogue import say, stage_name
-from bot.handlers.common import ACTIVE, current_avatar, run_state, where
+from bot.handlers.common import ACTIVE, current_avatar, run_state, unused_name, where
 from bot.host_client import HostClient
 from bot.models import BotUser
 from twinforge.host.v1 import host_service_pb2 as host_pb
 from bot.notifications import Follower
-
-NAME_LIMIT = 64
 
 
 async def start(message: Message, person: BotUser) -> None:
@@ -27,7 +25,7 @@ async def help_(message: Message, person: BotUser) -> None:
 
 async def new_avatar(host: HostClient, follower: Follower, person: BotUser, name: str):
     """Creates an avatar owned by the person, makes it current and follows its notifications."""
-    avatar = await host.create_avatar(name[:NAME_LIMIT], state.owner_of(person.user_id))
+    avatar = await host.create_avatar(await unused_name(host, person, name), state.owner_of(person.user_id))
     state.set_current(person.user_id, avatar.avatar_id)
     follower.follow(avatar.avatar_id, person.user_id, person.chat_id)
     return avatar
@@ -35,7 +33,7 @@ async def new_avatar(host: HostClient, follower: Follower, person: BotUser, name
 
 async def new(message: Message, command: CommandObject, person: BotUser, host: HostClient, follower: Follower) -> None:
     avatar = await new_avatar(host, follower, person, (command.args or "").strip() or say("default_name", person.language))
-    await message.answer(say("created", person.language, name=avatar.name, avatar_id=avatar.avatar_id))
+    await message.answer(say("created", person.language, name=avatar.name))
 
 
 async def avatars(message: Message, person: BotUser, host: HostClient) -> None:
@@ -46,7 +44,7 @@ async def avatars(message: Message, person: BotUser, host: HostClient) -> None:
     lines = [say("avatars_title", person.language)]
     for avatar in mine:
         mark = "▶" if avatar.avatar_id == person.current_avatar else "•"
-        lines.append(say("avatar_line", person.language, mark=mark, name=avatar.name, avatar_id=avatar.avatar_id,
+        lines.append(say("avatar_line", person.language, mark=mark, name=avatar.name,
                          state=where(avatar, person.language)))
     others = [(a.avatar_id, a.name) for a in mine if a.avatar_id != person.current_avatar]
     await message.answer("\n".join(lines), reply_markup=keyboards.choose(person.user_id, others, person.language) if others else None)
@@ -58,7 +56,7 @@ async def status(message: Message, person: BotUser, host: HostClient) -> None:
         await message.answer(say("no_avatars", person.language))
         return
     if not avatar.stages:
-        await message.answer(say("status_nothing", person.language, name=avatar.name, avatar_id=avatar.avatar_id))
+        await message.answer(say("status_nothing", person.language, name=avatar.name))
         return
     lines = [say("status_title", person.language, name=avatar.name, avatar_id=avatar.avatar_id)]
     for run in sorted(avatar.stages, key=lambda r: r.created_at.ToNanoseconds()):

@@ -15,6 +15,7 @@ STATE_KEYS = {
     host_pb.STAGE_STATE_FAILED: "failed", host_pb.STAGE_STATE_CANCELLED: "cancelled",
 }
 ACTIVE = (host_pb.STAGE_STATE_PENDING, host_pb.STAGE_STATE_QUEUED, host_pb.STAGE_STATE_RUNNING)
+NAME_LIMIT = 64  # characters of an avatar's name
 
 
 async def own_avatar(host: HostClient, person: BotUser, avatar_id: str) -> host_pb.Avatar | None:
@@ -23,6 +24,17 @@ async def own_avatar(host: HostClient, person: BotUser, avatar_id: str) -> host_
         return None
     avatar = await host.avatar(avatar_id)
     return avatar if avatar.owner == state.owner_of(person.user_id) else None
+
+
+async def unused_name(host: HostClient, person: BotUser, name: str) -> str:
+    """`name` (at most NAME_LIMIT characters), or `name 2`, `name 3`... where the person has an
+    avatar of that name already: no id reaches the chat, so names are how a person tells avatars apart."""
+    taken = {avatar.name for avatar in await host.avatars(state.owner_of(person.user_id))}
+    found, number = name[:NAME_LIMIT], 1
+    while found in taken:
+        number += 1
+        found = f"{name[: NAME_LIMIT - len(str(number)) - 1]} {number}"
+    return found
 
 
 async def current_avatar(host: HostClient, person: BotUser) -> host_pb.Avatar | None:

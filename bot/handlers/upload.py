@@ -85,7 +85,7 @@ async def receive(message: Message, bot: Bot, person: BotUser, host: HostClient,
     await message.answer(say("received", person.language, size=megabytes(size or 0)))
     if avatar is None:
         avatar = await new_avatar(host, follower, person, say("default_name", person.language))
-        await message.answer(say("created_for_upload", person.language, name=avatar.name, avatar_id=avatar.avatar_id))
+        await message.answer(say("created_for_upload", person.language, name=avatar.name))
     follower.follow(avatar.avatar_id, person.user_id, person.chat_id)
     try:
         telegram_file = await bot.get_file(file_id)
@@ -126,7 +126,7 @@ async def again(query: CallbackQuery, person: BotUser, host: HostClient, followe
         return
     if found.argument == "new":
         avatar = await new_avatar(host, follower, person, say("default_name", person.language))
-        await query.message.answer(say("created_for_upload", person.language, name=avatar.name, avatar_id=avatar.avatar_id))
+        await query.message.answer(say("created_for_upload", person.language, name=avatar.name))
     else:
         state.set_current(person.user_id, found.avatar_id)
     person = state.user(person.user_id)

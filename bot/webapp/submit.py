@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bot import acting, state
 from bot.catalogue import say
-from bot.handlers.common import current_avatar
+from bot.handlers.common import current_avatar, unused_name
 from bot.handlers.upload import in_production
 from bot.host_client import HostClient, HostError
 from bot.models import BotUser
@@ -38,7 +38,8 @@ def person_of(user_id: int) -> BotUser:
 
 async def new_avatar(host: HostClient, person: BotUser) -> host_pb.Avatar:
     """As /new does: created for the person, made current, followed by the bot (it picks the row up)."""
-    avatar = await host.create_avatar(say("default_name", person.language), state.owner_of(person.user_id))
+    name = await unused_name(host, person, say("default_name", person.language))
+    avatar = await host.create_avatar(name, state.owner_of(person.user_id))
     state.set_current(person.user_id, avatar.avatar_id)
     state.follow(avatar.avatar_id, person.user_id, person.chat_id)
     return avatar
