@@ -162,10 +162,9 @@ class Follower:
         elif kind in ("preview_ready", "evaluation_below_limits"):
             await self._review(row, n, data, language)
         elif kind == "avatar_approved" and data.get("by") != state.owner_of(row.user_id):
-            await self._send(row, say("approved_elsewhere", language, by=data.get("by", ""), generation=data.get("generation", 0)))
+            await self._send(row, say("approved_elsewhere", language, by=data.get("by", "")))
         elif kind == "avatar_rejected" and data.get("by") != state.owner_of(row.user_id):
-            await self._send(row, say("rejected_elsewhere", language, by=data.get("by", ""), generation=data.get("generation", 0),
-                                      adjustment=data.get("adjustment", "")))
+            await self._send(row, say("rejected_elsewhere", language, by=data.get("by", ""), adjustment=data.get("adjustment", "")))
         elif kind == "avatar_deployed":
             await self._send(row, say("live", language))
         elif kind == "avatar_undeployed":
@@ -285,7 +284,7 @@ class Follower:
             await self._send(row, say("below_limits", language, preset=data.get("preset", ""), words=words),
                              reply_markup=keyboards.review(row.user_id, n.avatar_id, language, can_approve=False))
             return
-        caption = say("preview", language, generation=data.get("generation", 0), words=words)
+        caption = say("preview", language, words=words)
         markup = keyboards.review(row.user_id, n.avatar_id, language)
         if not data.get("preview"):
             await self._send(row, caption, reply_markup=markup)

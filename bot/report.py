@@ -17,7 +17,7 @@ STRIP_FRAMES = 5
 
 def intake_report(report: dict, language: str) -> str:
     passed = report.get("verdict") == "pass"
-    lines = [say("report_pass" if passed else "report_fail", language, preset=report.get("preset", ""))]
+    lines = [say("report_pass" if passed else "report_fail", language)]
     for measure in report.get("measures", []):
         lines.append(say("report_line", language, mark=MARKS.get(measure.get("status"), "•"), name=words.measure_name(measure["name"], language),
                          value=words.value_text(measure, language)))

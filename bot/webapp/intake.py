@@ -37,5 +37,5 @@ def intake_result(run: host_pb.StageRun | None, language: str) -> dict:
          "advice": words.row_advice(m, language) if m.get("status") != "pass" else ""}
         for m in sorted(measures, key=lambda m: ORDER.get(m.get("status"), 1))
     ]
-    return {"done": True, "passed": passed, "title": say("report_pass" if passed else "report_fail", language, preset=summary.get("preset", "")),
+    return {"done": True, "passed": passed, "title": say("report_pass" if passed else "report_fail", language),
             "items": items, "next": say("report_next_pass" if passed else "report_next_fail", language)}

@@ -208,11 +208,11 @@ async def test_a_whole_conversation_from_video_to_live_avatar(host, runtime, tel
 
         telegram.text(ANNA, "Hello, this is my twin speaking.")
         await telegram.said_containing(ANNA, "Your avatar is speaking")
-        failed = await telegram.said_containing(ANNA, "did not render this")
+        failed = await telegram.said_containing(ANNA, "I could not make this video")
         assert "your avatar's service is not answering" in failed.params["text"] and address not in failed.params["text"]
 
         telegram.voice(ANNA, ogg_voice(tmp_path / "voice.ogg"))
-        await telegram.wait_for(lambda: sum("did not render this" in t for t in telegram.said(ANNA)) == 2, "the voice message tried")
+        await telegram.wait_for(lambda: sum("I could not make this video" in t for t in telegram.said(ANNA)) == 2, "the voice message tried")
         assert [c for c in telegram.calls if c.method == "getFile"][-1].status == 200
 
         telegram.text(ANNA, "/avatars")
