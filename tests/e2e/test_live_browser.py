@@ -13,12 +13,12 @@ import asyncio
 import contextlib
 import json
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from host import deployments, handlers
-from tests.e2e.test_webapp_browser import CHROMEDRIVER, CHROMIUM, HEIGHT, WIDTH, as_telegram_opens_it, click, screenshot, until
+from tests.e2e.test_webapp_browser import as_telegram_opens_it, click, screenshot, until
+from tests.fixtures.browser import chromium
 from tests.fixtures.live import inference_service
 from tests.fixtures.webapp import ANNA, webapp
 from tests.integration.test_deploy_api import finished
@@ -26,7 +26,7 @@ from tests.integration.test_webapp import anna_with_an_avatar
 
 pytestmark = pytest.mark.samples
 
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed: run scripts/setup (it is a dev dependency)")
+pytest.importorskip("selenium.webdriver", reason="selenium is not installed: run scripts/setup (it is a dev dependency)")
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 
@@ -47,22 +47,10 @@ window.livePc.getStats().then((report) => {
 
 @pytest.fixture
 def browser():
-    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        pytest.skip(f"chromium is not installed ({CHROMIUM}, {CHROMEDRIVER}): apt-get install chromium chromium-driver, or run scripts/setup")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", f"--window-size={WIDTH},{HEIGHT}",
-                     "--lang=en-US", "--hide-scrollbars", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                     "--autoplay-policy=no-user-gesture-required",
-                     "--disable-features=WebRtcHideLocalIpsWithMdns"):  # plain host candidates: the service resolves no .local names
-        options.add_argument(argument)
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 1, "mobile": True})
-    driver.set_script_timeout(10)
-    try:
+    with chromium("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", "--autoplay-policy=no-user-gesture-required",
+                  "--disable-features=WebRtcHideLocalIpsWithMdns") as driver:  # plain host candidates: the service resolves no .local names
+        driver.set_script_timeout(10)
         yield driver
-    finally:
-        driver.quit()
 
 
 def events(driver) -> list[dict]:

@@ -27,6 +27,7 @@ from plugins.image_packaging.server import ImagePackaging
 from plugins.interactive_edit.server import InteractiveEdit
 from plugins.video_analysis.server import VideoAnalysis
 from scheduler import jobs
+from tests.fixtures.browser import chromium
 from tests.fixtures.media import write_test_video
 from tests.fixtures.services import start_plugin
 from tests.fixtures.webapp import ANNA, init_data, webapp
@@ -37,33 +38,20 @@ from tests.integration.test_webapp import anna_with_an_avatar, round_with_the_re
 from twinforge.host.v1 import host_service_pb2_grpc as host_grpc
 from twinforge.plugin.v1 import plugin_service_pb2 as plugin_pb
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 # Written to docs/webapp/ when asked (TWINFORGE_TEST_SCREENSHOTS=1 .venv/bin/pytest tests/e2e/test_webapp_browser.py),
 # else to the temporary directory, so that a test run leaves the checkout as it found it.
 SCREENSHOTS = (Path(__file__).resolve().parents[2] / "docs" / "webapp" if os.environ.get("TWINFORGE_TEST_SCREENSHOTS") == "1"
                else Path(tempfile.gettempdir()) / "twinforge-webapp-screenshots")
-WIDTH, HEIGHT = 390, 844
 
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed: run scripts/setup (it is a dev dependency)")
+pytest.importorskip("selenium.webdriver", reason="selenium is not installed: run scripts/setup (it is a dev dependency)")
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 
 
 @pytest.fixture
 def browser():
-    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        pytest.skip(f"chromium is not installed ({CHROMIUM}, {CHROMEDRIVER}): apt-get install chromium chromium-driver, or run scripts/setup")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", f"--window-size={WIDTH},{HEIGHT}",
-                     "--lang=en-US", "--hide-scrollbars"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 1, "mobile": True})
-    try:
+    with chromium() as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def as_telegram_opens_it(driver, user_id: int, language_code: str = "en") -> None:

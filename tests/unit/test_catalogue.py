@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import string
-from pathlib import Path
 
 import pytest
 
@@ -13,8 +12,7 @@ from bot import state
 from bot.catalogue import LANGUAGES, language_of, say
 from bot.catalogue.en import MESSAGES as EN
 from bot.catalogue.zh import MESSAGES as ZH
-from bot.models import create_tables
-from host.storage.db import database_proxy, init_database
+from tests.fixtures.bot_tables import bot_tables  # noqa: F401 (a fixture)
 
 CJK = re.compile("[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
 OWN_NAMES = {"language_name_en"}  # each language's button is named in that language
@@ -55,15 +53,6 @@ def test_every_message_fills_in_chinese():
 def test_a_telegram_language_picks_a_catalogue(code, default, expected):
     assert language_of(code, default) == expected
     assert expected in LANGUAGES
-
-
-@pytest.fixture
-def bot_tables(tmp_path: Path):
-    db = init_database(f"sqlite:///{tmp_path / 'bot.db'}", run_migrations=False)
-    create_tables(db)
-    yield db
-    db.close()
-    database_proxy.initialize(None)
 
 
 def test_the_language_is_taken_on_first_contact_and_a_choice_holds(bot_tables):

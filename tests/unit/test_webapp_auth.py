@@ -6,16 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 
-from bot.models import create_tables
 from bot.webapp.initdata import InitDataError, sign, verify
 from bot.webapp.login import SessionError, consume_login_token, forget_expired_tokens, issue_login_token, session_cookie, session_user
-from host.storage.db import database_proxy, init_database
 from host.storage.models import utcnow
+from tests.fixtures.bot_tables import bot_tables  # noqa: F401 (a fixture)
 
 TOKEN = "123456:TEST-token-of-the-bot"
 DAY = 86400.0
@@ -87,15 +85,6 @@ def test_without_a_bot_token_nothing_is_accepted():
     with pytest.raises(InitDataError) as refused:
         verify(init_data(42), "", DAY, time.time())
     assert refused.value.code == "no_bot_token" and "login link" in refused.value.advice
-
-
-@pytest.fixture
-def bot_tables(tmp_path: Path):
-    db = init_database(f"sqlite:///{tmp_path / 'bot.db'}", run_migrations=False)
-    create_tables(db)
-    yield db
-    db.close()
-    database_proxy.initialize(None)
 
 
 def test_a_login_token_signs_in_once(bot_tables):
