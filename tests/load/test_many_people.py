@@ -20,7 +20,6 @@ import contextlib
 import datetime as dt
 import json
 import os
-import re
 import sys
 import time
 from collections import Counter
@@ -40,7 +39,7 @@ from host.storage import models
 from scheduler.status import JobState, list_jobs
 from tests.fixtures.fake_telegram import TOKEN, FakeTelegram
 from tests.fixtures.talking_face import write_talking_face
-from tests.integration.test_bot import button, telegram  # noqa: F401 (telegram is a fixture)
+from tests.integration.test_bot import avatar_of, button, telegram  # noqa: F401 (telegram is a fixture)
 from tests.integration.test_host_flow import upload, wait_registered
 from tests.integration.test_scheduler import until, workers  # noqa: F401 (workers is a fixture)
 from twinforge.host.v1 import host_service_pb2 as host_pb
@@ -166,7 +165,8 @@ async def through_bot(fake: FakeTelegram, user: int, clip: Path) -> list[str]:
         name = f"Load {user}-{i}"
         fake.text(user, f"/new {name}")
         created = await fake.said_containing(user, f"New avatar “{name}”", REPLY_TIMEOUT_S)
-        avatars.append(re.search(r"\((\w+)\)", created.params["text"]).group(1))
+        assert avatar_of(user) not in created.params["text"]  # no id in what the person reads
+        avatars.append(avatar_of(user))
         fake.document(user, f"take{i}.mp4", clip.read_bytes())
         await fake.said_containing(user, f"Stored as version 1 of {name}", REPLY_TIMEOUT_S)
     return avatars
