@@ -47,7 +47,6 @@ from aiortc import RTCSessionDescription
 from bench.intake import SAMPLES
 from plugins.inference.avatar import Avatar
 from plugins.inference.brain import Brain
-from plugins.inference.bundle import write_bundle
 from plugins.inference.live import LiveSessions, edge
 from plugins.inference.metrics import Metrics
 from plugins.inference.speech import Speech, speech_file
@@ -76,14 +75,7 @@ QUESTIONS = (
 
 
 def packaged(folder: Path, video: str) -> Path:
-    flow = trained_model.prepared(SAMPLES, folder, video)
-    models = trained_model.trained(flow, ("syncnet", "audio2lip", "generator"), ITERATIONS)
-    root = folder / "bundle"
-    write_bundle(
-        root, "bench", {name: item.path for name, item in models.items()},
-        {"video": flow["video"].path, "training_set": flow["training_set"].path, "materials": flow["materials"].path},
-    )
-    return root
+    return trained_model.bundled(trained_model.prepared(SAMPLES, folder, video), ITERATIONS, "bench")
 
 
 async def conversation(avatar: Avatar, model: bool, seconds: float) -> dict:

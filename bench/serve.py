@@ -32,7 +32,6 @@ import torch
 
 from bench.intake import SAMPLES
 from plugins.inference.avatar import Avatar
-from plugins.inference.bundle import write_bundle
 from plugins.inference.metrics import Metrics
 from plugins.inference.speech import Speech
 from plugins.lipsync.render import render_video
@@ -48,13 +47,7 @@ ITERATIONS = 3
 def packaged(folder: Path) -> tuple[Path, float]:
     """A bundle of the draft model, and the seconds it took to make."""
     started = time.perf_counter()
-    flow = trained_model.prepared(SAMPLES, folder)
-    models = trained_model.trained(flow, ("syncnet", "audio2lip", "generator"), ITERATIONS)
-    root = folder / "bundle"
-    write_bundle(
-        root, "bench", {name: item.path for name, item in models.items()},
-        {"video": flow["video"].path, "training_set": flow["training_set"].path, "materials": flow["materials"].path},
-    )
+    root = trained_model.bundled(trained_model.prepared(SAMPLES, folder), ITERATIONS, "bench")
     return root, time.perf_counter() - started
 
 
