@@ -28,7 +28,6 @@ import pytest
 import torch
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from plugins.inference.bundle import write_bundle
 from plugins.media.audio import read_audio
 from tests.fixtures import trained_model
 from tests.fixtures.services import require_samples
@@ -49,14 +48,7 @@ def bundle(tmp_path_factory) -> Path:
     samples = require_samples()
     torch.set_num_threads(2)
     flow = trained_model.prepared(samples, tmp_path_factory.mktemp("inference"))
-    models = trained_model.trained(flow, ("syncnet", "audio2lip", "generator"), ITERATIONS)
-    root = flow["folder"] / "bundle"
-    write_bundle(
-        root, "anna", {name: item.path for name, item in models.items()},
-        {"video": flow["video"].path, "training_set": flow["training_set"].path, "materials": flow["materials"].path},
-        {"submission_version": 1, "round": 2, "measures": {"sync_confidence": 0.3}},
-    )
-    return root
+    return trained_model.bundled(flow, ITERATIONS, "anna", {"submission_version": 1, "round": 2, "measures": {"sync_confidence": 0.3}})
 
 
 class Service:
