@@ -167,20 +167,20 @@ async def measure(latency_runs: int, jobs: int, database_url: str) -> dict[str, 
             TWINFORGE_MAX_AVATARS_PER_PERSON=str(10 * (latency_runs + jobs)), TWINFORGE_MAX_ACTIVE_RUNS_PER_PERSON=str(10 * (latency_runs + jobs)),
         )
         get_settings.cache_clear()
-        rt = bootstrap(get_settings())
-        ensure_key_file(rt.settings.operator_key_file, "cli:bench", "operator", "bench")  # host_channel_aio sends it
-        async with running_host(rt, "127.0.0.1:0") as port:
+        runtime = bootstrap(get_settings())
+        ensure_key_file(runtime.settings.operator_key_file, "cli:bench", "operator", "bench")  # host_channel_aio sends it
+        async with running_host(runtime, "127.0.0.1:0") as port:
             os.environ["TWINFORGE_HOST_ADDRESS"] = f"127.0.0.1:{port}"
             get_settings.cache_clear()
-            rt.settings = get_settings()
+            runtime.settings = get_settings()
             plugin = Noop()
-            async with running_plugin(plugin, rt.settings) as address, host_channel_aio(
-                rt.settings.host_address, rt.settings
+            async with running_plugin(plugin, runtime.settings) as address, host_channel_aio(
+                runtime.settings.host_address, runtime.settings
             ) as host_channel, grpc.aio.insecure_channel(address) as plugin_channel:
                 host = host_grpc.HostServiceStub(host_channel)
                 direct = plugin_grpc.PluginServiceStub(plugin_channel)
                 await until(lambda: models.Plugin.select().where(models.Plugin.healthy == True).exists())  # noqa: E712
-                worker = await start_worker(Path(tmp), rt.redis)
+                worker = await start_worker(Path(tmp), runtime.redis)
                 try:
                     await queued_latency(host, plugin, 3)
                     await direct_latency(direct, plugin, 3)

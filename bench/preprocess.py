@@ -33,7 +33,7 @@ from plugins.sdk.context import LocalInput, RunContext
 from plugins.sdk.plugin import Plugin
 from plugins.segmentation.server import Segmentation
 from plugins.vad.server import Vad
-from plugins.video_analysis.thresholds import PRESETS_ORDER
+from host.presets import PRESETS_ORDER
 from twinforge.plugin.v1 import plugin_service_pb2 as plugin_pb
 
 TARGET = 1.0

@@ -12,6 +12,7 @@ import grpc
 
 from bot import acting
 from host.channels import host_channel_aio
+from host.errors import TwinforgeError
 from host.settings import Settings, get_settings
 from twinforge.host.v1 import host_service_pb2 as host_pb
 from twinforge.host.v1 import host_service_pb2_grpc as host_grpc
@@ -23,23 +24,23 @@ TIMEOUT_S = 30
 RENDER_TIMEOUT_S = 900
 
 
-class HostError(Exception):
-    """A call the host (or the avatar's service) refused or could not answer; `words` says why and
-    what to do, `unavailable` that nobody answered at all, `code` the host's error code."""
+class HostError(TwinforgeError):
+    """A call the host (or the avatar's service) refused or could not answer, in the platform's one
+    error family: `words` says why and what to do, `unavailable` that nobody answered at all."""
 
-    def __init__(self, words: str, unavailable: bool = False, code: str = "") -> None:
-        super().__init__(words)
-        self.words = words
+    def __init__(self, cause: str, advice: str = "", unavailable: bool = False, code: str = "host_refused") -> None:
+        super().__init__(cause=cause, advice=advice, stage="host", code=code)
         self.unavailable = unavailable
-        self.code = code
+
+    @property
+    def words(self) -> str:
+        return self.cause if not self.advice or self.advice in self.cause else f"{self.cause}. What to do: {self.advice}"
 
 
 def host_error(exc: grpc.aio.AioRpcError) -> HostError:
     trailing = dict(exc.trailing_metadata() or ())
-    advice = trailing.get("twinforge-advice", "")
-    details = exc.details() or exc.code().name
-    words = details if not advice or advice in details else f"{details}. What to do: {advice}"
-    return HostError(words, unavailable=exc.code() == grpc.StatusCode.UNAVAILABLE, code=trailing.get("twinforge-error-code", ""))
+    return HostError(exc.details() or exc.code().name, trailing.get("twinforge-advice", ""),
+                     unavailable=exc.code() == grpc.StatusCode.UNAVAILABLE, code=trailing.get("twinforge-error-code", "") or "host_refused")
 
 
 class HostClient:
@@ -170,11 +171,11 @@ class HostClient:
                         summary = reply.summary
             except grpc.aio.AioRpcError as exc:
                 if exc.code() == grpc.StatusCode.UNAVAILABLE:
-                    raise HostError("your avatar's service is not answering (it may have stopped); try again in a minute, "
-                                    "deploy it again, or ask the operator", unavailable=True) from None
+                    raise HostError("your avatar's service is not answering (it may have stopped)",
+                                    "try again in a minute, deploy it again, or ask the operator", unavailable=True) from None
                 raise host_error(exc) from None
         if summary is None:
-            raise HostError("the service ended the render without a video; try again")
+            raise HostError("the service ended the render without a video", "try again")
         return bytes(video), summary
 
 

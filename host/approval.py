@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from host import handlers, retraining
+from host import retraining, use_cases
 from host.errors import IllegalTransition, InvalidArgument, NotFound
 from host.flow import Flow
 from host.state import StageState
@@ -69,7 +69,7 @@ MOST_SCALE = 8.0
 
 
 def evaluation_finished(uow: UnitOfWork, run: models.StageRun) -> None:
-    """Called for every finished run (handlers.finish_run): a succeeded evaluation opens a round and
+    """Called for every finished run (host/run_finished.py): a succeeded evaluation opens a round and
     tells the person, with the preview when it passed, with what fell short when not."""
     if run.stage != EVALUATION_STAGE or run.state != StageState.SUCCEEDED.value:
         return
@@ -80,7 +80,7 @@ def evaluation_finished(uow: UnitOfWork, run: models.StageRun) -> None:
 
 def rounds(avatar_id: str) -> list[dict[str, Any]]:
     """Every round of the avatar, oldest first, each with its measures and the person's verdict."""
-    handlers.get_avatar(avatar_id)
+    use_cases.get_avatar(avatar_id)
     found = [_round(run) for run in _evaluations(avatar_id)]
     for number, item in enumerate(found, 1):
         item["round"] = number
@@ -131,7 +131,7 @@ def reject(
     words = adjustment.words.format(avatar=avatar_id)
     payload = {
         "by": by, "reason": reason, "text": text.strip(), "generation": current["generation"], "adjustment": words,
-        "retrain_generation": handlers.run_generation(started[0]) if started else None,
+        "retrain_generation": use_cases.run_generation(started[0]) if started else None,
         "parameters": {run.stage: json.loads(run.parameters_json) for run in started},
     }
     uow.notify(avatar_id, REJECTED, payload, run_id=current["evaluation_run"], stage=EVALUATION_STAGE)
@@ -159,13 +159,13 @@ def _retrain(uow: UnitOfWork, avatar_id: str, adjustment: Adjustment, why: str, 
     """Keeps the adjustment's sub-model (accepting it unless it already is), marks the rerun
     sub-models' current runs rejected, and retrains them with the scaled presets."""
     kept = adjustment.retrain_from
-    version = handlers.latest_submission_version(avatar_id)
-    runs = handlers.succeeded_runs(avatar_id, kept, version)
+    version = use_cases.latest_submission_version(avatar_id)
+    runs = use_cases.succeeded_runs(avatar_id, kept, version)
     if runs and retraining.verdict(runs[0].id) != "accepted":
         retraining.accept(uow, avatar_id, kept, flow)
     overrides = {}
     for stage in flow.downstream(kept):
-        if stage == EVALUATION_STAGE or not handlers.succeeded_runs(avatar_id, stage, version):
+        if stage == EVALUATION_STAGE or not use_cases.succeeded_runs(avatar_id, stage, version):
             continue
         previous = retraining.reject(uow, avatar_id, stage, why, flow)
         if stage in adjustment.scale:
@@ -196,15 +196,15 @@ def _judgeable(avatar_id: str) -> dict[str, Any]:
             cause=f"round {newest['round']} was already {newest['verdict']} by {newest['by']}",
             advice=f"wait for the next evaluation (twinforge avatar rounds {avatar_id})",
         )
-    version = handlers.latest_submission_version(avatar_id)
+    version = use_cases.latest_submission_version(avatar_id)
     trained = models.StageRun.select().where(
         (models.StageRun.avatar == avatar_id) & (models.StageRun.submission_version == version) & (models.StageRun.stage != EVALUATION_STAGE)
     )
-    newer = [run for run in trained if handlers.run_generation(run) > newest["generation"]]
+    newer = [run for run in trained if use_cases.run_generation(run) > newest["generation"]]
     if newer:
         raise IllegalTransition(
             stage=EVALUATION_STAGE, code="newer_generation",
-            cause=f"generation {handlers.run_generation(newer[0])} was started after round {newest['round']} was measured",
+            cause=f"generation {use_cases.run_generation(newer[0])} was started after round {newest['round']} was measured",
             advice=f"judge that generation's evaluation once it is ready (twinforge watch {avatar_id})",
         )
     return newest
@@ -256,7 +256,7 @@ def _generation(run: models.StageRun) -> int:
     an evaluation submitted by hand is placed as well as one the flow started."""
     keys = [ref["key"] for ref in json.loads(run.inputs_json or "[]") if ref["kind"] == MODEL_KIND]
     makers = models.StageRun.select().join(models.Artifact, on=(models.Artifact.run == models.StageRun.id)).where(models.Artifact.key.in_(keys))
-    return max((handlers.run_generation(maker) for maker in makers), default=handlers.run_generation(run))
+    return max((use_cases.run_generation(maker) for maker in makers), default=use_cases.run_generation(run))
 
 
 def plain_words(summary: dict[str, Any]) -> list[str]:

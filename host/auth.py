@@ -24,7 +24,7 @@ from pathlib import Path
 
 import peewee
 
-from host import handlers
+from host import use_cases
 from host.channels import API_KEY_HEADER, ON_BEHALF_HEADER
 from host.errors import InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 from host.storage import models
@@ -80,9 +80,9 @@ def issue(external_id: str, role: str, label: str = "") -> tuple[models.ApiKey, 
     """A new key for the user (created if new); the key itself is returned once and never stored."""
     if role not in ROLES:
         raise InvalidArgument(code="bad_role", cause=f"{role!r} is not a role", advice=f"use one of {', '.join(ROLES)}")
-    user = handlers.ensure_user(_external_id(external_id, "the key's user"))
+    user = use_cases.ensure_user(_external_id(external_id, "the key's user"))
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    row = models.ApiKey.create(id=handlers.new_id()[:16], key_hash=hash_key(key), user=user, role=role, label=label[:128])
+    row = models.ApiKey.create(id=models.new_id()[:16], key_hash=hash_key(key), user=user, role=role, label=label[:128])
     return row, key
 
 
@@ -117,7 +117,7 @@ def resolve(key: str, on_behalf_of: str = "") -> Caller:
         if not on_behalf_of:
             raise PermissionDenied(code="on_behalf_of_missing", cause="a service key must name the person it acts for",
                                    advice=f"send the person's identity (e.g. telegram:12345) in the {ON_BEHALF_HEADER!r} metadata")
-        return Caller(handlers.ensure_user(_external_id(on_behalf_of, ON_BEHALF_HEADER)).external_id, "user")
+        return Caller(use_cases.ensure_user(_external_id(on_behalf_of, ON_BEHALF_HEADER)).external_id, "user")
     if on_behalf_of:
         raise PermissionDenied(code="on_behalf_of_not_allowed", cause=f"a {row.role} key cannot act on behalf of someone else",
                                advice=f"leave out {ON_BEHALF_HEADER!r}, or use a service key (`twinforge keys issue --role service`)")
@@ -128,14 +128,14 @@ def avatar(avatar_id: str) -> models.Avatar:
     """The avatar, when the caller may touch it; otherwise the very answer for an unknown id."""
     row = models.Avatar.select(models.Avatar, models.User).join(models.User).where(models.Avatar.id == avatar_id).first()
     if row is None or not current().owns(row.owner.external_id):
-        raise handlers.unknown_avatar(avatar_id)
+        raise use_cases.unknown_avatar(avatar_id)
     return row
 
 
 def run(run_id: str) -> models.StageRun:
     row = models.StageRun.get_or_none(models.StageRun.id == run_id)
     if row is None or not visible(row.avatar_id):
-        raise handlers.unknown_run(run_id)
+        raise use_cases.unknown_run(run_id)
     return row
 
 

@@ -1,5 +1,5 @@
 """Wiring: one Runtime per process (host, worker, CLI) holding the settings, the database binding,
-Redis, the publisher and the flow, so handlers get their dependencies passed in, never global."""
+Redis, the publisher and the flow, so use cases get their dependencies passed in, never global."""
 
 from __future__ import annotations
 
@@ -14,10 +14,12 @@ from host.errors import Unavailable
 from host.flow import DEFAULT_FLOW, Flow
 from host.notifications import redis_publisher
 from host.settings import Settings, get_settings
-from host.storage.blobs import BlobStore, open_blob_store
+from host.storage.backends import open_blob_store
+from host.storage.blobs import BlobStore
 from host.storage.db import init_database
 from host.storage.models import StageRun
 from host.unit_of_work import UnitOfWork, unit_of_work
+from scheduler.queues import dispatch
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +41,6 @@ class Runtime:
         recovery pass enqueues every queued run whose job is missing once Redis is back, so
         failing here would only report an error for a run that exists.
         """
-        from scheduler.queues import dispatch
-
         for run in runs:
             try:
                 dispatch(self.redis, run.id, run.stage, run.attempt, run.priority)

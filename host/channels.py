@@ -25,6 +25,7 @@ ChannelOptions = Sequence[tuple[str, object]]
 # Read by host/auth.py; defined here so that clients need not import the host's database models.
 API_KEY_HEADER = "x-twinforge-api-key"
 ON_BEHALF_HEADER = "x-twinforge-on-behalf-of"  # whom a service key (the bot) acts for
+TOKEN_HEADER = "x-twinforge-registration-token"  # a plugin proves it may register
 
 
 def _read(path: str, what: str) -> bytes:

@@ -7,7 +7,6 @@ administration mounted from the scheduler, and `keys` (API keys of the host's cl
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 import time
@@ -15,40 +14,25 @@ from pathlib import Path
 
 import click
 import grpc
+import peewee
+import redis
 
-from host.channels import host_channel
+from host import auth, registry, retraining, use_cases
+from host.bootstrap import bootstrap
+from host.cli_client import EXIT_UNAVAILABLE, default_by, host_call, host_stub, rpc_failed
 from host.deploy_command import deploy_command, undeploy_command
-from host.errors import TwinforgeError
+from host.errors import TwinforgeError, Unavailable
 from host.evaluate_command import evaluate_command
 from host.produce_command import produce_command
 from host.logs import configure_logging
 from host.render_command import render_command
 from host.settings import get_settings
-from plugins.video_analysis.thresholds import PRESETS_ORDER
+from host.storage.db import init_database
+from host.presets import PRESETS_ORDER
 from scheduler.cli import queue
 from twinforge.host.v1 import host_service_pb2 as host_pb
-from twinforge.host.v1 import host_service_pb2_grpc as host_grpc
 
-EXIT_UNAVAILABLE = 3
 DELETE_WAIT_S = 60.0  # how long `avatar delete --cancel` waits for running stages to stop
-
-
-def host_stub() -> tuple[grpc.Channel, host_grpc.HostServiceStub]:
-    settings = get_settings()
-    try:
-        channel = host_channel(settings.host_address, settings)
-    except TwinforgeError as exc:
-        raise click.ClickException(str(exc)) from None
-    return channel, host_grpc.HostServiceStub(channel)
-
-
-def rpc_failed(exc: grpc.RpcError) -> click.ClickException:
-    advice = dict(exc.trailing_metadata() or ()).get("twinforge-advice", "")
-    if exc.code() == grpc.StatusCode.UNAVAILABLE and not advice:
-        advice = f"is the host running at {get_settings().host_address}? Start it with `twinforge up`"
-    error = click.ClickException(f"{exc.details()}" + (f"\n  advice: {advice}" if advice and advice not in (exc.details() or "") else ""))
-    error.exit_code = EXIT_UNAVAILABLE if exc.code() == grpc.StatusCode.UNAVAILABLE else 1
-    return error
 
 
 @click.group()
@@ -194,17 +178,11 @@ def model() -> None:
 def _model_change(change):
     """Runs one change in a unit of work on the platform's database (as `twinforge queue` does),
     enqueues the runs it submitted after the commit, and turns errors into advice."""
-    import peewee
-    import redis
-
-    from host.bootstrap import bootstrap
-    from host.errors import TwinforgeError, Unavailable
-
     try:
-        rt = bootstrap(run_migrations=False)
-        with rt.uow() as uow:
-            result = change(rt, uow)
-        rt.dispatch(result if isinstance(result, list) else [])
+        runtime = bootstrap(run_migrations=False)
+        with runtime.uow() as uow:
+            result = change(runtime, uow)
+        runtime.dispatch(result if isinstance(result, list) else [])
         return result
     except Unavailable as exc:
         raise _exit(str(exc), EXIT_UNAVAILABLE) from None
@@ -225,9 +203,7 @@ def _exit(message: str, code: int) -> click.ClickException:
 @click.argument("submodel")
 def model_accept(avatar_id: str, submodel: str) -> None:
     """Accept the newest trained run of SUBMODEL for the avatar's latest video."""
-    from host import retraining
-
-    run = _model_change(lambda rt, uow: retraining.accept(uow, avatar_id, submodel, rt.flow))
+    run = _model_change(lambda runtime, uow: retraining.accept(uow, avatar_id, submodel, runtime.flow))
     click.echo(f"accepted {submodel} (run {run.id})")
 
 
@@ -237,9 +213,7 @@ def model_accept(avatar_id: str, submodel: str) -> None:
 @click.option("--reason", required=True, help="What is wrong with it; kept in the avatar's history.")
 def model_reject(avatar_id: str, submodel: str, reason: str) -> None:
     """Reject the newest trained run of SUBMODEL, with the reason."""
-    from host import retraining
-
-    run = _model_change(lambda rt, uow: retraining.reject(uow, avatar_id, submodel, reason, rt.flow))
+    run = _model_change(lambda runtime, uow: retraining.reject(uow, avatar_id, submodel, reason, runtime.flow))
     click.echo(f"rejected {submodel} (run {run.id}): {reason}")
 
 
@@ -250,10 +224,8 @@ def model_reject(avatar_id: str, submodel: str, reason: str) -> None:
 def model_retrain(avatar_id: str, submodel: str, as_json: bool) -> None:
     """Rerun every sub-model that depends on the accepted SUBMODEL (and nothing else), as a new
     generation of the avatar's latest video."""
-    from host import handlers, registry, retraining
-
-    runs = _model_change(lambda rt, uow: retraining.retrain(uow, avatar_id, submodel, rt.flow, registry.known_stages()))
-    rows = [{"stage": r.stage, "run_id": r.id, "generation": handlers.run_generation(r)} for r in runs]
+    runs = _model_change(lambda runtime, uow: retraining.retrain(uow, avatar_id, submodel, runtime.flow, registry.known_stages()))
+    rows = [{"stage": r.stage, "run_id": r.id, "generation": use_cases.run_generation(r)} for r in runs]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -267,20 +239,6 @@ def materials() -> None:
 
     Each edit or going back starts a run that makes the next version; follow it with `twinforge
     watch AVATAR`. Exit codes: 0 done, 1 the host refused the request, 3 the host is unreachable."""
-
-
-def _default_by() -> str:
-    return f"cli:{getpass.getuser()}"
-
-
-def _host_call(method: str, request):
-    channel, stub = host_stub()
-    try:
-        return getattr(stub, method)(request, timeout=30)
-    except grpc.RpcError as exc:
-        raise rpc_failed(exc) from None
-    finally:
-        channel.close()
 
 
 def _argument(pair: str) -> tuple[str, object]:
@@ -299,7 +257,7 @@ def _argument(pair: str) -> tuple[str, object]:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def materials_versions(avatar_id: str, as_json: bool) -> None:
     """List the avatar's material versions, oldest first, with who made each and how (* = current)."""
-    reply = _host_call("ListMaterialVersions", host_pb.ListMaterialVersionsRequest(avatar_id=avatar_id))
+    reply = host_call("ListMaterialVersions", host_pb.ListMaterialVersionsRequest(avatar_id=avatar_id))
     rows = [
         {
             "version": v.version, "current": v.current, "by": v.edit.by, "operation": v.edit.operation,
@@ -329,8 +287,8 @@ def materials_edit(avatar_id: str, operation: str, params: tuple[str, ...], by: 
     """Edit the current version with OPERATION (key_colour, region, trimap_points, despill, background,
     trim, choose; docs/materials-editing.md), e.g. `edit AV despill --param strength=0.5`."""
     arguments = dict(_argument(pair) for pair in params)
-    request = host_pb.EditMaterialsRequest(avatar_id=avatar_id, operation=operation, parameters_json=json.dumps(arguments), by=by or _default_by())
-    reply = _host_call("EditMaterials", request)
+    request = host_pb.EditMaterialsRequest(avatar_id=avatar_id, operation=operation, parameters_json=json.dumps(arguments), by=by or default_by())
+    reply = host_call("EditMaterials", request)
     click.echo(f"started {reply.run.stage} run {reply.run.run_id}: it makes version {reply.version} (follow it: twinforge watch {avatar_id})")
 
 
@@ -340,8 +298,8 @@ def materials_edit(avatar_id: str, operation: str, params: tuple[str, ...], by: 
 @click.option("--by", default=None, help="Who goes back, kept in the edit log (default: cli:<your user name>).")
 def materials_back(avatar_id: str, version: int, by: str | None) -> None:
     """Go back to VERSION: a run publishes it again as the newest version (the later ones stay listed)."""
-    request = host_pb.RevertMaterialsRequest(avatar_id=avatar_id, version=version, by=by or _default_by())
-    reply = _host_call("RevertMaterials", request)
+    request = host_pb.RevertMaterialsRequest(avatar_id=avatar_id, version=version, by=by or default_by())
+    reply = host_call("RevertMaterials", request)
     click.echo(f"started {reply.run.stage} run {reply.run.run_id}: version {reply.version} will equal version {version} (follow it: twinforge watch {avatar_id})")
 
 
@@ -359,7 +317,7 @@ def avatar() -> None:
 @click.option("--by", default=None, help="Who approves, kept in the round's history (default: cli:<your user name>).")
 def avatar_approve(avatar_id: str, by: str | None) -> None:
     """Approve the newest evaluation round that passed: the avatar may then be deployed."""
-    reply = _host_call("ApproveAvatar", host_pb.ApproveAvatarRequest(avatar_id=avatar_id, by=by or _default_by()))
+    reply = host_call("ApproveAvatar", host_pb.ApproveAvatarRequest(avatar_id=avatar_id, by=by or default_by()))
     click.echo(f"approved round {reply.round.round} (generation {reply.round.generation}); can deploy: {'yes' if reply.can_deploy else 'no'} ({reply.deploy_reason})")
 
 
@@ -370,8 +328,8 @@ def avatar_approve(avatar_id: str, by: str | None) -> None:
 @click.option("--by", default=None, help="Who rejects, kept in the round's history (default: cli:<your user name>).")
 def avatar_reject(avatar_id: str, reason: str, text: str, by: str | None) -> None:
     """Reject the newest round for REASON; its adjustment is applied and the model retrained."""
-    request = host_pb.RejectAvatarRequest(avatar_id=avatar_id, by=by or _default_by(), reason=reason, text=text)
-    reply = _host_call("RejectAvatar", request)
+    request = host_pb.RejectAvatarRequest(avatar_id=avatar_id, by=by or default_by(), reason=reason, text=text)
+    reply = host_call("RejectAvatar", request)
     click.echo(f"rejected round {reply.round.round}: {reply.message}")
     for run in reply.started:
         click.echo(f"started {run.stage} (run {run.run_id}); follow it: twinforge watch {avatar_id}")
@@ -382,7 +340,7 @@ def avatar_reject(avatar_id: str, reason: str, text: str, by: str | None) -> Non
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def avatar_rounds(avatar_id: str, as_json: bool) -> None:
     """Every evaluation round, oldest first, with its measures and the person's verdict."""
-    reply = _host_call("ListRounds", host_pb.ListRoundsRequest(avatar_id=avatar_id))
+    reply = host_call("ListRounds", host_pb.ListRoundsRequest(avatar_id=avatar_id))
     rows = [
         {
             "round": r.round, "generation": r.generation, "evaluation_run": r.evaluation_run, "passed": r.passed, "preset": r.preset,
@@ -413,12 +371,12 @@ def avatar_delete(avatar_id: str, cancel_running: bool, yes: bool, by: str | Non
     (twinforge undeploy)."""
     if not yes:
         click.confirm(f"Delete avatar {avatar_id} and all its data? This cannot be undone", abort=True)
-    request = host_pb.DeleteAvatarRequest(avatar_id=avatar_id, cancel_running=cancel_running, by=by or _default_by())
+    request = host_pb.DeleteAvatarRequest(avatar_id=avatar_id, cancel_running=cancel_running, by=by or default_by())
     deadline = time.monotonic() + DELETE_WAIT_S
-    reply = _host_call("DeleteAvatar", request)
+    reply = host_call("DeleteAvatar", request)
     while not reply.deleted and time.monotonic() < deadline:
         time.sleep(1.0)
-        reply = _host_call("DeleteAvatar", request)
+        reply = host_call("DeleteAvatar", request)
     click.echo(reply.message)
     if not reply.deleted:
         sys.exit(1)
@@ -433,9 +391,6 @@ def keys() -> None:
 
 
 def _keys_database() -> None:
-    from host.errors import Unavailable
-    from host.storage.db import init_database
-
     try:
         init_database(get_settings().resolved_database_url)
     except Unavailable as exc:
@@ -448,8 +403,6 @@ def _keys_database() -> None:
 @click.option("--label", default="", help="A note shown by `keys ls`, e.g. where the key is used.")
 def keys_issue(user: str, role: str, label: str) -> None:
     """Issue a key and print it once on standard output: only its hash is kept, so keep the key."""
-    from host import auth
-
     _keys_database()
     try:
         row, key = auth.issue(user, role, label)
@@ -463,8 +416,6 @@ def keys_issue(user: str, role: str, label: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def keys_ls(as_json: bool) -> None:
     """List the keys (never the keys themselves): id, user, role, label, when issued and revoked."""
-    from host import auth
-
     _keys_database()
     rows = [
         {"id": k.id, "user": k.user.external_id, "role": k.role, "label": k.label, "created_at": k.created_at.isoformat(timespec="seconds"),
@@ -483,8 +434,6 @@ def keys_ls(as_json: bool) -> None:
 @click.argument("key_id")
 def keys_revoke(key_id: str) -> None:
     """Revoke a key by its id (from `keys ls`): the host refuses it from the next call on."""
-    from host import auth
-
     _keys_database()
     try:
         row = auth.revoke(key_id)

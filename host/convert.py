@@ -7,7 +7,7 @@ import datetime as dt
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from host.artifacts import error_from_json, refs_from_json
-from host.handlers import submission_video
+from host.use_cases import submission_video
 from host.registry import description_of
 from host.storage import models
 from twinforge.host.v1 import host_service_pb2 as host_pb

@@ -19,7 +19,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 
-from host import deployments, handlers
+from host import deployments, use_cases
 from host.bootstrap import Runtime
 from host.errors import IllegalTransition
 from host.quarantine import PREFIX as QUARANTINE
@@ -41,10 +41,10 @@ class Deleted:
     registry_images: list[str] = field(default_factory=list)
 
 
-def delete_avatar(rt: Runtime, avatar_id: str, by: str, cancel_running: bool) -> Deleted:
+def delete_avatar(runtime: Runtime, avatar_id: str, by: str, cancel_running: bool) -> Deleted:
     """Deletes the avatar's blobs and rows; refuses (in words) while it is deployed or, unless
     `cancel_running`, while a stage of it is queued or running."""
-    handlers.get_avatar(avatar_id)
+    use_cases.get_avatar(avatar_id)
     live, _ = deployments.endpoint(avatar_id)
     if live is not None:
         raise IllegalTransition(
@@ -59,14 +59,14 @@ def delete_avatar(rt: Runtime, avatar_id: str, by: str, cancel_running: bool) ->
             cause=f"{_listed(active)} of avatar {avatar_id} {'is' if len(active) == 1 else 'are'} queued or running",
             advice=f"wait for them to finish, or cancel them and delete: twinforge avatar delete {avatar_id} --cancel",
         )
-    cancelled = [cancel_job(rt, run.id, f"the avatar is being deleted by {by}").id for run in active]
+    cancelled = [cancel_job(runtime, run.id, f"the avatar is being deleted by {by}").id for run in active]
     still = _active(avatar_id)
     if still:
         return Deleted(False, f"asked {_listed(still)} to stop; running stages stop at their next report, within seconds: "
                               f"delete avatar {avatar_id} again then", cancelled=cancelled)
     images = _registry_images(avatar_id)
-    blobs = rt.blobs.delete_prefix(f"avatars/{avatar_id}/") + rt.blobs.delete_prefix(f"{QUARANTINE}avatars/{avatar_id}/")
-    with rt.uow():
+    blobs = runtime.blobs.delete_prefix(f"avatars/{avatar_id}/") + runtime.blobs.delete_prefix(f"{QUARANTINE}avatars/{avatar_id}/")
+    with runtime.uow():
         avatar = models.Avatar.get_by_id(avatar_id)
         rows = 1 + sum(table.select().where(table.avatar == avatar_id).count()
                        for table in (models.Submission, models.StageRun, models.Artifact, models.Notification))

@@ -12,6 +12,8 @@ from pathlib import Path
 import click
 import grpc
 
+from host.cli_client import default_by, host_stub, rpc_failed
+from host.render_command import download
 from twinforge.host.v1 import host_service_pb2 as host_pb
 
 PACKAGING, DEPLOYMENT = "image_packaging", "deployment"
@@ -57,8 +59,6 @@ def follow(stub, avatar_id: str, first_run: str, last_stage: str) -> dict:
 
 def start(method: str, request) -> tuple[object, object, grpc.Channel]:
     """Calls the host; returns its reply with the stub and the channel, left open to follow the run."""
-    from host.cli import host_stub, rpc_failed  # here, not at the top: host.cli registers these commands
-
     channel, stub = host_stub()
     try:
         return getattr(stub, method)(request, timeout=30), stub, channel
@@ -68,8 +68,6 @@ def start(method: str, request) -> tuple[object, object, grpc.Channel]:
 
 
 def finish(stub, channel: grpc.Channel, avatar_id: str, run_id: str) -> dict:
-    from host.cli import rpc_failed
-
     try:
         return follow(stub, avatar_id, run_id, DEPLOYMENT)
     except grpc.RpcError as exc:
@@ -90,15 +88,11 @@ def deploy_command(avatar_id: str, target: str, by: str | None, no_wait: bool, a
     Exit codes: 0 deployed (or queued with --no-wait), 1 refused or failed (the message says why
     and what to do), 3 the host is unavailable, 4 not live: kubernetes without a kubeconfig, whose
     manifests are written to ./twinforge-manifests-AVATAR_ID to apply with kubectl."""
-    from host.cli import _default_by
-
-    reply, stub, channel = start("Deploy", host_pb.DeployRequest(avatar_id=avatar_id, target=target, by=by or _default_by()))
+    reply, stub, channel = start("Deploy", host_pb.DeployRequest(avatar_id=avatar_id, target=target, by=by or default_by()))
     click.echo(f"packaging the image (run {reply.run.run_id})", err=True)
     if no_wait:
         channel.close()
         return
-    from host.cli import rpc_failed
-
     folder = Path(f"twinforge-manifests-{avatar_id}")
     try:
         summary = follow(stub, avatar_id, reply.run.run_id, DEPLOYMENT)
@@ -124,8 +118,6 @@ def deploy_command(avatar_id: str, target: str, by: str | None, no_wait: bool, a
 
 def fetch_manifests(stub, avatar_id: str, folder: Path) -> list[Path]:
     """The newest deployment run's manifests, downloaded into `folder` under their own names."""
-    from host.render_command import download
-
     runs = stub.ListStageRuns(host_pb.ListStageRunsRequest(avatar_id=avatar_id, stage=DEPLOYMENT), timeout=30).runs
     refs = [ref for ref in runs[-1].outputs if ref.kind == MANIFESTS_KIND] if runs else []
     folder.mkdir(parents=True, exist_ok=True)
@@ -143,8 +135,6 @@ def fetch_manifests(stub, avatar_id: str, folder: Path) -> list[Path]:
 @click.option("--by", default=None, help="Who undeploys, kept in the avatar's history (default: cli:<your user name>).")
 def undeploy_command(avatar_id: str, by: str | None) -> None:
     """Stop AVATAR_ID's live service and forget its endpoint (its image stays stored)."""
-    from host.cli import _default_by
-
-    reply, stub, channel = start("Undeploy", host_pb.UndeployRequest(avatar_id=avatar_id, by=by or _default_by()))
+    reply, stub, channel = start("Undeploy", host_pb.UndeployRequest(avatar_id=avatar_id, by=by or default_by()))
     finish(stub, channel, avatar_id, reply.run.run_id)
     click.echo(f"avatar {avatar_id} is no longer deployed")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from host import approval, handlers
+from host import approval, use_cases
 from host.artifacts import refs_from_json
 from host.errors import IllegalTransition, InvalidArgument, NotFound
 from host.state import StageState
@@ -38,15 +38,15 @@ def deploy(uow: UnitOfWork, avatar_id: str, target: str, by: str, known_stages: 
     if target not in TARGETS:
         raise InvalidArgument(stage=DEPLOYMENT, code="unknown_target", cause=f"{target!r} is not a deploy target",
                               advice=f"use one of {', '.join(TARGETS)}")
-    handlers.get_avatar(avatar_id)
+    use_cases.get_avatar(avatar_id)
     allowed, why = approval.can_deploy(avatar_id)
     if not allowed:
         raise IllegalTransition(stage=DEPLOYMENT, code="not_approved", cause=f"avatar {avatar_id} cannot be deployed: {why}",
                                 advice=f"review the preview and approve it first (twinforge avatar approve {avatar_id})")
     approved = approval.rounds(avatar_id)[-1]
-    evaluation = handlers.get_run(approved["evaluation_run"])
+    evaluation = use_cases.get_run(approved["evaluation_run"])
     inputs = list(refs_from_json(evaluation.inputs_json))
-    cutout = handlers.succeeded_runs(avatar_id, CUTOUT_STAGE, evaluation.submission_version)
+    cutout = use_cases.succeeded_runs(avatar_id, CUTOUT_STAGE, evaluation.submission_version)
     if cutout:
         inputs.extend(ref for ref in refs_from_json(cutout[0].outputs_json) if ref.kind == "cutout")
     parameters = {
@@ -54,7 +54,7 @@ def deploy(uow: UnitOfWork, avatar_id: str, target: str, by: str, known_stages: 
         "submission_version": evaluation.submission_version,
         "measures": approved["mean"].get("render", {}),
     }
-    run = handlers.submit_stage(uow, avatar_id, PACKAGING, inputs, parameters, known_stages, evaluation.submission_version)
+    run = use_cases.submit_stage(uow, avatar_id, PACKAGING, inputs, parameters, known_stages, evaluation.submission_version)
     uow.notify(avatar_id, DEPLOY_REQUESTED, {"by": by, "target": target, "round": approved["round"]}, run_id=run.id, stage=PACKAGING)
     return run
 
@@ -62,7 +62,7 @@ def deploy(uow: UnitOfWork, avatar_id: str, target: str, by: str, known_stages: 
 def after_packaging(uow: UnitOfWork, run_id: str, known_stages: set[str]) -> list[models.StageRun]:
     """Once an image is built: the deployment run that starts it on the target the packaging was
     asked for. Idempotent, so a replayed notification starts nothing twice."""
-    done = handlers.get_run(run_id)
+    done = use_cases.get_run(run_id)
     if done.stage != PACKAGING or done.state != StageState.SUCCEEDED.value:
         return []
     images = [ref for ref in refs_from_json(done.outputs_json) if ref.kind == IMAGE_KIND]
@@ -74,7 +74,7 @@ def after_packaging(uow: UnitOfWork, run_id: str, known_stages: set[str]) -> lis
     asked = _requested(run_id)
     parameters = {"action": "deploy", "target": asked.get("target", TARGETS[0]), "packaging_run": run_id,
                   "round": json.loads(done.parameters_json or "{}").get("round"), "image": json.loads(done.summary_json or "{}").get("image", {})}
-    return [handlers.submit_stage(uow, done.avatar_id, DEPLOYMENT, images, parameters, known_stages, done.submission_version)]
+    return [use_cases.submit_stage(uow, done.avatar_id, DEPLOYMENT, images, parameters, known_stages, done.submission_version)]
 
 
 def _requested(packaging_run: str) -> dict[str, Any]:
@@ -107,8 +107,8 @@ def undeploy(uow: UnitOfWork, avatar_id: str, by: str, known_stages: set[str]) -
                        advice=f"deploy it first (twinforge deploy {avatar_id})")
     stored = {key: value for key, value in live.items() if key != "deployed_at"}
     parameters = {"action": "undeploy", "target": live["target"], "endpoint": stored, "by": by}
-    version = handlers.get_run(live["run_id"]).submission_version
-    return handlers.submit_stage(uow, avatar_id, DEPLOYMENT, [], parameters, known_stages, version)
+    version = use_cases.get_run(live["run_id"]).submission_version
+    return use_cases.submit_stage(uow, avatar_id, DEPLOYMENT, [], parameters, known_stages, version)
 
 
 def endpoint(avatar_id: str) -> tuple[dict[str, Any] | None, str]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from host.settings import get_settings
-from plugins.video_analysis.thresholds import PRESETS_ORDER
+from host.presets import PRESETS_ORDER
 
 NOT_PASSED = 3
 

@@ -16,11 +16,11 @@ import grpc
 from google.protobuf.message import DecodeError
 
 from host import auth
+from host.channels import TOKEN_HEADER
 from host.errors import InvalidArgument, TwinforgeError, Unauthenticated
 
 log = logging.getLogger(__name__)
 
-TOKEN_HEADER = "x-twinforge-registration-token"
 PLUGIN_METHODS = frozenset(
     f"/twinforge.host.v1.HostService/{name}" for name in ("RegisterPlugin", "Heartbeat", "DeregisterPlugin")
 )

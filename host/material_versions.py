@@ -22,7 +22,7 @@ from typing import Any
 
 import jsonschema
 
-from host import handlers, registry
+from host import registry, use_cases
 from host.artifacts import refs_from_json
 from host.errors import IllegalTransition, InvalidArgument, NotFound
 from host.state import StageState
@@ -61,7 +61,7 @@ def _version(run: models.StageRun) -> MaterialVersion:
 
 def versions(avatar_id: str) -> list[MaterialVersion]:
     """Every version of the latest cut-out, oldest first (an earlier submission's are not listed)."""
-    handlers.get_avatar(avatar_id)
+    use_cases.get_avatar(avatar_id)
     succeeded = models.StageRun.state == StageState.SUCCEEDED.value
     latest = (
         models.StageRun.select()
@@ -172,7 +172,7 @@ def submit_edit(
     after the commit, as for any submitted stage). `extra_inputs`: an uploaded background_image."""
     check_edit(parameters, extra_inputs or [])
     latest = current(avatar_id)
-    return handlers.submit_stage(
+    return use_cases.submit_stage(
         uow, avatar_id, EDIT_STAGE, [*edit_inputs(latest), *(extra_inputs or [])],
         {**parameters, "version": latest.number + 1}, known_stages,
     )
@@ -197,7 +197,7 @@ def go_back(uow: UnitOfWork, avatar_id: str, number: int, by: str, known_stages:
             advice="pick one of the listed versions (twinforge materials versions AVATAR)",
         )
     parameters = {"operation": "revert", "to_version": number, "by": by, "version": found[-1].number + 1}
-    return handlers.submit_stage(uow, avatar_id, EDIT_STAGE, edit_inputs(wanted), parameters, known_stages)
+    return use_cases.submit_stage(uow, avatar_id, EDIT_STAGE, edit_inputs(wanted), parameters, known_stages)
 
 
 def edit_log(avatar_id: str) -> list[dict[str, Any]]:

@@ -20,10 +20,11 @@ import click
 import grpc
 from google.protobuf import json_format
 
+from host.cli_client import default_by, host_stub, rpc_failed
 from host.deploy_command import follow, show_progress, stage_failed
 from host.render_command import render_remote
 from host.settings import get_settings
-from plugins.video_analysis.thresholds import PRESETS_ORDER
+from host.presets import PRESETS_ORDER
 from twinforge.host.v1 import host_service_pb2 as host_pb
 from twinforge.plugin.v1 import plugin_service_pb2 as plugin_pb
 
@@ -83,14 +84,12 @@ def produce_command(video: Path, name: str, preset: str, auto: bool, audio: Path
 
     Exit codes: 0 the video is written, 1 a stage failed or the round did not pass (the message
     says why and what to do), 3 the host is unavailable."""
-    from host.cli import _default_by, host_stub, rpc_failed
-
     state_file = get_settings().resolved_data_dir / "produce" / f"{hashlib.sha256(name.encode()).hexdigest()[:16]}.json"
     state = json.loads(state_file.read_text()) if state_file.is_file() else {}
     channel, stub = host_stub()
     try:
         if not state.get("avatar_id"):
-            state = {"name": name, "avatar_id": stub.CreateAvatar(host_pb.CreateAvatarRequest(name=name, owner=_default_by()), timeout=30).avatar.avatar_id}
+            state = {"name": name, "avatar_id": stub.CreateAvatar(host_pb.CreateAvatarRequest(name=name, owner=default_by()), timeout=30).avatar.avatar_id}
             state_file.parent.mkdir(parents=True, exist_ok=True)
             state_file.write_text(json.dumps(state))
         avatar_id = state["avatar_id"]
@@ -119,8 +118,8 @@ def produce_command(video: Path, name: str, preset: str, auto: bool, audio: Path
                     )
                 if not auto and not click.confirm("approve this round and deploy it?", default=True):
                     raise click.ClickException(f"not approved; reject it with a reason (twinforge avatar reject {avatar_id} REASON) to retrain")
-                stub.ApproveAvatar(host_pb.ApproveAvatarRequest(avatar_id=avatar_id, by=_default_by()), timeout=30)
-            started = stub.Deploy(host_pb.DeployRequest(avatar_id=avatar_id, target="local", by=_default_by()), timeout=30)
+                stub.ApproveAvatar(host_pb.ApproveAvatarRequest(avatar_id=avatar_id, by=default_by()), timeout=30)
+            started = stub.Deploy(host_pb.DeployRequest(avatar_id=avatar_id, target="local", by=default_by()), timeout=30)
             follow(stub, avatar_id, started.run.run_id, "deployment")
             live = stub.GetEndpoint(host_pb.GetEndpointRequest(avatar_id=avatar_id), timeout=30)
     except grpc.RpcError as exc:

@@ -4,7 +4,7 @@ aside, made again.
 A damaged blob is never served again: it moves under `quarantine/` with the hash it should have
 had (the operator can still inspect it), its artifact row says where it went, and the run that made
 it runs again with the same inputs and parameters, so the stages after it read a fresh copy
-(handlers.start_next_stages restarts a stage that failed on a damaged input). An upload has no run
+(use_cases.start_next_stages restarts a stage that failed on a damaged input). An upload has no run
 to repeat: the person is asked to send the file again. Either way the person is told what happened.
 """
 
@@ -14,7 +14,7 @@ import hashlib
 import json
 import logging
 
-from host import handlers, registry
+from host import registry, use_cases
 from host.artifacts import refs_from_json
 from host.bootstrap import Runtime
 from host.errors import AlreadyExists, IntegrityError, NotFound, TwinforgeError
@@ -58,19 +58,19 @@ def damaged(artifact: models.Artifact) -> IntegrityError:
     )
 
 
-def verify(rt: Runtime, artifact: models.Artifact) -> None:
+def verify(runtime: Runtime, artifact: models.Artifact) -> None:
     """Before serving an artifact: a damaged blob is quarantined and remade, and the read fails."""
     if quarantined_at(artifact):
         raise damaged(artifact)
-    found = stored_sha256(rt.blobs, artifact.key)
+    found = stored_sha256(runtime.blobs, artifact.key)
     if found is None:
         raise blob_missing(artifact.key)
     if found != artifact.sha256:
-        quarantine(rt, artifact, found)
+        quarantine(runtime, artifact, found)
         raise damaged(artifact)
 
 
-def check_inputs(rt: Runtime, run: models.StageRun) -> list[models.StageRun]:
+def check_inputs(runtime: Runtime, run: models.StageRun) -> list[models.StageRun]:
     """After a run failed reading a damaged blob: rehashes its inputs (rare, so reading them again
     is affordable) and quarantines every one that no longer matches. Returns the reruns started."""
     refs = refs_from_json(run.inputs_json) + refs_from_json(run.checkpoint_json)
@@ -79,23 +79,23 @@ def check_inputs(rt: Runtime, run: models.StageRun) -> list[models.StageRun]:
         artifact = models.Artifact.get_or_none(models.Artifact.key == ref.key)
         if artifact is None or quarantined_at(artifact):
             continue
-        found = stored_sha256(rt.blobs, artifact.key)
+        found = stored_sha256(runtime.blobs, artifact.key)
         if found is not None and found != artifact.sha256:
-            rerun = quarantine(rt, artifact, found)
+            rerun = quarantine(runtime, artifact, found)
             if rerun is not None:
                 reruns.append(rerun)
     return reruns
 
 
-def quarantine(rt: Runtime, artifact: models.Artifact, found_sha256: str) -> models.StageRun | None:
+def quarantine(runtime: Runtime, artifact: models.Artifact, found_sha256: str) -> models.StageRun | None:
     """Moves the blob aside first, so it is never served again even if what follows fails."""
     moved = f"{PREFIX}{artifact.key}"
     try:
-        rt.blobs.move(artifact.key, moved)
+        runtime.blobs.move(artifact.key, moved)
     except NotFound:
         return None  # another reader found it first and did the rest
     log.warning("damaged blob quarantined", extra={"key": artifact.key, "quarantine_key": moved})
-    with rt.uow() as uow:
+    with runtime.uow() as uow:
         metadata = json.loads(artifact.metadata_json or "{}")
         metadata["quarantined"] = {"key": moved, "found_sha256": found_sha256}
         models.Artifact.update(metadata_json=json.dumps(metadata, sort_keys=True)).where(
@@ -120,7 +120,7 @@ def quarantine(rt: Runtime, artifact: models.Artifact, found_sha256: str) -> mod
             stage=artifact.run.stage if artifact.run else "uploads",
         )
     if rerun is not None:
-        rt.dispatch([rerun])
+        runtime.dispatch([rerun])
     return rerun
 
 
@@ -129,7 +129,7 @@ def _remake(uow: UnitOfWork, artifact: models.Artifact) -> tuple[models.StageRun
     if made_by is None:
         return None, "upload the file again, then resubmit it"
     try:
-        rerun = handlers.submit_stage(
+        rerun = use_cases.submit_stage(
             uow,
             made_by.avatar_id,
             made_by.stage,

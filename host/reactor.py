@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from host import deployments, handlers, registry
+from host import deployments, registry, use_cases
 from host.bootstrap import Runtime
 from host.errors import TwinforgeError
 from host.notifications import follow
@@ -25,19 +25,19 @@ def load_cursor() -> int:
     return row.value if row else 0
 
 
-def react(rt: Runtime, row: models.Notification) -> None:
-    with rt.uow() as uow:
+def react(runtime: Runtime, row: models.Notification) -> None:
+    with runtime.uow() as uow:
         known = registry.known_stages()
-        started = handlers.start_next_stages(uow, row.run_id, rt.flow, known) + deployments.after_packaging(uow, row.run_id, known)
+        started = use_cases.start_next_stages(uow, row.run_id, runtime.flow, known) + deployments.after_packaging(uow, row.run_id, known)
         models.Counter.insert(name=CURSOR, value=row.global_seq).on_conflict(
             conflict_target=[models.Counter.name], update={models.Counter.value: row.global_seq}
         ).execute()
-    rt.dispatch(started)
+    runtime.dispatch(started)
 
 
-def report_blocked(rt: Runtime, row: models.Notification, error: TwinforgeError) -> None:
+def report_blocked(runtime: Runtime, row: models.Notification, error: TwinforgeError) -> None:
     """Tells the person why the flow stopped after this stage, instead of leaving it silently stuck."""
-    with rt.uow() as uow:
+    with runtime.uow() as uow:
         uow.notify(
             row.avatar_id,
             "flow_blocked",
@@ -47,14 +47,14 @@ def report_blocked(rt: Runtime, row: models.Notification, error: TwinforgeError)
         )
 
 
-async def run_reactor(rt: Runtime) -> None:
+async def run_reactor(runtime: Runtime) -> None:
     cursor = await asyncio.to_thread(load_cursor)
-    async for row in follow("", cursor, rt.settings.resolved_redis_url):
+    async for row in follow("", cursor, runtime.settings.resolved_redis_url):
         if row.kind != "stage_succeeded":
             continue
         try:
-            await asyncio.to_thread(react, rt, row)
+            await asyncio.to_thread(react, runtime, row)
         except TwinforgeError as exc:
-            await asyncio.to_thread(report_blocked, rt, row, exc)
+            await asyncio.to_thread(report_blocked, runtime, row, exc)
         except Exception:
             log.exception("could not start the next stages", extra={"run_id": row.run_id})

@@ -16,7 +16,6 @@ import grpc
 from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from host import handlers
 from host.errors import AlreadyExists, InvalidArgument, NotFound, Unavailable
 from host.storage import models
 from host.storage.models import utcnow
@@ -59,7 +58,7 @@ def register(address: str, description: plugin_pb.DescribeResponse) -> models.Pl
         "last_error": "",
     }
     if existing is None:
-        return models.Plugin.create(id=handlers.new_id(), address=address, **fields)
+        return models.Plugin.create(id=models.new_id(), address=address, **fields)
     models.Plugin.update(**fields).where(models.Plugin.id == existing.id).execute()
     return models.Plugin.get_by_id(existing.id)
 
@@ -109,7 +108,7 @@ def needs_gpu(stage: str) -> bool:
     return any(description_of(r).resources.gpus > 0 for r in list_plugins(stage))
 
 
-def mark(plugin_id: str, healthy: bool, error: str = "") -> None:
+def set_health(plugin_id: str, healthy: bool, error: str = "") -> None:
     models.Plugin.update(healthy=healthy, last_error=error).where(models.Plugin.id == plugin_id).execute()
 
 
@@ -162,7 +161,7 @@ async def check_all(down_after_s: float, forget_after_s: float = 600.0) -> None:
         if healthy != row.healthy or error != row.last_error:
             level = logging.INFO if healthy else logging.WARNING
             log.log(level, "plugin health changed", extra={"plugin": row.name, "address": row.address, "error": error})
-            await asyncio.to_thread(mark, row.id, healthy, error)
+            await asyncio.to_thread(set_health, row.id, healthy, error)
 
 
 async def monitor(interval_s: float, down_after_s: float, forget_after_s: float, stop: asyncio.Event) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 import click
 import grpc
 
+from host.cli_client import host_stub, rpc_failed
 from host.settings import get_settings
 from twinforge.host.v1 import host_service_pb2 as host_pb
 from twinforge.host.v1 import host_service_pb2_grpc as host_grpc
@@ -177,7 +178,6 @@ def render_command(avatar_id: str, audio: Path | None, text: str | None, output:
     if (audio is None) == (text is None):
         raise click.UsageError("give exactly one of --audio and --text")
     colour = parse_colour(background)
-    from host.cli import host_stub, rpc_failed  # here, not at the top: host.cli registers this command
     from plugins.lipsync.render import model_lower_faces, render_video
     from plugins.sdk.errors import StageFailed
     from plugins.tts.speech import speak

@@ -31,15 +31,15 @@ def abandoned(days: float, now: dt.datetime) -> list[str]:
     return sorted(row.id for row in old if row.id not in recent)
 
 
-def sweep(rt: Runtime, now: dt.datetime | None = None) -> list[str]:
+def sweep(runtime: Runtime, now: dt.datetime | None = None) -> list[str]:
     """Deletes the abandoned avatars that are not in use; returns their ids."""
-    days = rt.settings.retention_days
+    days = runtime.settings.retention_days
     if days <= 0:
         return []
     gone = []
     for avatar_id in abandoned(days, now or utcnow()):
         try:
-            done = deletion.delete_avatar(rt, avatar_id, "retention", cancel_running=False)
+            done = deletion.delete_avatar(runtime, avatar_id, "retention", cancel_running=False)
         except IllegalTransition as exc:  # deployed, or a stage waits or runs: in use
             log.info("abandoned avatar kept", extra={"avatar_id": avatar_id, "why": exc.cause})
             continue

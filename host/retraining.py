@@ -6,7 +6,7 @@ need no column of their own, keep their history and reach the person like every 
 newest verdict of a run counts. A retrain is a new generation of the same submission: it records
 its plan (the stages it reruns with their parameters, and the runs that stand in for every stage
 it keeps) as a notification, submits the first of the rerun stages with the accepted runs'
-outputs as inputs, and `handlers.start_next_stages` follows the plan for the rest.
+outputs as inputs, and `use_cases.start_next_stages` follows the plan for the rest.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from host import handlers
+from host import use_cases
 from host.artifacts import refs_from_json
 from host.errors import AlreadyExists, IllegalTransition, InvalidArgument, NotFound
 from host.flow import Flow
@@ -48,10 +48,10 @@ def verdict(run_id: str) -> str | None:
 
 
 def _judged_run(avatar_id: str, submodel: str, flow: Flow) -> models.StageRun:
-    handlers.get_avatar(avatar_id)
+    use_cases.get_avatar(avatar_id)
     _known(flow, submodel)
-    version = handlers.latest_submission_version(avatar_id)
-    runs = handlers.succeeded_runs(avatar_id, submodel, version)
+    version = use_cases.latest_submission_version(avatar_id)
+    runs = use_cases.succeeded_runs(avatar_id, submodel, version)
     if not runs:
         raise NotFound(
             stage=submodel,
@@ -65,7 +65,7 @@ def _judged_run(avatar_id: str, submodel: str, flow: Flow) -> models.StageRun:
 def accept(uow: UnitOfWork, avatar_id: str, submodel: str, flow: Flow) -> models.StageRun:
     """Accepts the newest finished run of the sub-model for the avatar's latest video."""
     run = _judged_run(avatar_id, submodel, flow)
-    uow.notify(avatar_id, ACCEPTED, {"generation": handlers.run_generation(run)}, run_id=run.id, stage=submodel)
+    uow.notify(avatar_id, ACCEPTED, {"generation": use_cases.run_generation(run)}, run_id=run.id, stage=submodel)
     return run
 
 
@@ -77,7 +77,7 @@ def reject(uow: UnitOfWork, avatar_id: str, submodel: str, reason: str, flow: Fl
             advice="say what is wrong, e.g. --reason 'the mouth is blurred'",
         )
     run = _judged_run(avatar_id, submodel, flow)
-    payload = {"generation": handlers.run_generation(run), "reason": reason.strip()}
+    payload = {"generation": use_cases.run_generation(run), "reason": reason.strip()}
     uow.notify(avatar_id, REJECTED, payload, run_id=run.id, stage=submodel)
     return run
 
@@ -85,7 +85,7 @@ def reject(uow: UnitOfWork, avatar_id: str, submodel: str, reason: str, flow: Fl
 def _stand_in(avatar_id: str, stage: str, version: int, submodel: str) -> models.StageRun:
     """The run whose outputs a retrain reuses for a stage it keeps: the newest accepted one, else
     the newest one nobody rejected."""
-    runs = handlers.succeeded_runs(avatar_id, stage, version)
+    runs = use_cases.succeeded_runs(avatar_id, stage, version)
     verdicts = {run.id: verdict(run.id) for run in runs}
     chosen = next((r for r in runs if verdicts[r.id] == "accepted"), None)
     if chosen is None:
@@ -108,10 +108,10 @@ def retrain(
     """Starts a new generation that reruns every stage downstream of the accepted sub-model and
     nothing else; returns the runs submitted now (the caller enqueues them after the commit).
     `overrides` replaces parameters of rerun stages (a rejection's adjustment, host/approval.py)."""
-    handlers.locked_avatar(avatar_id)
+    use_cases.locked_avatar(avatar_id)
     _known(flow, submodel)
-    version = handlers.latest_submission_version(avatar_id)
-    accepted = next((r for r in handlers.succeeded_runs(avatar_id, submodel, version) if verdict(r.id) == "accepted"), None)
+    version = use_cases.latest_submission_version(avatar_id)
+    accepted = next((r for r in use_cases.succeeded_runs(avatar_id, submodel, version) if verdict(r.id) == "accepted"), None)
     if accepted is None:
         raise IllegalTransition(
             stage=submodel,
@@ -137,7 +137,7 @@ def retrain(
         )
     kept = [need for stage in rerun for need in flow.needs[stage] if need not in rerun]
     base_runs = {stage: (accepted if stage == submodel else _stand_in(avatar_id, stage, version, submodel)).id for stage in dict.fromkeys(kept)}
-    generation = 1 + max((handlers.run_generation(r) for r in _version_runs(avatar_id, version)), default=0)
+    generation = 1 + max((use_cases.run_generation(r) for r in _version_runs(avatar_id, version)), default=0)
     plan: dict[str, Any] = {
         "submission_version": version,
         "generation": generation,
@@ -150,15 +150,15 @@ def retrain(
             for stage in rerun
         },
     }
-    uow.notify(avatar_id, handlers.RETRAIN_STARTED, plan, stage=submodel)
+    uow.notify(avatar_id, use_cases.RETRAIN_STARTED, plan, stage=submodel)
     started = []
     for stage in rerun:
         if not all(need in base_runs for need in flow.needs[stage]):
             continue
-        inputs = [handlers.submission_video(avatar_id, version)]
+        inputs = [use_cases.submission_video(avatar_id, version)]
         for need in flow.needs[stage]:
             inputs.extend(refs_from_json(models.StageRun.get_by_id(base_runs[need]).outputs_json))
-        started.append(handlers.submit_stage(uow, avatar_id, stage, inputs, plan["parameters"][stage], known_stages, version))
+        started.append(use_cases.submit_stage(uow, avatar_id, stage, inputs, plan["parameters"][stage], known_stages, version))
     return started
 
 

@@ -24,6 +24,8 @@ from host.ports import GRPC_OPTIONS, PortInUse
 from host.reactor import run_reactor
 from host.servicer import HostServicer
 from host.settings import Settings, get_settings
+from scheduler.positions import publish_positions
+from scheduler.recovery import recover
 from twinforge.host.v1 import host_service_pb2_grpc as host_grpc
 
 log = logging.getLogger(__name__)
@@ -44,38 +46,35 @@ async def _every(seconds: float, stop: asyncio.Event, what: str, work: Callable[
             await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
-async def start(rt: Runtime, address: str) -> tuple[grpc.aio.Server, int]:
-    limit = rt.settings.max_message_bytes
+async def start(runtime: Runtime, address: str) -> tuple[grpc.aio.Server, int]:
+    limit = runtime.settings.max_message_bytes
     server = grpc.aio.server(
-        interceptors=[HostInterceptor(rt.settings.registration_token)],
+        interceptors=[HostInterceptor(runtime.settings.registration_token)],
         options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit), *GRPC_OPTIONS],
     )
-    host_grpc.add_HostServiceServicer_to_server(HostServicer(rt), server)
+    host_grpc.add_HostServiceServicer_to_server(HostServicer(runtime), server)
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
-    port = bind(server, address, rt.settings)
+    port = bind(server, address, runtime.settings)
     await server.start()
     await health.set("", health_pb2.HealthCheckResponse.SERVING)
     return server, port
 
 
 @contextlib.asynccontextmanager
-async def running_host(rt: Runtime, address: str):
+async def running_host(runtime: Runtime, address: str):
     """The host with its background loops, for `serve` and for tests; yields the bound port."""
-    from scheduler.positions import publish_positions
-    from scheduler.recovery import recover
-
-    server, port = await start(rt, address)
+    server, port = await start(runtime, address)
     stop = asyncio.Event()
     tasks = [
         asyncio.create_task(registry.monitor(
-                rt.settings.heartbeat_interval_s, rt.settings.plugin_down_after_s, rt.settings.plugin_forget_after_s, stop
+                runtime.settings.heartbeat_interval_s, runtime.settings.plugin_down_after_s, runtime.settings.plugin_forget_after_s, stop
             )),
-        asyncio.create_task(_every(RECOVERY_EVERY_S, stop, "recovery", lambda: recover(rt))),
+        asyncio.create_task(_every(RECOVERY_EVERY_S, stop, "recovery", lambda: recover(runtime))),
         # tells each waiting person their place in the queue as it moves
-        asyncio.create_task(_every(POSITIONS_EVERY_S, stop, "queue positions", lambda: publish_positions(rt))),
-        asyncio.create_task(_every(retention.EVERY_S, stop, "retention", lambda: retention.sweep(rt))),
-        asyncio.create_task(run_reactor(rt)),
+        asyncio.create_task(_every(POSITIONS_EVERY_S, stop, "queue positions", lambda: publish_positions(runtime))),
+        asyncio.create_task(_every(retention.EVERY_S, stop, "retention", lambda: retention.sweep(runtime))),
+        asyncio.create_task(run_reactor(runtime)),
     ]
     try:
         yield port
@@ -89,12 +88,12 @@ async def running_host(rt: Runtime, address: str):
 
 async def serve(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
-    rt = bootstrap(settings)
+    runtime = bootstrap(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with running_host(rt, settings.host_address):
+    async with running_host(runtime, settings.host_address):
         await stop.wait()
 
 

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 
-from host import approval, auth, content_types, convert, deletion, deployments, handlers, material_versions, quarantine, quotas, registry
+from host import approval, auth, content_types, convert, deletion, deployments, material_versions, quarantine, quotas, registry, use_cases
 from host.bootstrap import Runtime
 from host.errors import IntegrityError, InvalidArgument, TooLarge
 from host.notifications import follow
@@ -66,13 +66,13 @@ def parse_parameters(text: str) -> dict:
 
 class HostServicer(host_grpc.HostServiceServicer):
     def __init__(self, runtime: Runtime) -> None:
-        self.rt = runtime
+        self.runtime = runtime
 
     async def RegisterPlugin(self, request, context):
         description = await registry.describe(request.address)
         row = await asyncio.to_thread(registry.register, request.address, description)
         return host_pb.RegisterPluginResponse(
-            plugin=convert.plugin_info(row), heartbeat_interval_seconds=self.rt.settings.heartbeat_interval_s
+            plugin=convert.plugin_info(row), heartbeat_interval_seconds=self.runtime.settings.heartbeat_interval_s
         )
 
     async def Heartbeat(self, request, context):
@@ -90,9 +90,9 @@ class HostServicer(host_grpc.HostServiceServicer):
     async def CreateAvatar(self, request, context):
         def create():
             owner = auth.new_owner(request.owner)
-            quotas.check_new_avatar(owner, self.rt.settings)
-            with self.rt.uow() as uow:
-                avatar = handlers.create_avatar(uow, owner, request.name)
+            quotas.check_new_avatar(owner, self.runtime.settings)
+            with self.runtime.uow() as uow:
+                avatar = use_cases.create_avatar(uow, owner, request.name)
             return convert.avatar(avatar)
 
         return host_pb.CreateAvatarResponse(avatar=await asyncio.to_thread(create))
@@ -113,7 +113,7 @@ class HostServicer(host_grpc.HostServiceServicer):
     async def DeleteAvatar(self, request, context):
         def delete():
             auth.avatar(request.avatar_id)
-            return deletion.delete_avatar(self.rt, request.avatar_id, request.by or "unknown", request.cancel_running)
+            return deletion.delete_avatar(self.runtime, request.avatar_id, request.by or "unknown", request.cancel_running)
 
         done = await asyncio.to_thread(delete)
         return host_pb.DeleteAvatarResponse(deleted=done.deleted, blobs_deleted=done.blobs, rows_deleted=done.rows,
@@ -122,12 +122,12 @@ class HostServicer(host_grpc.HostServiceServicer):
     async def CreateSubmission(self, request, context):
         def create():
             auth.avatar(request.avatar_id)
-            quotas.check_new_work(request.avatar_id, self.rt.settings, training=True)
-            with self.rt.uow() as uow:
-                submission, runs = handlers.create_submission(
-                    uow, request.avatar_id, request.video, self.rt.flow, registry.known_stages(), request.preset
+            quotas.check_new_work(request.avatar_id, self.runtime.settings, training=True)
+            with self.runtime.uow() as uow:
+                submission, runs = use_cases.create_submission(
+                    uow, request.avatar_id, request.video, self.runtime.flow, registry.known_stages(), request.preset
                 )
-            self.rt.dispatch(runs)
+            self.runtime.dispatch(runs)
             return host_pb.CreateSubmissionResponse(
                 submission=convert.submission(submission), started=[convert.stage_run(r) for r in runs]
             )
@@ -139,12 +139,12 @@ class HostServicer(host_grpc.HostServiceServicer):
 
         def submit():
             auth.avatar(request.avatar_id)
-            quotas.check_new_work(request.avatar_id, self.rt.settings, training=False)
-            with self.rt.uow() as uow:
-                run = handlers.submit_stage(
+            quotas.check_new_work(request.avatar_id, self.runtime.settings, training=False)
+            with self.runtime.uow() as uow:
+                run = use_cases.submit_stage(
                     uow, request.avatar_id, request.stage, list(request.inputs), parameters, registry.known_stages()
                 )
-            self.rt.dispatch([run])
+            self.runtime.dispatch([run])
             return convert.stage_run(run)
 
         return host_pb.SubmitStageResponse(run=await asyncio.to_thread(submit))
@@ -162,7 +162,7 @@ class HostServicer(host_grpc.HostServiceServicer):
     async def CancelStageRun(self, request, context):
         def cancel():
             auth.run(request.run_id)
-            return convert.stage_run(cancel_job(self.rt, request.run_id, request.reason or "cancelled by request"))
+            return convert.stage_run(cancel_job(self.runtime, request.run_id, request.reason or "cancelled by request"))
 
         return host_pb.CancelStageRunResponse(run=await asyncio.to_thread(cancel))
 
@@ -170,7 +170,7 @@ class HostServicer(host_grpc.HostServiceServicer):
         if request.avatar_id:
             await asyncio.to_thread(auth.avatar, request.avatar_id)
         visible = auth.visibility()
-        async for row in follow(request.avatar_id, request.after_seq, self.rt.settings.resolved_redis_url):
+        async for row in follow(request.avatar_id, request.after_seq, self.runtime.settings.resolved_redis_url):
             if request.avatar_id or await asyncio.to_thread(visible, row.avatar_id):
                 yield host_pb.WatchNotificationsResponse(notification=convert.notification(row))
 
@@ -186,8 +186,8 @@ class HostServicer(host_grpc.HostServiceServicer):
         if len(kind) > MAX_KIND_CHARACTERS:
             raise InvalidArgument(code="bad_kind", cause=f"an artifact kind has at most {MAX_KIND_CHARACTERS} characters, this one {len(kind)}",
                                   advice="name the kind in a word, e.g. video or background_image")
-        limit = self.rt.settings.max_upload_bytes
-        spool_dir = self.rt.settings.resolved_data_dir / "tmp"
+        limit = self.runtime.settings.max_upload_bytes
+        spool_dir = self.runtime.settings.resolved_data_dir / "tmp"
         spool_dir.mkdir(parents=True, exist_ok=True)
         with disk_full_as_unavailable(spool_dir, "the upload was not stored"), tempfile.NamedTemporaryFile(dir=spool_dir, prefix="upload-") as spool:
             size = 0
@@ -203,14 +203,14 @@ class HostServicer(host_grpc.HostServiceServicer):
             await asyncio.to_thread(spool.flush)
             with open(spool.name, "rb") as spooled:
                 media_type = content_types.check_upload(kind, spooled.read(content_types.HEAD_BYTES), header.filename[:256])
-            upload_id = handlers.new_id()
+            upload_id = models.new_id()
             key = blob_key(header.avatar_id, UPLOAD_STAGE, upload_id, kind)
-            info = await asyncio.to_thread(self.rt.blobs.put_file, key, Path(spool.name), header.sha256 or None)
+            info = await asyncio.to_thread(self.runtime.blobs.put_file, key, Path(spool.name), header.sha256 or None)
 
         metadata = json.dumps({"filename": header.filename[:256], "media_type": media_type}, sort_keys=True)
 
         def record():
-            with self.rt.uow() as uow:
+            with self.runtime.uow() as uow:
                 models.Artifact.create(
                     key=info.key, avatar=header.avatar_id, kind=kind, name=kind, sha256=info.sha256, size=info.size, metadata_json=metadata
                 )
@@ -224,8 +224,8 @@ class HostServicer(host_grpc.HostServiceServicer):
     async def DownloadArtifact(self, request, context):
         artifact = await asyncio.to_thread(auth.artifact, request.key)
         # Hashed before the first byte goes out, so a damaged blob is quarantined, not served.
-        await asyncio.to_thread(quarantine.verify, self.rt, artifact)
-        chunks = await asyncio.to_thread(self.rt.blobs.iter_chunks, artifact.key, self.rt.settings.upload_chunk_bytes)
+        await asyncio.to_thread(quarantine.verify, self.runtime, artifact)
+        chunks = await asyncio.to_thread(self.runtime.blobs.iter_chunks, artifact.key, self.runtime.settings.upload_chunk_bytes)
         digest = hashlib.sha256()
         while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
             digest.update(chunk)
@@ -252,9 +252,9 @@ class HostServicer(host_grpc.HostServiceServicer):
 
         def submit():
             auth.avatar(request.avatar_id)
-            with self.rt.uow() as uow:
+            with self.runtime.uow() as uow:
                 run = material_versions.submit_edit(uow, request.avatar_id, parameters, registry.known_stages(), image)
-            self.rt.dispatch([run])
+            self.runtime.dispatch([run])
             return host_pb.EditMaterialsResponse(run=convert.stage_run(run), version=json.loads(run.parameters_json)["version"])
 
         return await asyncio.to_thread(submit)
@@ -262,9 +262,9 @@ class HostServicer(host_grpc.HostServiceServicer):
     async def RevertMaterials(self, request, context):
         def submit():
             auth.avatar(request.avatar_id)
-            with self.rt.uow() as uow:
+            with self.runtime.uow() as uow:
                 run = material_versions.go_back(uow, request.avatar_id, request.version, request.by, registry.known_stages())
-            self.rt.dispatch([run])
+            self.runtime.dispatch([run])
             return host_pb.RevertMaterialsResponse(run=convert.stage_run(run), version=json.loads(run.parameters_json)["version"])
 
         return await asyncio.to_thread(submit)
@@ -272,7 +272,7 @@ class HostServicer(host_grpc.HostServiceServicer):
     async def ApproveAvatar(self, request, context):
         def approve():
             auth.avatar(request.avatar_id)
-            with self.rt.uow() as uow:
+            with self.runtime.uow() as uow:
                 judged = approval.approve(uow, request.avatar_id, request.by)
             allowed, why = approval.can_deploy(request.avatar_id)
             return host_pb.ApproveAvatarResponse(round=approval_round(judged), can_deploy=allowed, deploy_reason=why)
@@ -282,12 +282,12 @@ class HostServicer(host_grpc.HostServiceServicer):
     async def RejectAvatar(self, request, context):
         def reject():
             auth.avatar(request.avatar_id)
-            with self.rt.uow() as uow:
+            with self.runtime.uow() as uow:
                 judged, started, words = approval.reject(
-                    uow, request.avatar_id, request.by, request.reason, request.text, self.rt.flow, registry.known_stages(),
-                    self.rt.settings.max_rejections,
+                    uow, request.avatar_id, request.by, request.reason, request.text, self.runtime.flow, registry.known_stages(),
+                    self.runtime.settings.max_rejections,
                 )
-            self.rt.dispatch(started)
+            self.runtime.dispatch(started)
             return host_pb.RejectAvatarResponse(round=approval_round(judged), started=[convert.stage_run(r) for r in started], message=words)
 
         return await asyncio.to_thread(reject)
@@ -295,9 +295,9 @@ class HostServicer(host_grpc.HostServiceServicer):
     async def Deploy(self, request, context):
         def deploy():
             auth.avatar(request.avatar_id)
-            with self.rt.uow() as uow:
+            with self.runtime.uow() as uow:
                 run = deployments.deploy(uow, request.avatar_id, request.target, request.by, registry.known_stages())
-            self.rt.dispatch([run])
+            self.runtime.dispatch([run])
             return host_pb.DeployResponse(run=convert.stage_run(run))
 
         return await asyncio.to_thread(deploy)
@@ -305,9 +305,9 @@ class HostServicer(host_grpc.HostServiceServicer):
     async def Undeploy(self, request, context):
         def undeploy():
             auth.avatar(request.avatar_id)
-            with self.rt.uow() as uow:
+            with self.runtime.uow() as uow:
                 run = deployments.undeploy(uow, request.avatar_id, request.by, registry.known_stages())
-            self.rt.dispatch([run])
+            self.runtime.dispatch([run])
             return host_pb.UndeployResponse(run=convert.stage_run(run))
 
         return await asyncio.to_thread(undeploy)

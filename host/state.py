@@ -22,33 +22,31 @@ class StageState(str, Enum):
     CANCELLED = "cancelled"
 
 
-S = StageState
-
 TRANSITIONS: dict[StageState, frozenset[StageState]] = {
-    S.PENDING: frozenset({S.QUEUED, S.CANCELLED}),
+    StageState.PENDING: frozenset({StageState.QUEUED, StageState.CANCELLED}),
     # QUEUED -> FAILED: the run could not be dispatched at all (no plugin, attempts exhausted).
-    S.QUEUED: frozenset({S.RUNNING, S.CANCELLED, S.FAILED}),
+    StageState.QUEUED: frozenset({StageState.RUNNING, StageState.CANCELLED, StageState.FAILED}),
     # RUNNING -> QUEUED: the worker died; the run waits for its next attempt.
-    S.RUNNING: frozenset({S.SUCCEEDED, S.FAILED, S.CANCELLED, S.WAITING_FOR_USER, S.QUEUED}),
-    S.WAITING_FOR_USER: frozenset({S.QUEUED, S.SUCCEEDED, S.CANCELLED}),
+    StageState.RUNNING: frozenset({StageState.SUCCEEDED, StageState.FAILED, StageState.CANCELLED, StageState.WAITING_FOR_USER, StageState.QUEUED}),
+    StageState.WAITING_FOR_USER: frozenset({StageState.QUEUED, StageState.SUCCEEDED, StageState.CANCELLED}),
     # FAILED -> QUEUED: an operator or the person retries.
-    S.FAILED: frozenset({S.QUEUED}),
-    S.SUCCEEDED: frozenset(),
-    S.CANCELLED: frozenset(),
+    StageState.FAILED: frozenset({StageState.QUEUED}),
+    StageState.SUCCEEDED: frozenset(),
+    StageState.CANCELLED: frozenset(),
 }
 
-ACTIVE = frozenset({S.PENDING, S.QUEUED, S.RUNNING})
+ACTIVE = frozenset({StageState.PENDING, StageState.QUEUED, StageState.RUNNING})
 ACTIVE_VALUES = tuple(sorted(state.value for state in ACTIVE))  # as stored in StageRun.state, for queries
-FINISHED = frozenset({S.SUCCEEDED, S.FAILED, S.CANCELLED})
+FINISHED = frozenset({StageState.SUCCEEDED, StageState.FAILED, StageState.CANCELLED})
 
 _ADVICE = {
-    S.SUCCEEDED: "it already succeeded; submit the stage again to make a new run",
-    S.CANCELLED: "it was cancelled; submit the stage again to make a new run",
-    S.FAILED: "it failed; retry it (twinforge queue retry) or submit the stage again",
-    S.QUEUED: "it is waiting in the queue; cancel it or wait for a worker",
-    S.RUNNING: "it is running; cancel it or wait for it to finish",
-    S.WAITING_FOR_USER: "it is waiting for the person's choice",
-    S.PENDING: "it has not been queued yet",
+    StageState.SUCCEEDED: "it already succeeded; submit the stage again to make a new run",
+    StageState.CANCELLED: "it was cancelled; submit the stage again to make a new run",
+    StageState.FAILED: "it failed; retry it (twinforge queue retry) or submit the stage again",
+    StageState.QUEUED: "it is waiting in the queue; cancel it or wait for a worker",
+    StageState.RUNNING: "it is running; cancel it or wait for it to finish",
+    StageState.WAITING_FOR_USER: "it is waiting for the person's choice",
+    StageState.PENDING: "it has not been queued yet",
 }
 
 

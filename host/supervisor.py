@@ -114,11 +114,19 @@ def local_keys(settings: Settings) -> str:
     return auth.ensure_key_file(settings.bot_key_file, "service:bot", "service", "twinforge up: the Telegram bot")
 
 
+def plugin_name(module: str) -> str:
+    """The stage a built-in plugin's module serves, naming its process and log: `plugins.vad.server`
+    serves vad; `plugins.trainer.generator` and `plugins.evaluation.quality_eval` the stage they are
+    named after, so the four trainers keep a log each."""
+    parts = module.split(".")
+    return parts[1] if parts[-1] == "server" else parts[-1]
+
+
 def children(settings: Settings, env: dict[str, str], logs: Path, cpu_workers: int, bot_key: str = "") -> list[Child]:
     python = sys.executable
     procs = [Child("host", [python, "-m", "host.server"], env, logs / "host.log")]
     for index, module in enumerate(BUILTIN_PLUGINS):
-        name = module.split(".")[1]
+        name = plugin_name(module)
         # A fixed port per plugin: a restarted plugin re-registers at the same address and keeps its id.
         plugin_env = dict(env, TWINFORGE_PLUGIN_PORT=str(settings.plugin_base_port + index))
         procs.append(Child(f"plugin:{name}", [python, "-m", module], plugin_env, logs / f"plugin-{name}.log"))

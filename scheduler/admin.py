@@ -1,6 +1,6 @@
 """The write side of the queue for operators: retry, cancel, move, pause, drain and purge.
 
-Every change to a run goes through the host's handlers, so the person sees it as a notification
+Every change to a run goes through the host's use cases (host/use_cases.py), so the person sees it as a notification
 exactly as if the platform had made it; Redis is changed only after the database agrees.
 """
 
@@ -16,7 +16,7 @@ from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
-from host import handlers
+from host import use_cases
 from host.bootstrap import Runtime
 from host.errors import AlreadyExists, IllegalTransition, InvalidArgument, NotFound
 from host.state import ACTIVE_VALUES, StageState
@@ -55,7 +55,7 @@ def parse_age(text: str) -> dt.timedelta:
     return dt.timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
-def retry(rt: Runtime, ref: str) -> models.StageRun:
+def retry(runtime: Runtime, ref: str) -> models.StageRun:
     """A failed run goes back to the queue for one more attempt from its last checkpoint."""
     run = find_run(ref)
     if run.state != StageState.FAILED.value:
@@ -66,19 +66,19 @@ def retry(rt: Runtime, ref: str) -> models.StageRun:
             advice="list the failed jobs with `twinforge queue jobs --state failed`",
         )
     _refuse_if_stage_busy(run)
-    with rt.uow() as uow:
-        requeued = handlers.requeue_run(uow, run.id, "retried by an operator")
-    rt.dispatch([requeued])
+    with runtime.uow() as uow:
+        requeued = use_cases.requeue_run(uow, run.id, "retried by an operator")
+    runtime.dispatch([requeued])
     return requeued
 
 
-def retry_failed(rt: Runtime) -> tuple[list[models.StageRun], list[Skipped]]:
+def retry_failed(runtime: Runtime) -> tuple[list[models.StageRun], list[Skipped]]:
     """Retries every failed run; a run whose stage was submitted again meanwhile is skipped."""
     retried, skipped = [], []
     failed = models.StageRun.select(models.StageRun.id).where(models.StageRun.state == StageState.FAILED.value)
     for run in failed.order_by(models.StageRun.updated_at):
         try:
-            retried.append(retry(rt, run.id))
+            retried.append(retry(runtime, run.id))
         except (AlreadyExists, IllegalTransition) as exc:
             skipped.append(Skipped(run.id, exc.cause))
     return retried, skipped
@@ -103,21 +103,21 @@ def _refuse_if_stage_busy(run: models.StageRun) -> None:
         )
 
 
-def cancel(rt: Runtime, ref: str, reason: str) -> models.StageRun:
+def cancel(runtime: Runtime, ref: str, reason: str) -> models.StageRun:
     """A waiting job is cancelled at once and leaves its queue; a running one is asked to stop,
     and its worker stops the plugin at its next report (within seconds)."""
     run = find_run(ref)
-    with rt.uow() as uow:
-        run = handlers.cancel_run(uow, run.id, reason)
+    with runtime.uow() as uow:
+        run = use_cases.cancel_run(uow, run.id, reason)
     if run.state == StageState.CANCELLED.value:
         try:
-            Job.fetch(current_job_id(run), connection=rt.redis).cancel()
+            Job.fetch(current_job_id(run), connection=runtime.redis).cancel()
         except (NoSuchJobError, InvalidJobOperation):
             pass
     return run
 
 
-def move(rt: Runtime, ref: str, priority: Priority) -> tuple[models.StageRun, str, str]:
+def move(runtime: Runtime, ref: str, priority: Priority) -> tuple[models.StageRun, str, str]:
     """Moves a waiting job to the back of another priority queue of the same resource; returns
     the run with the queues it left and joined."""
     run = find_run(ref)
@@ -130,7 +130,7 @@ def move(rt: Runtime, ref: str, priority: Priority) -> tuple[models.StageRun, st
     if run.state != StageState.QUEUED.value:
         raise not_waiting
     try:
-        job = Job.fetch(current_job_id(run), connection=rt.redis)
+        job = Job.fetch(current_job_id(run), connection=runtime.redis)
     except NoSuchJobError:
         raise not_waiting from None
     source = job.origin
@@ -143,28 +143,28 @@ def move(rt: Runtime, ref: str, priority: Priority) -> tuple[models.StageRun, st
             advice="pass another priority: " + ", ".join(p.value for p in Priority if p != current),
         )
     target = queue_name(resource, priority)
-    if not move_job(rt.redis, job, target):
+    if not move_job(runtime.redis, job, target):
         raise not_waiting
-    with rt.uow() as uow:
-        run = handlers.set_priority(uow, run.id, priority.value)
+    with runtime.uow() as uow:
+        run = use_cases.set_priority(uow, run.id, priority.value)
     return run, source, target
 
 
-def pause(rt: Runtime, queue: str) -> tuple[str, bool]:
+def pause(runtime: Runtime, queue: str) -> tuple[str, bool]:
     """Returns the queue's full name and whether it was running before."""
     name = queue_name(*parse_queue(queue))
-    return name, pausing.pause(rt.redis, name)
+    return name, pausing.pause(runtime.redis, name)
 
 
-def resume(rt: Runtime, queue: str) -> tuple[str, bool]:
+def resume(runtime: Runtime, queue: str) -> tuple[str, bool]:
     """Returns the queue's full name and whether it was paused before."""
     name = queue_name(*parse_queue(queue))
-    return name, pausing.resume(rt.redis, name)
+    return name, pausing.resume(runtime.redis, name)
 
 
-def find_worker(rt: Runtime, name: str) -> Worker:
+def find_worker(runtime: Runtime, name: str) -> Worker:
     """A worker by its name or a prefix that names exactly one (`twinforge-gpu0`)."""
-    workers = Worker.all(connection=rt.redis)
+    workers = Worker.all(connection=runtime.redis)
     exact = [w for w in workers if w.name == name]
     matches = exact or [w for w in workers if w.name.startswith(name)]
     if len(matches) == 1:
@@ -184,18 +184,18 @@ def find_worker(rt: Runtime, name: str) -> Worker:
     )
 
 
-def drain(rt: Runtime, name: str) -> Worker:
+def drain(runtime: Runtime, name: str) -> Worker:
     """RQ's warm shutdown: the worker finishes its current job, takes no other, and exits."""
-    worker = find_worker(rt, name)
-    send_shutdown_command(rt.redis, worker.name)
+    worker = find_worker(runtime, name)
+    send_shutdown_command(runtime.redis, worker.name)
     return worker
 
 
-def worker_alive(rt: Runtime, name: str) -> bool:
-    return any(w.name == name for w in Worker.all(connection=rt.redis))
+def worker_alive(runtime: Runtime, name: str) -> bool:
+    return any(w.name == name for w in Worker.all(connection=runtime.redis))
 
 
-def purge_failed(rt: Runtime, older_than: dt.timedelta) -> Purged:
+def purge_failed(runtime: Runtime, older_than: dt.timedelta) -> Purged:
     """Deletes failed runs last changed before the cutoff with their jobs, and failed job records
     RQ keeps for workers that died (their runs were requeued)."""
     cutoff = utcnow() - older_than
@@ -204,19 +204,19 @@ def purge_failed(rt: Runtime, older_than: dt.timedelta) -> Purged:
         (models.StageRun.state == StageState.FAILED.value) & (models.StageRun.updated_at < cutoff)
     )
     for run in list(old):
-        with rt.uow() as uow:
-            handlers.purge_run(uow, run.id)
+        with runtime.uow() as uow:
+            use_cases.purge_run(uow, run.id)
         runs += 1
-        jobs += _delete_jobs(rt, [job_id(run.id, n) for n in range(1, run.attempt + 2)])
-    for queue in all_queues(rt.redis):
+        jobs += _delete_jobs(runtime, [job_id(run.id, n) for n in range(1, run.attempt + 2)])
+    for queue in all_queues(runtime.redis):
         registry = FailedJobRegistry(queue=queue)
-        ended = [j for j in Job.fetch_many(registry.get_job_ids(), connection=rt.redis) if j is not None]
-        jobs += _delete_jobs(rt, [j.id for j in ended if j.ended_at and j.ended_at.replace(tzinfo=None) < cutoff])
+        ended = [j for j in Job.fetch_many(registry.get_job_ids(), connection=runtime.redis) if j is not None]
+        jobs += _delete_jobs(runtime, [j.id for j in ended if j.ended_at and j.ended_at.replace(tzinfo=None) < cutoff])
     return Purged(runs=runs, jobs=jobs)
 
 
-def _delete_jobs(rt: Runtime, ids: list[str]) -> int:
-    found = [job for job in Job.fetch_many(ids, connection=rt.redis) if job is not None]
+def _delete_jobs(runtime: Runtime, ids: list[str]) -> int:
+    found = [job for job in Job.fetch_many(ids, connection=runtime.redis) if job is not None]
     for job in found:
         job.delete()
     return len(found)

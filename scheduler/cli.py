@@ -1,7 +1,7 @@
 """`twinforge queue`: the operator's view and controls of the task waiting queue.
 
 It talks to Redis and the database directly (an operator tool on the platform's machine), and
-changes runs only through the host's handlers, so every change leaves a notification. People get
+changes runs only through the host's use cases (host/use_cases.py), so every change leaves a notification. People get
 tables, scripts get `--json`. Exit codes: 0 done, 1 the request cannot be done (unknown job, wrong
 state), 2 bad usage, 3 Redis or the database is unavailable.
 """
@@ -20,6 +20,7 @@ import peewee
 import redis
 
 from host.bootstrap import Runtime, bootstrap
+from host.cli_client import EXIT_UNAVAILABLE
 from host.errors import TwinforgeError, Unavailable
 from host.state import StageState
 from host.settings import get_settings
@@ -30,7 +31,6 @@ from scheduler import admin, status
 from scheduler.queues import Priority
 
 EXIT_BAD_REQUEST = 1
-EXIT_UNAVAILABLE = 3
 WAIT_POLL_S = 0.5
 
 
@@ -60,7 +60,7 @@ def _failure(message: str, code: int) -> click.ClickException:
 _runtime: Runtime | None = None
 
 
-def runtime() -> Runtime:
+def command_runtime() -> Runtime:
     """Opens the database and Redis once per command, without migrating: the platform owns the schema."""
     global _runtime
     if _runtime is None:
@@ -114,7 +114,7 @@ def queue() -> None:
 @json_option
 def ls(json_out: bool) -> None:
     """Queues and their depths, workers with their current job, GPUs busy and free."""
-    view = status.overview(runtime())
+    view = status.overview(command_runtime())
     if json_out:
         data = dataclasses.asdict(view) | {"gpus_busy": view.gpus_busy, "gpus_free": view.gpus_free}
         click.echo(as_json(data))
@@ -141,7 +141,7 @@ def ls(json_out: bool) -> None:
 @json_option
 def jobs(state: str | None, limit: int, json_out: bool) -> None:
     """Jobs, most recently changed first."""
-    rows = status.list_jobs(runtime(), status.JobState(state) if state else None, limit)
+    rows = status.list_jobs(command_runtime(), status.JobState(state) if state else None, limit)
     if json_out:
         click.echo(as_json(rows))
         return
@@ -160,7 +160,7 @@ def jobs(state: str | None, limit: int, json_out: bool) -> None:
 @json_option
 def show(job: str, lines: int, json_out: bool) -> None:
     """One job: stage, avatar, attempts, last error and the tail of its log."""
-    detail = status.job_detail(runtime(), job, lines)
+    detail = status.job_detail(command_runtime(), job, lines)
     if json_out:
         click.echo(as_json(detail))
         return
@@ -198,8 +198,8 @@ def retry(job: str | None, all_failed: bool, json_out: bool) -> None:
     """Put a failed job (or every failed one) back in the queue, resuming from its checkpoint."""
     if bool(job) == all_failed:
         raise click.UsageError("give either a JOB or --failed")
-    rt = runtime()
-    retried, skipped = admin.retry_failed(rt) if all_failed else ([admin.retry(rt, job)], [])
+    runtime = command_runtime()
+    retried, skipped = admin.retry_failed(runtime) if all_failed else ([admin.retry(runtime, job)], [])
     if json_out:
         click.echo(as_json({"retried": [r.id for r in retried], "skipped": skipped}))
         return
@@ -218,8 +218,8 @@ def retry(job: str | None, all_failed: bool, json_out: bool) -> None:
 @json_option
 def cancel(job: str, reason: str, wait_s: float, json_out: bool) -> None:
     """Cancel a job: a waiting one at once, a running one at its next progress report."""
-    rt = runtime()
-    run = admin.cancel(rt, job, reason)
+    runtime = command_runtime()
+    run = admin.cancel(runtime, job, reason)
     if wait_s and run.state == StageState.RUNNING.value:
         run = _wait(lambda: models.StageRun.get_by_id(run.id), lambda r: r.state != StageState.RUNNING.value, wait_s)
     if json_out:
@@ -236,7 +236,7 @@ def cancel(job: str, reason: str, wait_s: float, json_out: bool) -> None:
 @json_option
 def move(job: str, priority: str, json_out: bool) -> None:
     """Move a waiting job to another priority queue of the same resource."""
-    run, source, target = admin.move(runtime(), job, Priority(priority))
+    run, source, target = admin.move(command_runtime(), job, Priority(priority))
     if json_out:
         click.echo(as_json({"run_id": run.id, "from": source, "to": target}))
     else:
@@ -247,7 +247,7 @@ def move(job: str, priority: str, json_out: bool) -> None:
 @click.argument("queue_name", metavar="QUEUE")
 def pause_queue(queue_name: str) -> None:
     """Pause a queue: its jobs stay, workers take none of them until it is resumed."""
-    name, changed = admin.pause(runtime(), queue_name)
+    name, changed = admin.pause(command_runtime(), queue_name)
     click.echo(f"paused {name}" if changed else f"{name} was already paused")
 
 
@@ -255,7 +255,7 @@ def pause_queue(queue_name: str) -> None:
 @click.argument("queue_name", metavar="QUEUE")
 def resume_queue(queue_name: str) -> None:
     """Resume a paused queue."""
-    name, changed = admin.resume(runtime(), queue_name)
+    name, changed = admin.resume(command_runtime(), queue_name)
     click.echo(f"resumed {name}" if changed else f"{name} was not paused")
 
 
@@ -264,12 +264,12 @@ def resume_queue(queue_name: str) -> None:
 @click.option("--wait", "wait_s", type=float, default=0.0, help="Wait up to this many seconds for the worker to exit.")
 def drain(worker: str, wait_s: float) -> None:
     """Let a worker finish its current job, take no other, and exit."""
-    rt = runtime()
-    drained = admin.drain(rt, worker)
+    runtime = command_runtime()
+    drained = admin.drain(runtime, worker)
     job = drained.get_current_job_id()
     click.echo(f"draining {drained.name}: " + (f"it finishes {job}, then exits" if job else "it is idle and exits now"))
     if wait_s:
-        _wait(lambda: admin.worker_alive(rt, drained.name), lambda alive: not alive, wait_s)
+        _wait(lambda: admin.worker_alive(runtime, drained.name), lambda alive: not alive, wait_s)
         click.echo(f"{drained.name} has exited")
 
 
@@ -281,7 +281,7 @@ def purge(failed: bool, older_than: str, json_out: bool) -> None:
     """Delete failed jobs older than an age, with their runs; notifications and artifacts stay."""
     if not failed:
         raise click.UsageError("only failed jobs are purged: pass --failed")
-    purged = admin.purge_failed(runtime(), admin.parse_age(older_than))
+    purged = admin.purge_failed(command_runtime(), admin.parse_age(older_than))
     if json_out:
         click.echo(as_json(purged))
     else:

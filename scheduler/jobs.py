@@ -1,7 +1,7 @@
 """The only job function: run one attempt of a stage run on a plugin and record its events.
 
 It runs inside an RQ worker: it takes the run id, reads everything else from the database, routes
-the call to a healthy plugin replica, and writes each streamed event through the host's handlers
+the call to a healthy plugin replica, and writes each streamed event through the host's use cases (host/use_cases.py)
 (with its notification) as it arrives.
 """
 
@@ -16,7 +16,7 @@ import time
 import grpc
 import peewee
 
-from host import handlers, quarantine
+from host import quarantine, run_finished, use_cases
 from host.artifacts import refs_from_json
 from host.bootstrap import Runtime, bootstrap
 from host.errors import IllegalTransition, TwinforgeError, Unavailable
@@ -37,7 +37,7 @@ PLUGIN_WAIT_POLL_S = 0.5
 _runtime: Runtime | None = None
 
 
-def runtime() -> Runtime:
+def worker_runtime() -> Runtime:
     """The worker process's wiring, made on its first job (SimpleWorker: one process, no fork)."""
     global _runtime
     if _runtime is None:
@@ -46,17 +46,17 @@ def runtime() -> Runtime:
 
 
 def run_stage(run_id: str) -> str:
-    rt = runtime()
+    runtime = worker_runtime()
     holder = f"{socket.gethostname()}:{os.getpid()}"
     try:
-        with Lease(rt.redis, run_id, holder, rt.settings.lease_ttl_s):
+        with Lease(runtime.redis, run_id, holder, runtime.settings.lease_ttl_s):
             try:
-                with rt.uow() as uow:
-                    run = handlers.start_run(uow, run_id)
+                with runtime.uow() as uow:
+                    run = use_cases.start_run(uow, run_id)
             except IllegalTransition as exc:
                 log.info("run not started", extra={"run_id": run_id, "reason": str(exc)})
                 return "skipped"
-            outcome = _drive(rt, run)
+            outcome = _drive(runtime, run)
             if outcome == SUPERSEDED:
                 log.warning("attempt superseded: another worker resumed this run", extra={"run_id": run_id, "attempt": run.attempt})
             return outcome
@@ -65,43 +65,43 @@ def run_stage(run_id: str) -> str:
         return "skipped"
 
 
-def _checkpoint(rt: Runtime, run: models.StageRun) -> plugin_pb.ArtifactRef | None:
+def _checkpoint(runtime: Runtime, run: models.StageRun) -> plugin_pb.ArtifactRef | None:
     """The run's checkpoint as the blob store holds it now. Each save replaces the blob at the run's
     one checkpoint key, and the plugin's report of a save can die in flight with a killed worker: the
     recorded ref is then missing or names an older blob (its sha256 no longer matching, which would
     fail the run as corrupt), so the store, not the record, says what the next attempt resumes from."""
     recorded = refs_from_json(run.checkpoint_json) if run.checkpoint_json else []
     key = recorded[0].key if recorded else blob_key(run.avatar_id, run.stage, run.id, CHECKPOINT_NAME)
-    if not rt.blobs.exists(key):
+    if not runtime.blobs.exists(key):
         return recorded[0] if recorded else None
-    info = rt.blobs.stat(key)
+    info = runtime.blobs.stat(key)
     return plugin_pb.ArtifactRef(key=key, kind="checkpoint", name=CHECKPOINT_NAME, sha256=info.sha256, size=info.size)
 
 
-def _request(rt: Runtime, run: models.StageRun) -> plugin_pb.RunRequest:
+def _request(runtime: Runtime, run: models.StageRun) -> plugin_pb.RunRequest:
     return plugin_pb.RunRequest(
         avatar_id=run.avatar_id,
         stage=run.stage,
         run_id=run.id,
         inputs=refs_from_json(run.inputs_json),
         parameters_json=run.parameters_json,
-        resume_checkpoint=_checkpoint(rt, run),
+        resume_checkpoint=_checkpoint(runtime, run),
         attempt=run.attempt,
     )
 
 
-def _open(rt: Runtime, run: models.StageRun) -> OpenRun:
+def _open(runtime: Runtime, run: models.StageRun) -> OpenRun:
     """Routes the attempt to a plugin replica, waiting up to plugin_wait_s for one to be reachable:
     a crashed plugin is restarted by its supervisor within seconds, and retrying at once would
     spend every attempt of the run while it starts, failing the run for good."""
-    deadline = time.monotonic() + rt.settings.plugin_wait_s
+    deadline = time.monotonic() + runtime.settings.plugin_wait_s
     while True:
         try:
             return open_run(
-                _request(rt, run),
-                rt.settings.plugin_down_after_s,
-                lambda: int(rt.redis.incr(f"twinforge:rr:{run.stage}")),
-                rt.settings.max_message_bytes,
+                _request(runtime, run),
+                runtime.settings.plugin_down_after_s,
+                lambda: int(runtime.redis.incr(f"twinforge:rr:{run.stage}")),
+                runtime.settings.max_message_bytes,
             )
         except Unavailable:
             if time.monotonic() >= deadline:
@@ -109,25 +109,25 @@ def _open(rt: Runtime, run: models.StageRun) -> OpenRun:
             time.sleep(PLUGIN_WAIT_POLL_S)
 
 
-def _drive(rt: Runtime, run: models.StageRun) -> str:
+def _drive(runtime: Runtime, run: models.StageRun) -> str:
     try:
-        opened = _open(rt, run)
+        opened = _open(runtime, run)
     except TwinforgeError as exc:
-        return interrupt(rt, run.id, exc.code, exc.cause, exc.advice, attempt=run.attempt)
+        return interrupt(runtime, run.id, exc.code, exc.cause, exc.advice, attempt=run.attempt)
     stop_watch = threading.Event()
     watcher = threading.Thread(target=_watch_cancel, args=(run, opened, stop_watch), daemon=True)
     watcher.start()
     try:
-        return _record(rt, run, opened)
+        return _record(runtime, run, opened)
     except grpc.RpcError as exc:
         if exc.code() == grpc.StatusCode.CANCELLED and _cancel_requested(run.id):
-            with rt.uow() as uow:
-                if not handlers.still_running(run.id, run.attempt):
+            with runtime.uow() as uow:
+                if not use_cases.still_running(run.id, run.attempt):
                     return SUPERSEDED
-                handlers.confirm_cancelled(uow, run.id)
+                use_cases.confirm_cancelled(uow, run.id)
             return "cancelled"
         return interrupt(
-            rt,
+            runtime,
             run.id,
             "plugin_crashed",
             f"the plugin {opened.plugin.name} at {opened.plugin.address} stopped mid-run: {exc.code().name} {exc.details() or ''}".strip(),
@@ -139,29 +139,29 @@ def _drive(rt: Runtime, run: models.StageRun) -> str:
         opened.close()
 
 
-def _record(rt: Runtime, run: models.StageRun, opened: OpenRun) -> str:
+def _record(runtime: Runtime, run: models.StageRun, opened: OpenRun) -> str:
     for event in opened.events():
         kind = event.WhichOneof("event")
-        with rt.uow() as uow:
-            if not handlers.still_running(run.id, run.attempt):
+        with runtime.uow() as uow:
+            if not use_cases.still_running(run.id, run.attempt):
                 opened.cancel()
                 return SUPERSEDED
             if kind == "progress":
-                handlers.record_progress(uow, run, event.progress)
+                use_cases.record_progress(uow, run, event.progress)
             elif kind == "artifact":
-                handlers.record_artifact(uow, run, event.artifact.artifact)
+                use_cases.record_artifact(uow, run, event.artifact.artifact)
             elif kind == "metric":
-                handlers.record_metric(uow, run, event.metric)
+                use_cases.record_metric(uow, run, event.metric)
             elif kind == "log":
-                handlers.record_log(uow, run, event.log)
+                use_cases.record_log(uow, run, event.log)
             elif kind == "result":
-                finished = handlers.finish_run(uow, run.id, event.result)
+                finished = run_finished.finish_run(uow, run.id, event.result)
         if kind == "result":
             if event.result.error.code == quarantine.CORRUPT:
-                quarantine.check_inputs(rt, finished)  # once the failure is committed, in transactions of its own
+                quarantine.check_inputs(runtime, finished)  # once the failure is committed, in transactions of its own
             return finished.state
     return interrupt(
-        rt,
+        runtime,
         run.id,
         "plugin_protocol",
         f"the plugin {opened.plugin.name} ended the run without a result",

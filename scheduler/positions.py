@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from host import handlers
+from host import use_cases
 from host.bootstrap import Runtime
 from host.state import StageState
 from host.storage import models
@@ -30,17 +30,17 @@ def position_key(run_id: str) -> str:
     return f"twinforge:position:{run_id}"
 
 
-def places(rt: Runtime, job_ids: set[str]) -> dict[str, tuple[int, int]]:
+def places(runtime: Runtime, job_ids: set[str]) -> dict[str, tuple[int, int]]:
     """(place, of) of each of these jobs that is waiting, counted among these jobs only: a job left
     in a queue by a run cancelled meanwhile is nobody's wait."""
     found: dict[str, tuple[int, int]] = {}
     for resource in Resource:
-        waiting = [job for job in waiting_ids(rt.redis, resource) if job in job_ids]
+        waiting = [job for job in waiting_ids(runtime.redis, resource) if job in job_ids]
         found.update({job: (index + 1, len(waiting)) for index, job in enumerate(waiting)})
     return found
 
 
-def publish_positions(rt: Runtime) -> int:
+def publish_positions(runtime: Runtime) -> int:
     """One pass: a stage_position notification for each queued run whose place changed, all in one
     transaction; returns how many were written."""
     runs = list(
@@ -50,37 +50,37 @@ def publish_positions(rt: Runtime) -> int:
     )
     queued = {job_id(run.id, run.attempt + 1): run for run in runs}
     settled = utcnow() - dt.timedelta(seconds=TELL_AFTER_S)
-    waiting = {queued[job].id: place for job, place in places(rt, set(queued)).items() if queued[job].updated_at <= settled}
-    before = rt.redis.mget([position_key(run_id) for run_id in waiting]) if waiting else []
+    waiting = {queued[job].id: place for job, place in places(runtime, set(queued)).items() if queued[job].updated_at <= settled}
+    before = runtime.redis.mget([position_key(run_id) for run_id in waiting]) if waiting else []
     changed = {
         run_id: (place, of)
         for (run_id, (place, of)), last in zip(waiting.items(), before)
         if last != f"{place}/{of}".encode()
     }
-    told = _tell(rt, changed) if changed else {}
+    told = _tell(runtime, changed) if changed else {}
     for run_id, (place, of) in told.items():
-        rt.redis.set(position_key(run_id), f"{place}/{of}", ex=FORGET_AFTER_S)
+        runtime.redis.set(position_key(run_id), f"{place}/{of}", ex=FORGET_AFTER_S)
     if told:
-        rt.redis.sadd(TOLD_KEY, *told)
-    _forget_left(rt, {run.id for run in runs})
+        runtime.redis.sadd(TOLD_KEY, *told)
+    _forget_left(runtime, {run.id for run in runs})
     return len(told)
 
 
-def _tell(rt: Runtime, changed: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
+def _tell(runtime: Runtime, changed: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
     """Writes the notifications of the runs still queued, so a person never reads "position 1 of
     2" after "running"; returns the places told."""
     told = {}
-    with rt.uow() as uow:
+    with runtime.uow() as uow:
         for run_id, (place, of) in changed.items():
-            run = handlers.locked_run(run_id)
+            run = use_cases.locked_run(run_id)
             if run.state == StageState.QUEUED.value:
                 uow.notify(run.avatar_id, "stage_position", {"position": place, "of": of}, run_id=run.id, stage=run.stage)
                 told[run_id] = (place, of)
     return told
 
 
-def _forget_left(rt: Runtime, queued_runs: set[str]) -> None:
-    left = [run_id for run_id in (m.decode() for m in rt.redis.smembers(TOLD_KEY)) if run_id not in queued_runs]
+def _forget_left(runtime: Runtime, queued_runs: set[str]) -> None:
+    left = [run_id for run_id in (m.decode() for m in runtime.redis.smembers(TOLD_KEY)) if run_id not in queued_runs]
     if left:
-        rt.redis.delete(*(position_key(run_id) for run_id in left))
-        rt.redis.srem(TOLD_KEY, *left)
+        runtime.redis.delete(*(position_key(run_id) for run_id in left))
+        runtime.redis.srem(TOLD_KEY, *left)

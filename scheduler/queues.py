@@ -13,6 +13,7 @@ from rq import Queue
 from rq.job import Job
 
 from host.errors import InvalidArgument, Unavailable
+from host.registry import needs_gpu
 
 JOB_FUNCTION = "scheduler.jobs.run_stage"
 JOB_TIMEOUT_S = 24 * 3600
@@ -140,7 +141,5 @@ def move(connection: redis.Redis, job: Job, target: str) -> bool:
 
 def dispatch(connection: redis.Redis, run_id: str, stage: str, attempt: int, priority: str) -> str:
     """Enqueues a run's next attempt on the queue its plugin's resources call for."""
-    from host.registry import needs_gpu
-
     resource = Resource.GPU if needs_gpu(stage) else Resource.CPU
     return enqueue_stage(connection, run_id, attempt + 1, resource, parse_priority(priority))

@@ -148,10 +148,10 @@ def current_job_id(run: models.StageRun) -> str:
     return job_id(run.id, run.attempt + 1 if waiting else run.attempt)
 
 
-def worker_rows(rt: Runtime) -> list[WorkerRow]:
+def worker_rows(runtime: Runtime) -> list[WorkerRow]:
     rows = []
     lost_before = utcnow() - dt.timedelta(seconds=LOST_AFTER_S)
-    for worker in Worker.all(connection=rt.redis):
+    for worker in Worker.all(connection=runtime.redis):
         gpu = _GPU_WORKER.match(worker.name)
         only_gpu = set(worker.queue_names()) <= GPU_QUEUES
         last_seen = worker.last_heartbeat.replace(tzinfo=None) if worker.last_heartbeat else None
@@ -171,14 +171,14 @@ def worker_rows(rt: Runtime) -> list[WorkerRow]:
     return sorted(rows, key=lambda w: w.name)
 
 
-def overview(rt: Runtime) -> Overview:
+def overview(runtime: Runtime) -> Overview:
     """`twinforge queue ls`: every queue's depth, every worker, and the GPUs their workers serve."""
-    workers = worker_rows(rt)
+    workers = worker_rows(runtime)
     running_jobs = [w.job for w in workers if w.state == "busy" and w.job]
-    origins = [j.origin for j in Job.fetch_many(running_jobs, connection=rt.redis) if j is not None]
-    stopped = paused(rt.redis)
+    origins = [j.origin for j in Job.fetch_many(running_jobs, connection=runtime.redis) if j is not None]
+    stopped = paused(runtime.redis)
     queues = []
-    for queue in all_queues(rt.redis):
+    for queue in all_queues(runtime.redis):
         resource, priority = parse_queue(queue.name)
         queues.append(
             QueueRow(
@@ -198,7 +198,7 @@ def overview(rt: Runtime) -> Overview:
     return Overview(queues=queues, workers=workers, gpus=sorted(gpus, key=lambda g: (g.hostname, g.index)))
 
 
-def job_rows(rt: Runtime, runs: list[models.StageRun]) -> list[JobRow]:
+def job_rows(runtime: Runtime, runs: list[models.StageRun]) -> list[JobRow]:
     """Runs as jobs, with their queue, place and worker from Redis."""
     queued_jobs = {
         job_id(r.id, r.attempt + 1)
@@ -206,9 +206,9 @@ def job_rows(rt: Runtime, runs: list[models.StageRun]) -> list[JobRow]:
             models.StageRun.state == StageState.QUEUED.value
         )
     }
-    place = places(rt, queued_jobs)
+    place = places(runtime, queued_jobs)
     ids = [current_job_id(r) for r in runs]
-    jobs = Job.fetch_many(ids, connection=rt.redis)
+    jobs = Job.fetch_many(ids, connection=runtime.redis)
     rows = []
     for run, jid, job in zip(runs, ids, jobs):
         state = JOB_STATES[StageState(run.state)]
@@ -231,18 +231,18 @@ def job_rows(rt: Runtime, runs: list[models.StageRun]) -> list[JobRow]:
     return rows
 
 
-def list_jobs(rt: Runtime, state: JobState | None = None, limit: int = 100) -> list[JobRow]:
+def list_jobs(runtime: Runtime, state: JobState | None = None, limit: int = 100) -> list[JobRow]:
     """`twinforge queue jobs`: the most recently changed jobs first."""
     query = models.StageRun.select().order_by(models.StageRun.updated_at.desc()).limit(limit)
     if state is not None:
         query = query.where(models.StageRun.state.in_([s.value for s, j in JOB_STATES.items() if j == state]))
-    return job_rows(rt, list(query))
+    return job_rows(runtime, list(query))
 
 
-def job_detail(rt: Runtime, ref: str, lines: int = 10) -> JobDetail:
+def job_detail(runtime: Runtime, ref: str, lines: int = 10) -> JobDetail:
     """`twinforge queue show`: everything an operator asks about one job, with its log tail."""
     run = find_run(ref)
-    (row,) = job_rows(rt, [run])
+    (row,) = job_rows(runtime, [run])
     notes = (
         models.Notification.select()
         .where((models.Notification.run_id == run.id) & (models.Notification.kind.in_(LOG_KINDS)))
@@ -253,7 +253,7 @@ def job_detail(rt: Runtime, ref: str, lines: int = 10) -> JobDetail:
     return JobDetail(
         row=row,
         avatar_name=run.avatar.name,
-        max_attempts=rt.settings.max_attempts,
+        max_attempts=runtime.settings.max_attempts,
         created_at=run.created_at,
         error=json.loads(run.error_json) if run.error_json else {},
         checkpoint=checkpoint,

@@ -40,7 +40,7 @@ async def host_refusals(request: web.Request, handler: Callable[[web.Request], A
     except HostError as exc:
         if exc.unavailable:
             return refusal(503, "host_down", say("host_down", request[PERSON].language), "try again in a minute")
-        return refusal(502, exc.code or "host_refused", exc.words, "")
+        return refusal(502, exc.code, exc.words, "")
     except UploadError as exc:
         return refusal(exc.status, exc.code, exc.words, exc.advice, **exc.extra)
     except Refused as exc:

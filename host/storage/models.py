@@ -7,6 +7,7 @@ JSON columns hold text: both SQLite and PostgreSQL store it, and repositories de
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import peewee
 
@@ -15,6 +16,11 @@ from host.storage.db import database_proxy
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def new_id() -> str:
+    """A row's id: random, so hosts and workers on several machines never hand out the same one."""
+    return uuid.uuid4().hex
 
 
 class BaseModel(peewee.Model):

@@ -41,7 +41,7 @@ from plugins.sdk.plugin import Plugin
 from plugins.sdk.server import main
 from plugins.sdk.training_set import QUALITY_FLAGS, write_training_set
 from plugins.sdk.video import video_info
-from plugins.video_analysis.thresholds import PRESETS_ORDER
+from host.presets import PRESETS_ORDER
 
 ARTIFACT_NAME = "training_set.zip"
 ARTIFACT_KIND = "training_set"

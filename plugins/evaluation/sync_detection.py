@@ -9,7 +9,7 @@ from plugins.evaluation.clips import run_sync_detection
 from plugins.sdk.context import RunContext
 from plugins.sdk.plugin import Plugin
 from plugins.sdk.server import main
-from plugins.video_analysis.thresholds import PRESETS_ORDER
+from host.presets import PRESETS_ORDER
 
 PARAMETERS = {
     "type": "object",

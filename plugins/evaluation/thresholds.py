@@ -21,7 +21,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
-from plugins.video_analysis.thresholds import PRESETS_ORDER
+from host.presets import PRESETS_ORDER
 
 MIN_SYNC_SECONDS = 10.0
 

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from plugins.sdk.errors import StageFailed
-from plugins.video_analysis.thresholds import PRESETS_ORDER
+from host.presets import PRESETS_ORDER
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,20 @@
 """The two ways a plugin's run ends early: a failure a person can act on, or a cancellation."""
 
+from __future__ import annotations
 
-class StageFailed(Exception):
-    """Raised by a plugin to fail the run with words a person can act on."""
+from host.errors import TwinforgeError
 
-    def __init__(self, code: str, message: str, advice: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.advice = advice
+
+class StageFailed(TwinforgeError):
+    """Raised by a plugin to fail the run with words a person can act on: the platform's one error
+    family, so whatever catches a TwinforgeError (the CLI, the host's interceptor) shows it too."""
+
+    def __init__(self, code: str, message: str, advice: str, stage: str = "plugin") -> None:
+        super().__init__(cause=message, advice=advice, stage=stage, code=code)
+
+    @property
+    def message(self) -> str:
+        return self.cause
 
 
 class Cancelled(Exception):

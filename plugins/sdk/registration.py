@@ -9,7 +9,7 @@ import logging
 import grpc
 
 from host.channels import host_channel_aio
-from host.interceptors import TOKEN_HEADER
+from host.channels import TOKEN_HEADER
 from host.settings import Settings
 from twinforge.host.v1 import host_service_pb2 as host_pb
 from twinforge.host.v1 import host_service_pb2_grpc as host_grpc

@@ -24,7 +24,8 @@ from host.errors import TwinforgeError
 from host.logs import configure_logging
 from host.ports import GRPC_OPTIONS, PortInUse, add_port
 from host.settings import Settings, get_settings
-from host.storage.blobs import BlobStore, disk_full_as_unavailable, open_blob_store
+from host.storage.backends import open_blob_store
+from host.storage.blobs import BlobStore, disk_full_as_unavailable
 from plugins.sdk.context import LocalInput, RunContext
 from plugins.sdk.errors import Cancelled, StageFailed
 from plugins.sdk.plugin import Plugin

@@ -23,7 +23,7 @@ from plugins.sdk.errors import StageFailed
 from plugins.sdk.plugin import Plugin
 from plugins.sdk.training import Setup, StopRules, Trainable, run_training, training_device, training_fingerprint
 from plugins.trainer.spec import Spec, SubModel, load_spec
-from plugins.video_analysis.thresholds import PRESETS_ORDER
+from host.presets import PRESETS_ORDER
 
 MODEL_KIND = "model"
 DEFAULT_SEED = 20261124

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from plugins.video_analysis.thresholds import PRESETS_ORDER
+from host.presets import PRESETS_ORDER
 
 DEFAULT_SPEC = Path(__file__).with_name("default_spec.yaml")
 FORMAT = "twinforge.model_spec"

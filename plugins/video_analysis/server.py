@@ -16,7 +16,7 @@ from plugins.sdk.errors import StageFailed
 from plugins.sdk.plugin import Plugin
 from plugins.sdk.server import main
 from plugins.video_analysis.check import check_video
-from plugins.video_analysis.thresholds import PRESETS_ORDER
+from host.presets import PRESETS_ORDER
 
 REPORT_NAME = "intake_report.json"
 REPORT_KIND = "intake_report"

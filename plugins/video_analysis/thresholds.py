@@ -25,8 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import MappingProxyType
 
-PRESETS_ORDER = ("tiny", "draft", "standard", "high")
-DEFAULT_PRESET = "standard"
+from host.presets import PRESETS_ORDER
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from host import deployments, handlers
+from host import deployments, use_cases
 from tests.e2e.test_webapp_browser import as_telegram_opens_it, click, screenshot, until
 from tests.fixtures.browser import chromium
 from tests.fixtures.live import inference_service
@@ -77,7 +77,7 @@ async def test_a_person_talks_live_with_their_avatar_in_a_browser(host, runtime,
             running = await stack.enter_async_context(webapp(host, tmp_path / "web"))
             avatar = await asyncio.to_thread(anna_with_an_avatar, runtime)
             with runtime.uow() as uow:
-                run = handlers.submit_stage(uow, avatar, deployments.DEPLOYMENT, [], {"target": "local"}, {deployments.DEPLOYMENT}, 0)
+                run = use_cases.submit_stage(uow, avatar, deployments.DEPLOYMENT, [], {"target": "local"}, {deployments.DEPLOYMENT}, 0)
             endpoint = {"target": "local", "grpc_address": ready["grpc"], "http_address": ready["http"]}
             await asyncio.to_thread(finished, runtime, run, {"endpoint": endpoint})
             as_telegram_opens_it(browser, ANNA)

@@ -42,7 +42,7 @@ from host.bootstrap import bootstrap
 from host.channels import host_channel
 from host.settings import get_settings
 from host.storage import models
-from host.storage.blobs import open_blob_store
+from host.storage.backends import open_blob_store
 from scheduler.leases import lease_key
 from tests.faults import held_plugin
 from tests.fixtures.flow_plugins import FLOW_PLUGINS
@@ -178,7 +178,10 @@ def three_hosts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tup
                                   {**host_env, "TWINFORGE_PLUGIN_PORT": str(PORTS["plugins"] + index)})
             monkeypatch.setenv("TWINFORGE_API_KEY", key)
             get_settings.cache_clear()
-            until(lambda: healthy_everywhere(net), START_TIMEOUT_S, "every plugin on both worker hosts is healthy", every=2)
+            try:
+                until(lambda: healthy_everywhere(net), START_TIMEOUT_S, "every plugin on both worker hosts is healthy", every=2)
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}\n{not_healthy(net, logs)}") from None
             yield cluster, key
         finally:
             cluster.stop()
@@ -189,6 +192,23 @@ def healthy_everywhere(net: Network) -> bool:
     addresses = {h.address for name, h in net.hosts.items() if name != "core"}
     rows = list(models.Plugin.select().where(models.Plugin.healthy == True))  # noqa: E712
     return len({(row.name, row.address.rsplit(":", 1)[0]) for row in rows if row.address.rsplit(":", 1)[0] in addresses}) == 2 * len(FLOW_PLUGINS)
+
+
+def not_healthy(net: Network, logs: Path) -> str:
+    """Which plugins are not healthy on which worker host, the host's last word on each and the end
+    of its log, so a start that timed out says what held it."""
+    rows = {(row.name, row.address.rsplit(":", 1)[0]): row for row in models.Plugin.select()}
+    lines = []
+    for name in ("w1", "w2"):
+        for stage in FLOW_PLUGINS:
+            row = rows.get((stage, net.hosts[name].address))
+            if row is not None and row.healthy:
+                continue
+            said = "never registered" if row is None else row.last_error or "not yet probed"
+            log = logs / f"{name}:plugin:{stage}.log"
+            tail = log.read_text(errors="replace").splitlines()[-3:] if log.exists() else []
+            lines.append(f"{name} {stage}: {said}" + "".join(f"\n    {line[:300]}" for line in tail))
+    return "\n".join(lines)
 
 
 def runs(avatar_id: str) -> list[models.StageRun]:

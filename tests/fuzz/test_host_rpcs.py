@@ -31,7 +31,7 @@ from pydantic import SecretStr
 from host import auth
 from host.bootstrap import Runtime
 from host.channels import host_channel, host_channel_aio
-from host.interceptors import TOKEN_HEADER
+from host.channels import TOKEN_HEADER
 from host.settings import get_settings
 from host.storage import models
 from twinforge.host.v1 import host_service_pb2 as host_pb
@@ -129,10 +129,10 @@ def field_strategy(field: pb_descriptor.FieldDescriptor, world: World, depth: in
     return st.lists(one, max_size=3) if field.label == FD.LABEL_REPEATED else one
 
 
-def stored_state(rt: Runtime) -> dict:
+def stored_state(runtime: Runtime) -> dict:
     """What a refused request must leave as it was: every table's row count, the last
     notification, and every file under the data directory except the database itself."""
-    root = rt.settings.resolved_data_dir
+    root = runtime.settings.resolved_data_dir
     return {
         "rows": {m.__name__: m.select().count() for m in models.ALL_MODELS},
         "last_notification": models.Notification.select(models.Notification.global_seq)

@@ -26,7 +26,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from pydantic import SecretStr
 
-from host import auth, handlers
+from host import auth, use_cases
 from host.channels import API_KEY_HEADER, ON_BEHALF_HEADER, host_channel_aio
 from host.interceptors import PLUGIN_METHODS
 from host.settings import get_settings
@@ -122,8 +122,8 @@ def told(error: grpc.aio.AioRpcError, *ids: str) -> tuple:
 def finished_run(runtime, avatar_id: str) -> str:
     """A run of the avatar that no queue or position pass touches again (cancelled at once)."""
     with runtime.uow() as uow:
-        run = handlers.submit_stage(uow, avatar_id, "probe", [], {}, {"probe"})
-        handlers.transition(uow, run, StageState.CANCELLED)
+        run = use_cases.submit_stage(uow, avatar_id, "probe", [], {}, {"probe"})
+        use_cases.transition(uow, run, StageState.CANCELLED)
     return run.id
 
 

@@ -30,7 +30,7 @@ from plugins.sdk.training import Setup
 from plugins.sdk.errors import StageFailed
 from plugins.trainer.plugin import Trainer, scaled
 from plugins.trainer.spec import validate_spec
-from plugins.video_analysis.thresholds import PRESETS_ORDER
+from host.presets import PRESETS_ORDER
 from tests.fixtures.media import write_test_video
 from tests.fixtures.services import require_samples
 from tests.fixtures.tiny_submodels import SIZE, make_materials, make_training_set, prepare, weights

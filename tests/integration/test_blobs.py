@@ -18,7 +18,8 @@ import pytest
 from minio import Minio
 
 from host.errors import IntegrityError, InvalidArgument, NotFound, TooLarge, Unavailable
-from host.storage.blobs import BlobStore, blob_key, open_blob_store, sha256_file
+from host.storage.backends import open_blob_store
+from host.storage.blobs import BlobStore, blob_key, sha256_file
 from host.storage.local import LocalBlobStore
 from host.storage.s3 import META_SHA256, S3BlobStore
 

@@ -24,7 +24,7 @@ from bot.app import running_bot
 from bot.models import create_tables
 from bot.notifications import CHART_EVERY_S
 from bot.settings import BotSettings
-from host import deployments, handlers
+from host import deployments, run_finished, use_cases
 from host.storage import models
 from host.storage.blobs import blob_key
 from host.storage.db import database_proxy
@@ -80,7 +80,7 @@ def evaluation_round(runtime, avatar_id: str, tmp_path: Path, passed: bool = Tru
     """A finished quality_eval run with a real preview video (and, with `voice`, the avatar
     speaking with an unseen voice): what makes the host send preview_ready."""
     with runtime.uow() as uow:
-        run = handlers.submit_stage(uow, avatar_id, "quality_eval", [], {"preset": "draft"}, EVALUATION, 1)
+        run = use_cases.submit_stage(uow, avatar_id, "quality_eval", [], {"preset": "draft"}, EVALUATION, 1)
     outputs = []
     for kind, name in (("preview", "preview.mp4"), *((("voice_preview", "voice_preview.mp4"),) if voice else ())):
         video = write_test_video(tmp_path / f"{kind}-{run.id}.mp4", seconds=1.0)
@@ -393,12 +393,12 @@ async def test_flood_control_is_obeyed(host, runtime, telegram):
 
         avatar = avatar_of(ANNA)
         with runtime.uow() as uow:
-            run = handlers.submit_stage(uow, avatar, "quality_eval", [], {}, EVALUATION, 0)
+            run = use_cases.submit_stage(uow, avatar, "quality_eval", [], {}, EVALUATION, 0)
         with runtime.uow() as uow:
-            handlers.start_run(uow, run.id)
+            use_cases.start_run(uow, run.id)
         for step in range(1, 31):
             with runtime.uow() as uow:
-                handlers.record_progress(uow, run, plugin_pb.Progress(fraction=step / 30, message=f"clip {step} of 30", eta_seconds=90 - 3 * step))
+                use_cases.record_progress(uow, run, plugin_pb.Progress(fraction=step / 30, message=f"clip {step} of 30", eta_seconds=90 - 3 * step))
             await asyncio.sleep(0.05)
         await telegram.said_containing(ANNA, "Testing your avatar: waiting")
         await telegram.wait_for(lambda: any("clip 30 of 30" in c.params["text"] for c in telegram.sent(ANNA, "editMessageText")),
@@ -421,7 +421,7 @@ async def test_a_live_avatar_answers_text_and_voice_with_video(host, runtime, te
             await telegram.said_containing(ANNA, "New avatar")
             avatar = avatar_of(ANNA)
             with runtime.uow() as uow:
-                run = handlers.submit_stage(uow, avatar, deployments.DEPLOYMENT, [], {"target": "local"}, {deployments.DEPLOYMENT}, 0)
+                run = use_cases.submit_stage(uow, avatar, deployments.DEPLOYMENT, [], {"target": "local"}, {deployments.DEPLOYMENT}, 0)
             await asyncio.to_thread(finished, runtime, run, {"endpoint": {"target": "local", "grpc_address": service.grpc, "http_address": ""}})
             await telegram.said_containing(ANNA, "Your avatar is live!")
             wav = require_samples() / "drive_speech_5s_a.wav"
@@ -463,11 +463,11 @@ def first_cutout(runtime, avatar_id: str, tmp_path: Path, offered: dict) -> None
     blob = tmp_path / "source.bin"
     blob.write_bytes(b"x")
     with runtime.uow() as uow:
-        source = handlers.submit_stage(uow, avatar_id, "sources", [], {}, {"sources"}, 0)
+        source = use_cases.submit_stage(uow, avatar_id, "sources", [], {}, {"sources"}, 0)
     sources = [stored(runtime, avatar_id, source.id, "sources", kind, f"{kind}.bin", blob) for kind in ("video", "matte", "training_set", "materials")]
     finished(runtime, source, {}, sources)
     with runtime.uow() as uow:
-        cut = handlers.submit_stage(uow, avatar_id, "cutout", sources, {}, {"cutout"}, 0)
+        cut = use_cases.submit_stage(uow, avatar_id, "cutout", sources, {}, {"cutout"}, 0)
     material_version(runtime, cut, tmp_path, {"version": 1, **offered, "edit": {"version": 1, "by": "twinforge", "operation": "cutout", "parameters": {}}})
 
 
@@ -557,7 +557,7 @@ async def test_a_background_colour_is_keyed_out_and_a_photo_becomes_the_backgrou
             "version": 3, "by": f"telegram:{ANNA}", "operation": "background", "parameters": {"image": True},
             "based_on": 2, "words": "a picture behind you"}})
         with runtime.uow() as uow:  # training started: a picture now changes what Anna already accepted
-            handlers.submit_stage(uow, avatar, "syncnet", [], {}, {"syncnet"}, 0)
+            use_cases.submit_stage(uow, avatar, "syncnet", [], {}, {"syncnet"}, 0)
 
         def asked(count: int):
             found = [c for c in telegram.sent(ANNA) if "Put this picture behind you in Anna?" in c.params.get("text", "")]
@@ -578,7 +578,7 @@ async def test_a_background_colour_is_keyed_out_and_a_photo_becomes_the_backgrou
 def proposed_materials(runtime, avatar_id: str, video: plugin_pb.ArtifactRef, tmp_path: Path):
     """A finished material_extraction run on `video` proposing two driving clips and two covers."""
     with runtime.uow() as uow:
-        run = handlers.submit_stage(uow, avatar_id, "material_extraction", [video], {}, {"material_extraction"}, 0)
+        run = use_cases.submit_stage(uow, avatar_id, "material_extraction", [video], {}, {"material_extraction"}, 0)
     proposal = {"format": "twinforge.materials", "fps": 25.0, "frame_count": 50, "width": 64, "height": 64,
                 "driving_clips": [{"id": "d1", "start": 0, "stop": 25, "reason": "1.0 s with the head still"},
                                   {"id": "d2", "start": 25, "stop": 50, "reason": "1.0 s, the mouth closed"}],
@@ -600,7 +600,7 @@ async def test_the_driving_clip_and_cover_are_picked_with_previews_and_buttons(h
         blob = tmp_path / "source.bin"
         blob.write_bytes(b"x")
         with runtime.uow() as uow:
-            source = handlers.submit_stage(uow, avatar, "sources", [], {}, {"sources"}, 0)
+            source = use_cases.submit_stage(uow, avatar, "sources", [], {}, {"sources"}, 0)
         video = stored(runtime, avatar, source.id, "sources", "video", "video.mp4", write_test_video(tmp_path / "video.mp4", seconds=2.0))
         sources = [video, *(stored(runtime, avatar, source.id, "sources", kind, f"{kind}.bin", blob) for kind in ("matte", "training_set", "materials"))]
         await asyncio.to_thread(finished, runtime, source, {}, sources)
@@ -627,7 +627,7 @@ async def test_the_driving_clip_and_cover_are_picked_with_previews_and_buttons(h
         telegram.press(BEN, button(photos[1], "Use this clip"), "Anna's clip, pressed by Ben")
         await press_answered(telegram, "meant for someone else", "Ben's press refused")
         with runtime.uow() as uow:
-            cut = handlers.submit_stage(uow, avatar, "cutout", sources, {}, {"cutout"}, 0)
+            cut = use_cases.submit_stage(uow, avatar, "cutout", sources, {}, {"cutout"}, 0)
         await asyncio.to_thread(material_version, runtime, cut, tmp_path, {"version": 1, "regions": [],
                                 "edit": {"version": 1, "by": "twinforge", "operation": "cutout", "parameters": {}}})
         await telegram.said_containing(ANNA, "Your cut-out, version 1")
@@ -670,16 +670,16 @@ async def test_training_shows_a_loss_chart_refreshed_at_most_every_interval(host
         await telegram.said_containing(ANNA, "New avatar")
         avatar = avatar_of(ANNA)
         with runtime.uow() as uow:
-            run = handlers.submit_stage(uow, avatar, "syncnet", [], {}, {"syncnet"}, 0)
+            run = use_cases.submit_stage(uow, avatar, "syncnet", [], {}, {"syncnet"}, 0)
         with runtime.uow() as uow:
-            handlers.start_run(uow, run.id)
+            use_cases.start_run(uow, run.id)
 
         def metrics(steps: range) -> None:
             with runtime.uow() as uow:
                 for step in steps:
-                    handlers.record_metric(uow, run, plugin_pb.Metric(name="loss", value=2.0 / (1 + step), step=step))
-                    handlers.record_metric(uow, run, plugin_pb.Metric(name="samples_per_second", value=50.0, step=step))
-                    handlers.record_metric(uow, run, plugin_pb.Metric(name="eval_loss", value=2.2 / (1 + step), step=step))
+                    use_cases.record_metric(uow, run, plugin_pb.Metric(name="loss", value=2.0 / (1 + step), step=step))
+                    use_cases.record_metric(uow, run, plugin_pb.Metric(name="samples_per_second", value=50.0, step=step))
+                    use_cases.record_metric(uow, run, plugin_pb.Metric(name="eval_loss", value=2.2 / (1 + step), step=step))
 
         await asyncio.to_thread(metrics, range(0, 100, 10))
         first = await telegram.said_containing(ANNA, "how the training error falls")
@@ -703,7 +703,7 @@ async def test_training_shows_a_loss_chart_refreshed_at_most_every_interval(host
 
 def finished_run(runtime, run) -> None:
     with runtime.uow() as uow:
-        handlers.finish_run(uow, run.id, plugin_pb.Result(status=plugin_pb.RESULT_STATUS_SUCCEEDED, summary_json="{}"))
+        run_finished.finish_run(uow, run.id, plugin_pb.Result(status=plugin_pb.RESULT_STATUS_SUCCEEDED, summary_json="{}"))
 
 
 async def test_a_waiting_stage_shows_its_place_in_the_queue(host, runtime, telegram):
@@ -713,7 +713,7 @@ async def test_a_waiting_stage_shows_its_place_in_the_queue(host, runtime, teleg
             telegram.text(person, f"/new {name}")
             await telegram.said_containing(person, "New avatar")
             with runtime.uow() as uow:
-                run = handlers.submit_stage(uow, avatar_of(person), "quality_eval", [], {}, EVALUATION, 0)
+                run = use_cases.submit_stage(uow, avatar_of(person), "quality_eval", [], {}, EVALUATION, 0)
             enqueue_stage(runtime.redis, run.id, run.attempt + 1, Resource.GPU)
         await telegram.said_containing(ANNA, "Testing your avatar: waiting")
         await telegram.wait_for(lambda: any("you are 2 of 2 in the queue" in c.params["text"] for c in telegram.sent(ANNA, "editMessageText")),

@@ -11,7 +11,7 @@ import json
 import grpc
 from click.testing import CliRunner
 
-from host import deployments, handlers
+from host import deployments, run_finished, use_cases
 from host.cli import main as cli
 from tests.integration.test_host_contract import new_avatar, rejected, stub  # noqa: F401 (stub is a fixture)
 from twinforge.host.v1 import host_service_pb2 as host_pb
@@ -41,18 +41,18 @@ async def _invoke(args: list[str]):
     return await asyncio.to_thread(CliRunner().invoke, cli, args)
 
 
-def finished(runtime, run: "handlers.models.StageRun", summary: dict, outputs: list[plugin_pb.ArtifactRef] = ()) -> None:
+def finished(runtime, run: "use_cases.models.StageRun", summary: dict, outputs: list[plugin_pb.ArtifactRef] = ()) -> None:
     with runtime.uow() as uow:
-        handlers.start_run(uow, run.id)
+        use_cases.start_run(uow, run.id)
         for ref in outputs:
-            handlers.record_artifact(uow, handlers.get_run(run.id), ref)
-        handlers.finish_run(uow, run.id, plugin_pb.Result(status=plugin_pb.RESULT_STATUS_SUCCEEDED, outputs=outputs, summary_json=json.dumps(summary)))
+            use_cases.record_artifact(uow, use_cases.get_run(run.id), ref)
+        run_finished.finish_run(uow, run.id, plugin_pb.Result(status=plugin_pb.RESULT_STATUS_SUCCEEDED, outputs=outputs, summary_json=json.dumps(summary)))
 
 
 async def test_a_built_image_is_deployed_once_and_its_endpoint_lasts_until_undeploy(stub, runtime):
     avatar = await new_avatar(stub)
     with runtime.uow() as uow:
-        packaging = handlers.submit_stage(uow, avatar, deployments.PACKAGING, [], {"round": 1}, KNOWN, 1)
+        packaging = use_cases.submit_stage(uow, avatar, deployments.PACKAGING, [], {"round": 1}, KNOWN, 1)
         uow.notify(avatar, deployments.DEPLOY_REQUESTED, {"by": "cli:anna", "target": "local", "round": 1}, run_id=packaging.id, stage=deployments.PACKAGING)
     image = plugin_pb.ArtifactRef(key=f"avatars/{avatar}/image_packaging/{packaging.id}/image.oci.tar", kind="image", name="image.oci.tar", sha256="0" * 64, size=1)
     finished(runtime, packaging, {"image": {"digest": "sha256:" + "1" * 64, "pushed_reference": ""}}, [image])
@@ -70,19 +70,19 @@ async def test_a_built_image_is_deployed_once_and_its_endpoint_lasts_until_undep
     finished(runtime, stop, {"stopped": {}})
     gone = await stub.GetEndpoint(host_pb.GetEndpointRequest(avatar_id=avatar))
     assert not gone.HasField("endpoint") and gone.reason.startswith("it was undeployed")
-    kinds = [row.kind for row in handlers.models.Notification.select().where(handlers.models.Notification.avatar == avatar)]
+    kinds = [row.kind for row in use_cases.models.Notification.select().where(use_cases.models.Notification.avatar == avatar)]
     assert kinds.index(deployments.DEPLOYED) < kinds.index(deployments.UNDEPLOYED)
 
 
 async def test_manifests_written_without_a_cluster_are_not_a_live_avatar(stub, runtime):
     avatar = await new_avatar(stub)
     with runtime.uow() as uow:
-        run = handlers.submit_stage(uow, avatar, deployments.DEPLOYMENT, [], {"action": "deploy", "target": "kubernetes"}, KNOWN, 1)
+        run = use_cases.submit_stage(uow, avatar, deployments.DEPLOYMENT, [], {"action": "deploy", "target": "kubernetes"}, KNOWN, 1)
     written = {"target": "kubernetes", "state": "manifests_written", "namespace": "default", "files": ["deployment-x.yaml"]}
     finished(runtime, run, {"manifests": written})
     found = await stub.GetEndpoint(host_pb.GetEndpointRequest(avatar_id=avatar))
     assert not found.HasField("endpoint")
     assert f"its Kubernetes manifests were written (run {run.id}) but not applied: no kubeconfig was set" in found.reason
-    kinds = [row.kind for row in handlers.models.Notification.select().where(handlers.models.Notification.avatar == avatar)]
+    kinds = [row.kind for row in use_cases.models.Notification.select().where(use_cases.models.Notification.avatar == avatar)]
     assert deployments.MANIFESTS_WRITTEN in kinds and deployments.DEPLOYED not in kinds
     await rejected(stub.Undeploy(host_pb.UndeployRequest(avatar_id=avatar)), grpc.StatusCode.NOT_FOUND)

@@ -17,7 +17,7 @@ import redis
 
 from host import registry
 from host.bootstrap import Runtime
-from host.interceptors import TOKEN_HEADER
+from host.channels import TOKEN_HEADER
 from host.server import running_host
 from host.storage import models
 from host.storage.s3 import S3BlobStore
@@ -136,10 +136,10 @@ async def wait_health(stub, address: str, health: int) -> host_pb.PluginInfo:
     return await eventually(check, f"plugin at {address} {host_pb.PluginHealth.Name(health)}")
 
 
-def stored_state(rt: Runtime) -> dict:
+def stored_state(runtime: Runtime) -> dict:
     """What a rejected request must leave unchanged: row counts, the last notification, and every
     file under the data directory except the database itself (blobs, spooled uploads)."""
-    root = rt.settings.resolved_data_dir
+    root = runtime.settings.resolved_data_dir
     counted = (models.User, models.Avatar, models.Submission, models.StageRun, models.Artifact, models.Notification)
     return {
         "rows": {m.__name__: m.select().count() for m in counted},
@@ -150,8 +150,8 @@ def stored_state(rt: Runtime) -> dict:
     }
 
 
-async def nothing_written(rt: Runtime, before: dict) -> None:
-    assert await asyncio.to_thread(stored_state, rt) == before, "a rejected request left rows, a notification or files behind"
+async def nothing_written(runtime: Runtime, before: dict) -> None:
+    assert await asyncio.to_thread(stored_state, runtime) == before, "a rejected request left rows, a notification or files behind"
 
 
 class Replica:
@@ -625,11 +625,11 @@ async def test_an_upload_with_storage_down_is_unavailable(runtime):
     blobs = S3BlobStore(
         endpoint=f"127.0.0.1:{closed_port()}", access_key="k", secret_key="s", bucket="twinforge", secure=False, retries=1
     )
-    rt = dataclasses.replace(runtime, blobs=blobs)
-    async with running_host(rt, "127.0.0.1:0") as port, host_channel_aio(f"127.0.0.1:{port}", get_settings()) as channel:
+    runtime = dataclasses.replace(runtime, blobs=blobs)
+    async with running_host(runtime, "127.0.0.1:0") as port, host_channel_aio(f"127.0.0.1:{port}", get_settings()) as channel:
         stub = host_grpc.HostServiceStub(channel)
         avatar_id = await new_avatar(stub)
-        before = await asyncio.to_thread(stored_state, rt)
+        before = await asyncio.to_thread(stored_state, runtime)
 
         async def parts():
             yield host_pb.UploadArtifactRequest(header=host_pb.UploadHeader(avatar_id=avatar_id, kind="note"))
@@ -638,7 +638,7 @@ async def test_an_upload_with_storage_down_is_unavailable(runtime):
         error = await rejected(stub.UploadArtifact(parts()), grpc.StatusCode.UNAVAILABLE)
         assert "storage" in error.details()
         assert trailing(error)["twinforge-stage"] == "storage" and trailing(error)["twinforge-advice"]
-        await nothing_written(rt, before)
+        await nothing_written(runtime, before)
 
 
 async def test_submit_stage_with_redis_down_queues_the_run_for_later(runtime):
@@ -649,8 +649,8 @@ async def test_submit_stage_with_redis_down_queues_the_run_for_later(runtime):
     job is missing once Redis is back. Nothing is lost either way."""
     down = f"redis://127.0.0.1:{closed_port()}/0"
     settings = runtime.settings.model_copy(update={"redis_url": down})
-    rt = dataclasses.replace(runtime, settings=settings, redis=redis.Redis.from_url(down))
-    async with running_host(rt, "127.0.0.1:0") as port, host_channel_aio(f"127.0.0.1:{port}", get_settings()) as channel:
+    runtime = dataclasses.replace(runtime, settings=settings, redis=redis.Redis.from_url(down))
+    async with running_host(runtime, "127.0.0.1:0") as port, host_channel_aio(f"127.0.0.1:{port}", get_settings()) as channel:
         stub = host_grpc.HostServiceStub(channel)
         await asyncio.to_thread(registry.register, f"127.0.0.1:{closed_port()}", Echo().describe())
         avatar_id = await new_avatar(stub)

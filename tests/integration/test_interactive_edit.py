@@ -14,7 +14,7 @@ import av
 import numpy as np
 import pytest
 
-from host import handlers, material_versions
+from host import material_versions, use_cases
 from host.storage import models
 from host.storage.blobs import file_chunks
 from host.channels import host_channel_aio
@@ -167,7 +167,7 @@ async def test_every_edit_is_a_version_in_the_message_center_and_going_back_rest
         def step(submit) -> str:
             return run_through_host(runtime, submit)
 
-        await asyncio.to_thread(step, lambda uow: handlers.submit_stage(uow, avatar, "cutout", inputs, {}, known))
+        await asyncio.to_thread(step, lambda uow: use_cases.submit_stage(uow, avatar, "cutout", inputs, {}, known))
         white = {"operation": "key_colour", "colours": [[221, 214, 204]], "tolerance": TOLERANCE, "by": "telegram:42"}
         await asyncio.to_thread(step, lambda uow: material_versions.submit_edit(uow, avatar, white, known))
         await asyncio.to_thread(step, lambda uow: material_versions.submit_edit(uow, avatar, {"operation": "despill", "strength": 0.5, "by": "cli:ops"}, known))

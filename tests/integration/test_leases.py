@@ -16,7 +16,7 @@ import redis
 from rq import Queue
 from rq.job import Job
 
-from host import handlers
+from host import use_cases
 from scheduler import jobs
 from scheduler.leases import Lease, LeaseTaken, held, lease_key
 from scheduler.queues import job_id, position
@@ -42,8 +42,8 @@ def test_a_second_holder_neither_takes_nor_releases_a_live_lease(redis_url) -> N
 def queued_run(runtime) -> str:
     """A queued run of a stage and its job in the CPU queue, as SubmitStage leaves them."""
     with runtime.uow() as uow:
-        avatar = handlers.create_avatar(uow, "cli:lease", "Lease")
-        run = handlers.submit_stage(uow, avatar.id, "sleep", [], {"seconds": 0.1}, {"sleep"})
+        avatar = use_cases.create_avatar(uow, "cli:lease", "Lease")
+        run = use_cases.submit_stage(uow, avatar.id, "sleep", [], {"seconds": 0.1}, {"sleep"})
     runtime.dispatch([run])
     return run.id
 
@@ -78,8 +78,8 @@ async def test_a_worker_whose_run_was_taken_over_stops_and_records_nothing_more(
         first = asyncio.create_task(asyncio.to_thread(jobs.run_stage, run_id))
         await until(lambda: notes(run_id, "stage_progress"), 20, "attempt 1 reports progress")
         with runtime.uow() as uow:  # what the recovery pass and a second worker do meanwhile
-            handlers.requeue_run(uow, run_id, "worker_lost: test")
-            handlers.start_run(uow, run_id)
+            use_cases.requeue_run(uow, run_id, "worker_lost: test")
+            use_cases.start_run(uow, run_id)
         taken_over = models.Notification.select().where(models.Notification.run_id == run_id).count()
 
         assert await asyncio.wait_for(first, 10) == SUPERSEDED

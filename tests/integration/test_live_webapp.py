@@ -9,7 +9,7 @@ import asyncio
 
 import aiohttp
 
-from host import deployments, handlers
+from host import deployments, use_cases
 from tests.fixtures.webapp import ANNA, BEN, signed, webapp
 from tests.integration.test_bot import closed_port
 from tests.integration.test_deploy_api import finished
@@ -38,7 +38,7 @@ async def test_the_live_route_reaches_only_the_owners_live_avatar_and_refuses_in
 
         port = closed_port()
         with runtime.uow() as uow:
-            run = handlers.submit_stage(uow, avatar, deployments.DEPLOYMENT, [], {"target": "local"}, {deployments.DEPLOYMENT}, 0)
+            run = use_cases.submit_stage(uow, avatar, deployments.DEPLOYMENT, [], {"target": "local"}, {deployments.DEPLOYMENT}, 0)
         await asyncio.to_thread(finished, runtime, run, {"endpoint": {"target": "local", "grpc_address": f"127.0.0.1:{closed_port()}",
                                                                       "http_address": f"127.0.0.1:{port}"}})
         status, body = await answer(await client.get(base, headers=signed(ANNA)))

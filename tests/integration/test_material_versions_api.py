@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from host import handlers
+from host import use_cases
 from host.cli import main as cli
 from host.storage import models
 from host.channels import host_channel_aio
@@ -53,7 +53,7 @@ async def cut_out_avatar(host: str, runtime, prepared: Prepared):
     is done."""
     async with edit_plugins_and_avatar(host, prepared) as (stub, avatar, inputs):
         with runtime.uow() as uow:
-            cut = handlers.submit_stage(uow, avatar, "cutout", inputs, {}, KNOWN)
+            cut = use_cases.submit_stage(uow, avatar, "cutout", inputs, {}, KNOWN)
         await asyncio.to_thread(run_job, cut.id)
         yield stub, avatar
 

@@ -11,7 +11,7 @@ import time
 import pytest
 import redis
 
-from host import handlers
+from host import use_cases
 from host.bootstrap import Runtime
 from host.notifications import cursor_of, follow, redis_publisher
 from host.unit_of_work import unit_of_work
@@ -27,9 +27,9 @@ def closed_port_url() -> str:
     return f"redis://127.0.0.1:{port}/0"
 
 
-def create_avatars(rt: Runtime, count: int) -> list[str]:
-    with rt.uow() as uow:
-        return [handlers.create_avatar(uow, f"cli:n{i}", f"N{i}").id for i in range(count)]
+def create_avatars(runtime: Runtime, count: int) -> list[str]:
+    with runtime.uow() as uow:
+        return [use_cases.create_avatar(uow, f"cli:n{i}", f"N{i}").id for i in range(count)]
 
 
 class Writer(threading.Thread):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from host import deployments, handlers, retention
+from host import deployments, retention, use_cases
 from host.storage import models
 from host.storage.blobs import blob_key
 from host.storage.models import utcnow
@@ -23,7 +23,7 @@ def aged(avatar_id: str, days: float) -> None:
 
 def an_avatar(runtime, name: str, tmp_path) -> str:
     with runtime.uow() as uow:
-        avatar = handlers.create_avatar(uow, "cli:retention", name).id
+        avatar = use_cases.create_avatar(uow, "cli:retention", name).id
     runtime.blobs.put_file(blob_key(avatar, "uploads", "u1", "take.mp4"), write_test_video(tmp_path / f"{name}.mp4", seconds=1.0))
     return avatar
 
@@ -31,10 +31,10 @@ def an_avatar(runtime, name: str, tmp_path) -> str:
 def test_only_avatars_nobody_touched_for_the_retention_period_and_nobody_uses_are_deleted(runtime, tmp_path) -> None:
     old, recent, live, busy = (an_avatar(runtime, name, tmp_path) for name in ("old", "recent", "live", "busy"))
     with runtime.uow() as uow:
-        deploy = handlers.submit_stage(uow, live, deployments.DEPLOYMENT, [], {"action": "deploy", "target": "local"}, KNOWN, 1)
+        deploy = use_cases.submit_stage(uow, live, deployments.DEPLOYMENT, [], {"action": "deploy", "target": "local"}, KNOWN, 1)
     finished(runtime, deploy, {"endpoint": {"target": "local", "grpc_address": "127.0.0.1:1", "http_address": "127.0.0.1:2"}})
     with runtime.uow() as uow:
-        handlers.submit_stage(uow, busy, deployments.PACKAGING, [], {}, KNOWN, 1)
+        use_cases.submit_stage(uow, busy, deployments.PACKAGING, [], {}, KNOWN, 1)
     for avatar in (old, live, busy):
         aged(avatar, 40)
     aged(recent, 10)

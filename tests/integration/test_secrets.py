@@ -25,7 +25,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from host.channels import API_KEY_HEADER, host_channel_aio
 from host.settings import Settings
-from host.interceptors import TOKEN_HEADER
+from host.channels import TOKEN_HEADER
 from twinforge.host.v1 import host_service_pb2 as host_pb
 from twinforge.host.v1 import host_service_pb2_grpc as host_grpc
 

@@ -13,7 +13,7 @@ import peewee
 import pytest
 from playhouse.migrations import Runner
 
-from host import handlers
+from host import use_cases
 from host.notifications import PAGE, fetch_after
 from host.storage import models
 from bot import state
@@ -54,11 +54,11 @@ def _columns(db: peewee.Database) -> dict[str, list[str]]:
 def _seed() -> dict[str, str]:
     """One row in every table, linked the way the host links them."""
     with unit_of_work() as uow:
-        avatar = handlers.create_avatar(uow, "cli:anna", "Anna")
-        run = models.StageRun.create(id=handlers.new_id(), avatar=avatar.id, stage="probe", state="queued")
+        avatar = use_cases.create_avatar(uow, "cli:anna", "Anna")
+        run = models.StageRun.create(id=models.new_id(), avatar=avatar.id, stage="probe", state="queued")
         models.Submission.create(avatar=avatar.id, version=1, video_key="k/v", video_sha256="0" * 64, video_size=3)
         models.Artifact.create(key="k/v", avatar=avatar.id, run=run.id, kind="video", name="video", sha256="0" * 64, size=3)
-        models.Plugin.create(id=handlers.new_id(), name="probe", version="1", address="127.0.0.1:1", description_json="{}")
+        models.Plugin.create(id=models.new_id(), name="probe", version="1", address="127.0.0.1:1", description_json="{}")
         uow.notify(avatar.id, "stage_queued", {"x": 1}, run_id=run.id, stage="probe")
     return {"avatar": avatar.id, "run": run.id}
 
@@ -143,7 +143,7 @@ def test_notification_sequences_are_gap_free_under_concurrent_writers(pg_url):
     db = init_database(pg_url)
     try:
         with unit_of_work() as uow:
-            avatars = [handlers.create_avatar(uow, f"cli:w{n}", f"W{n}").id for n in range(3)]
+            avatars = [use_cases.create_avatar(uow, f"cli:w{n}", f"W{n}").id for n in range(3)]
         base = models.Notification.select(peewee.fn.MAX(models.Notification.global_seq)).scalar()
         writers, per_writer = 8, 15
         total = writers * per_writer * 2

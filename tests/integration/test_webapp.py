@@ -22,7 +22,7 @@ from bot import state
 from bot.models import BotUser, FollowedAvatar
 from bot.webapp.login import COOKIE, issue_login_token
 from bot.webapp.media import MEDIA
-from host import deployments, handlers
+from host import deployments, use_cases
 from host.channels import host_channel_aio
 from host.settings import get_settings
 from host.storage import models
@@ -229,7 +229,7 @@ def anna_with_an_avatar(runtime, name: str = "Anna", user_id: int = ANNA) -> str
     """An avatar the person owns and has as the current one, as /new leaves it."""
     state.remember(user_id, user_id, "en")
     with runtime.uow() as uow:
-        avatar = handlers.create_avatar(uow, state.owner_of(user_id), name)
+        avatar = use_cases.create_avatar(uow, state.owner_of(user_id), name)
     state.set_current(user_id, avatar.id)
     return avatar.id
 
@@ -237,7 +237,7 @@ def anna_with_an_avatar(runtime, name: str = "Anna", user_id: int = ANNA) -> str
 def source_video(runtime, avatar_id: str, tmp_path) -> plugin_pb.ArtifactRef:
     """The person's video stored as a finished run's output, as the flow's first stages leave it."""
     with runtime.uow() as uow:
-        run = handlers.submit_stage(uow, avatar_id, "sources", [], {}, {"sources"}, 0)
+        run = use_cases.submit_stage(uow, avatar_id, "sources", [], {}, {"sources"}, 0)
     video = stored(runtime, avatar_id, run.id, "sources", "video", "video.mp4", write_test_video(tmp_path / f"video-{run.id}.mp4", seconds=2.0))
     finished(runtime, run, {}, [video])
     return video
@@ -247,7 +247,7 @@ def round_with_the_recording(runtime, avatar_id: str, video: plugin_pb.ArtifactR
     """A passed evaluation as quality_eval leaves it: the render of test clip t1 (frames 0..25 of the
     person's video, named in its report), the render with another voice, and the measures in words."""
     with runtime.uow() as uow:
-        run = handlers.submit_stage(uow, avatar_id, "quality_eval", [video], {"preset": "draft"}, EVALUATION, 1)
+        run = use_cases.submit_stage(uow, avatar_id, "quality_eval", [video], {"preset": "draft"}, EVALUATION, 1)
     report = tmp_path / f"report-{run.id}.json"
     report.write_text(json.dumps({"clips": [{"id": "t1", "kind": "own", "start": 0, "stop": 25}]}))
     outputs = [stored(runtime, avatar_id, run.id, "quality_eval", "evaluation", "quality_eval.json", report)]
@@ -392,7 +392,7 @@ async def test_the_talk_page_says_which_voice_speaks_and_why_it_cannot_talk_yet(
     status, refused = await answer(await client.post(f"{base}/talk", json={"text": "Hello"}, headers=signed(ANNA)))
     assert status == 409 and refused["error"] == "not_live" and "Deploy" in refused["advice"]
     with runtime.uow() as uow:
-        run = handlers.submit_stage(uow, avatar, deployments.DEPLOYMENT, [], {"target": "local"}, {deployments.DEPLOYMENT}, 0)
+        run = use_cases.submit_stage(uow, avatar, deployments.DEPLOYMENT, [], {"target": "local"}, {deployments.DEPLOYMENT}, 0)
     await asyncio.to_thread(finished, runtime, run, {"endpoint": {"target": "local", "grpc_address": f"127.0.0.1:{closed_port()}", "http_address": ""}})
     status, body = await answer(await client.get(f"{base}/talk", headers=signed(ANNA)))
     assert body["live"] and body["words"] == ""
@@ -419,7 +419,7 @@ async def test_the_progress_says_the_place_in_the_queue_and_the_time_left(review
     for person, name in ((BEN, "Ben"), (ANNA, "Anna")):
         avatar = await asyncio.to_thread(anna_with_an_avatar, runtime, name, person)
         with runtime.uow() as uow:
-            waiting[person] = handlers.submit_stage(uow, avatar, "quality_eval", [], {}, EVALUATION, 0)
+            waiting[person] = use_cases.submit_stage(uow, avatar, "quality_eval", [], {}, EVALUATION, 0)
         enqueue_stage(runtime.redis, waiting[person].id, waiting[person].attempt + 1, Resource.GPU)
 
     async def progress(person: int, wanted: str) -> dict:
@@ -434,8 +434,8 @@ async def test_the_progress_says_the_place_in_the_queue_and_the_time_left(review
     found = await progress(ANNA, "2 of 2")
     assert found["queue"] == "You are 2 of 2 in the queue for a free machine." and found["eta"] == ""
     with runtime.uow() as uow:
-        run = handlers.start_run(uow, waiting[BEN].id)
-        handlers.record_progress(uow, run, plugin_pb.Progress(fraction=0.25, message="measuring", eta_seconds=600.0))
+        run = use_cases.start_run(uow, waiting[BEN].id)
+        use_cases.record_progress(uow, run, plugin_pb.Progress(fraction=0.25, message="measuring", eta_seconds=600.0))
     found = await progress(BEN, "minutes left")
     assert found["eta"] == "About 10 minutes left for this step." and found["queue"] == "" and plain(found)
 

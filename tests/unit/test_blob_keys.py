@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from host.errors import InvalidArgument
-from host.storage.blobs import blob_key, normalize_sha256, open_blob_store, validate_key, validate_prefix
+from host.storage.backends import open_blob_store
+from host.storage.blobs import blob_key, normalize_sha256, validate_key, validate_prefix
 
 
 def test_blob_key_layout() -> None:

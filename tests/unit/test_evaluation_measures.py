@@ -13,7 +13,7 @@ from plugins.evaluation.thresholds import CHANCE, GROUPS, RULES, Clip, chance
 from plugins.lipsync.common import save_model
 from plugins.lipsync.data import INNER_BOTTOM, INNER_TOP, LIPS
 from plugins.lipsync.nets import SyncNet
-from plugins.video_analysis.thresholds import PRESETS_ORDER
+from host.presets import PRESETS_ORDER
 
 
 def picture(seed: int = 0) -> np.ndarray:

@@ -25,7 +25,8 @@ from plugins.video_analysis.decode import (
     quarter_turns,
     upright,
 )
-from plugins.video_analysis.thresholds import PRESETS, PRESETS_ORDER, Limit, limits
+from host.presets import PRESETS_ORDER
+from plugins.video_analysis.thresholds import PRESETS, Limit, limits
 from plugins.video_analysis.words import ADVICE, LANGUAGES, measure_name, row_advice, value_text
 
 rng = np.random.default_rng(7)

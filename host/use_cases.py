@@ -7,12 +7,11 @@ so every change is checked against the state machine and leaves a notification i
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 import peewee
 
-from host import approval, deployments, registry
+from host import registry
 from host.artifacts import error_from_json, error_to_json, refs_from_json, refs_to_json
 from host.errors import AlreadyExists, IllegalTransition, InvalidArgument, NotFound
 from host.flow import Flow
@@ -20,16 +19,12 @@ from host.state import ACTIVE_VALUES, StageState, check_transition
 from host.storage import models
 from host.storage.models import utcnow
 from host.unit_of_work import UnitOfWork
-from plugins.video_analysis.thresholds import PRESETS_ORDER
+from host.presets import PRESETS_ORDER
 from twinforge.plugin.v1 import plugin_service_pb2 as plugin_pb
 
 SUBMISSION_VIDEO_KIND = "video"
 SUBMISSION_CREATED = "submission_created"
 PRESETS = ("", *PRESETS_ORDER)
-
-
-def new_id() -> str:
-    return uuid.uuid4().hex
 
 
 def unknown_avatar(avatar_id: str) -> NotFound:
@@ -77,7 +72,7 @@ def ensure_user(external_id: str) -> models.User:
             cause="an avatar needs an owner identity of 1 to 128 characters",
             advice="pass the owner as e.g. 'telegram:12345' or 'cli:alice'",
         )
-    user, _ = models.User.get_or_create(external_id=external_id, defaults={"id": new_id()})
+    user, _ = models.User.get_or_create(external_id=external_id, defaults={"id": models.new_id()})
     return user
 
 
@@ -89,7 +84,7 @@ def create_avatar(uow: UnitOfWork, owner: str, name: str) -> models.Avatar:
             cause="an avatar's name must be 1 to 128 characters",
             advice="choose a short name such as 'Anna, office'",
         )
-    avatar = models.Avatar.create(id=new_id(), owner=ensure_user(owner), name=name)
+    avatar = models.Avatar.create(id=models.new_id(), owner=ensure_user(owner), name=name)
     uow.notify(avatar.id, "avatar_created", {"name": name, "owner": owner})
     return avatar
 
@@ -219,7 +214,7 @@ def submit_stage(
             advice="wait for it to finish or cancel it first",
         )
     run = models.StageRun.create(
-        id=new_id(),
+        id=models.new_id(),
         avatar=avatar.id,
         stage=stage,
         state=StageState.PENDING.value,
@@ -348,7 +343,8 @@ _RESULT_STATES = {
 }
 
 
-def finish_run(uow: UnitOfWork, run_id: str, result: plugin_pb.Result) -> models.StageRun:
+def record_result(uow: UnitOfWork, run_id: str, result: plugin_pb.Result) -> models.StageRun:
+    """The run's end as the plugin reported it; what follows it is host/run_finished.py's."""
     run = locked_run(run_id)
     target = _RESULT_STATES.get(result.status)
     if target is None:
@@ -369,10 +365,7 @@ def finish_run(uow: UnitOfWork, run_id: str, result: plugin_pb.Result) -> models
         fields["error_json"] = error_to_json(result.error)
     if target == StageState.SUCCEEDED:
         fields["progress"] = 1.0
-    run = transition(uow, run, target, payload, **fields)
-    approval.evaluation_finished(uow, run)
-    deployments.deployment_finished(uow, run)
-    return run
+    return transition(uow, run, target, payload, **fields)
 
 
 def fail_run(uow: UnitOfWork, run_id: str, error: plugin_pb.StageError) -> models.StageRun:
