@@ -625,11 +625,11 @@ async def test_an_upload_with_storage_down_is_unavailable(runtime):
     blobs = S3BlobStore(
         endpoint=f"127.0.0.1:{closed_port()}", access_key="k", secret_key="s", bucket="twinforge", secure=False, retries=1
     )
-    runtime = dataclasses.replace(runtime, blobs=blobs)
-    async with running_host(runtime, "127.0.0.1:0") as port, host_channel_aio(f"127.0.0.1:{port}", get_settings()) as channel:
+    without_storage = dataclasses.replace(runtime, blobs=blobs)
+    async with running_host(without_storage, "127.0.0.1:0") as port, host_channel_aio(f"127.0.0.1:{port}", get_settings()) as channel:
         stub = host_grpc.HostServiceStub(channel)
         avatar_id = await new_avatar(stub)
-        before = await asyncio.to_thread(stored_state, runtime)
+        before = await asyncio.to_thread(stored_state, without_storage)
 
         async def parts():
             yield host_pb.UploadArtifactRequest(header=host_pb.UploadHeader(avatar_id=avatar_id, kind="note"))
@@ -638,7 +638,7 @@ async def test_an_upload_with_storage_down_is_unavailable(runtime):
         error = await rejected(stub.UploadArtifact(parts()), grpc.StatusCode.UNAVAILABLE)
         assert "storage" in error.details()
         assert trailing(error)["twinforge-stage"] == "storage" and trailing(error)["twinforge-advice"]
-        await nothing_written(runtime, before)
+        await nothing_written(without_storage, before)
 
 
 async def test_submit_stage_with_redis_down_queues_the_run_for_later(runtime):
@@ -649,8 +649,8 @@ async def test_submit_stage_with_redis_down_queues_the_run_for_later(runtime):
     job is missing once Redis is back. Nothing is lost either way."""
     down = f"redis://127.0.0.1:{closed_port()}/0"
     settings = runtime.settings.model_copy(update={"redis_url": down})
-    runtime = dataclasses.replace(runtime, settings=settings, redis=redis.Redis.from_url(down))
-    async with running_host(runtime, "127.0.0.1:0") as port, host_channel_aio(f"127.0.0.1:{port}", get_settings()) as channel:
+    without_redis = dataclasses.replace(runtime, settings=settings, redis=redis.Redis.from_url(down))
+    async with running_host(without_redis, "127.0.0.1:0") as port, host_channel_aio(f"127.0.0.1:{port}", get_settings()) as channel:
         stub = host_grpc.HostServiceStub(channel)
         await asyncio.to_thread(registry.register, f"127.0.0.1:{closed_port()}", Echo().describe())
         avatar_id = await new_avatar(stub)
