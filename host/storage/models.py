@@ -50,6 +50,7 @@ class Submission(BaseModel):
     video_sha256 = peewee.CharField(max_length=64)
     video_size = peewee.BigIntegerField()
     filename = peewee.CharField(default="", max_length=256)
+    preset = peewee.CharField(default="", max_length=16)  # "": each stage's own default (host/presets.py)
     created_at = peewee.DateTimeField(default=utcnow)
 
     class Meta:
