@@ -3,11 +3,12 @@ a round that passes its preset's limits is sent to the person as a preview with 
 plain words, and the person approves it (the avatar may be deployed) or rejects it with a reason,
 which applies an adjustment and retrains from the accepted sub-models (host/retraining.py).
 
-Like the sub-models' verdicts, rounds need no table: a round is a succeeded `quality_eval` run,
-and its verdict is a notification on that run (`avatar_approved`, `avatar_rejected`), so every
-round keeps its measures and its verdict in the avatar's history. Only an approval of the newest
-round lets the avatar be deployed (`can_deploy`): a rejection, a new evaluation or a retrain never
-does.
+A round is a row of its own (`models.Round`), opened when a `quality_eval` run succeeds and given
+its verdict when the person approves or rejects it, so the history and deployment read the facts
+from it; its measures and previews stay in the evaluation run's summary and outputs. The
+notifications (`preview_ready`, `avatar_approved`, ...) only tell the person. Only an approval of
+the newest round lets the avatar be deployed (`can_deploy`): a rejection, a new evaluation or a
+retrain never does.
 
 The evaluation's contract (docs/evaluation.md, docs/approval.md): the run's summary holds `passed`
 (bool), `preset`, and `summary` (plain sentences) and/or `mean` (each role's measures); its outputs
@@ -20,11 +21,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import peewee
+
 from host import retraining, use_cases
 from host.errors import IllegalTransition, InvalidArgument, NotFound
 from host.flow import Flow
 from host.state import StageState
 from host.storage import models
+from host.storage.models import utcnow
 from host.unit_of_work import UnitOfWork
 
 EVALUATION_STAGE = "quality_eval"
@@ -73,7 +77,7 @@ def evaluation_finished(uow: UnitOfWork, run: models.StageRun) -> None:
     tells the person, with the preview when it passed, with what fell short when not."""
     if run.stage != EVALUATION_STAGE or run.state != StageState.SUCCEEDED.value:
         return
-    found = _round(run)
+    found = _as_dict(_open_round(run))
     payload = {key: found[key] for key in ("generation", "passed", "preset", "words", "preview", "voice_preview", "voice")}
     uow.notify(run.avatar_id, PREVIEW_READY if found["passed"] else BELOW_LIMITS, payload, run_id=run.id, stage=run.stage)
 
@@ -81,10 +85,11 @@ def evaluation_finished(uow: UnitOfWork, run: models.StageRun) -> None:
 def rounds(avatar_id: str) -> list[dict[str, Any]]:
     """Every round of the avatar, oldest first, each with its measures and the person's verdict."""
     use_cases.get_avatar(avatar_id)
-    found = [_round(run) for run in _evaluations(avatar_id)]
-    for number, item in enumerate(found, 1):
-        item["round"] = number
-    return found
+    query = (
+        models.Round.select(models.Round, models.StageRun).join(models.StageRun)
+        .where(models.Round.avatar == avatar_id).order_by(models.Round.number)
+    )
+    return [_as_dict(row) for row in query]
 
 
 def approve(uow: UnitOfWork, avatar_id: str, by: str) -> dict[str, Any]:
@@ -96,6 +101,7 @@ def approve(uow: UnitOfWork, avatar_id: str, by: str) -> dict[str, Any]:
             cause=f"round {current['round']} (generation {current['generation']}) did not pass the {current['preset']} limits",
             advice=f"reject it with a reason so that it is retrained (twinforge avatar reject {avatar_id} REASON)",
         )
+    _decide(avatar_id, current, verdict="approved", verdict_by=by)
     uow.notify(avatar_id, APPROVED, {"by": by, "generation": current["generation"]}, run_id=current["evaluation_run"], stage=EVALUATION_STAGE)
     return {**current, "verdict": "approved", "by": by}
 
@@ -116,7 +122,7 @@ def reject(
         raise InvalidArgument(stage=EVALUATION_STAGE, code="no_reason", cause="'other' needs a few words",
                               advice="say what is wrong, e.g. --text 'the teeth look grey'")
     current = _judgeable(avatar_id)
-    rejected = sum(1 for item in rounds(avatar_id) if item["verdict"] == "rejected")
+    rejected = models.Round.select().where((models.Round.avatar == avatar_id) & (models.Round.verdict == "rejected")).count()
     if rejected >= most_rejections:
         raise IllegalTransition(
             stage=EVALUATION_STAGE, code="too_many_rejections",
@@ -134,6 +140,8 @@ def reject(
         "retrain_generation": use_cases.run_generation(started[0]) if started else None,
         "parameters": {run.stage: json.loads(run.parameters_json) for run in started},
     }
+    _decide(avatar_id, current, verdict="rejected", verdict_by=by, verdict_reason=reason, verdict_text=payload["text"],
+            adjustment=words, retrain_generation=payload["retrain_generation"])
     uow.notify(avatar_id, REJECTED, payload, run_id=current["evaluation_run"], stage=EVALUATION_STAGE)
     return {**current, "verdict": "rejected", **payload}, started, words
 
@@ -210,44 +218,58 @@ def _judgeable(avatar_id: str) -> dict[str, Any]:
     return newest
 
 
-def _evaluations(avatar_id: str) -> list[models.StageRun]:
-    return list(
-        models.StageRun.select()
-        .where((models.StageRun.avatar == avatar_id) & (models.StageRun.stage == EVALUATION_STAGE)
-               & (models.StageRun.state == StageState.SUCCEEDED.value))
-        .order_by(models.StageRun.updated_at, models.StageRun.id)
+def _open_round(run: models.StageRun) -> models.Round:
+    """The round of a succeeded evaluation, numbered after the avatar's last one; the avatar row is
+    locked (on PostgreSQL) so two evaluations ending at once cannot take the same number."""
+    use_cases.locked_avatar(run.avatar_id)
+    last = models.Round.select(peewee.fn.MAX(models.Round.number)).where(models.Round.avatar == run.avatar_id).scalar()
+    summary = json.loads(run.summary_json or "{}")
+    return models.Round.create(
+        avatar=run.avatar_id, number=(last or 0) + 1, evaluation_run=run, submission_version=run.submission_version,
+        generation=_generation(run), passed=bool(summary.get("passed")), preset=summary.get("preset") or "", created_at=run.updated_at,
     )
 
 
-def _round(run: models.StageRun) -> dict[str, Any]:
+def _decide(avatar_id: str, current: dict[str, Any], **verdict: Any) -> None:
+    """Writes the person's verdict on the round `current`, unless one was written since it was read
+    (two people judging at once): the later one is refused, and its unit of work rolls back."""
+    written = models.Round.update(decided_at=utcnow(), **verdict).where(
+        (models.Round.avatar == avatar_id) & (models.Round.number == current["round"]) & models.Round.verdict.is_null()
+    ).execute()
+    if not written:
+        raise IllegalTransition(
+            stage=EVALUATION_STAGE, code="already_judged",
+            cause=f"round {current['round']} was judged by someone else a moment ago",
+            advice=f"see its verdict (twinforge avatar rounds {avatar_id})",
+        )
+
+
+def _as_dict(row: models.Round) -> dict[str, Any]:
+    """A round as the host's API shows it: the facts of its row, and the measures and previews
+    its evaluation run keeps in its summary and outputs (decoded here, and only here)."""
+    run = row.evaluation_run
     summary = json.loads(run.summary_json or "{}")
     outputs = json.loads(run.outputs_json or "[]")
     voice_preview = next((ref for ref in outputs if ref["kind"] == VOICE_PREVIEW_KIND), {})
-    verdict = (
-        models.Notification.select()
-        .where((models.Notification.run_id == run.id) & (models.Notification.kind.in_([APPROVED, REJECTED])))
-        .order_by(models.Notification.global_seq.desc())
-        .first()
-    )
-    judged = json.loads(verdict.payload_json) if verdict else {}
     return {
+        "round": row.number,
         "evaluation_run": run.id,
-        "submission_version": run.submission_version,
-        "generation": _generation(run),
-        "measured_at": run.updated_at.isoformat(),
-        "passed": bool(summary.get("passed")),
-        "preset": summary.get("preset", ""),
+        "submission_version": row.submission_version,
+        "generation": row.generation,
+        "measured_at": row.created_at.isoformat(),
+        "passed": row.passed,
+        "preset": row.preset,
         "words": plain_words(summary),
         "mean": summary.get("mean", {}),
         "preview": next((ref["key"] for ref in outputs if ref["kind"] == PREVIEW_KIND), ""),
         "voice_preview": voice_preview.get("key", ""),
         "voice": json.loads(voice_preview.get("metadata_json") or "{}").get("voice", ""),
-        "verdict": None if verdict is None else ("approved" if verdict.kind == APPROVED else "rejected"),
-        "by": judged.get("by", ""),
-        "reason": judged.get("reason", ""),
-        "text": judged.get("text", ""),
-        "adjustment": judged.get("adjustment", ""),
-        "retrain_generation": judged.get("retrain_generation"),
+        "verdict": row.verdict,
+        "by": row.verdict_by,
+        "reason": row.verdict_reason,
+        "text": row.verdict_text,
+        "adjustment": row.adjustment,
+        "retrain_generation": row.retrain_generation,
     }
 
 

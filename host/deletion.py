@@ -69,7 +69,7 @@ def delete_avatar(runtime: Runtime, avatar_id: str, by: str, cancel_running: boo
     with runtime.uow():
         avatar = models.Avatar.get_by_id(avatar_id)
         rows = 1 + sum(table.select().where(table.avatar == avatar_id).count()
-                       for table in (models.Submission, models.StageRun, models.Artifact, models.Notification))
+                       for table in (models.Submission, models.StageRun, models.Artifact, models.Notification, models.Round))
         avatar.delete_instance(recursive=True)
     log.info("avatar deleted", extra={"avatar_id": avatar_id, "by": by, "blobs": blobs, "rows": rows, "cancelled": len(cancelled)})
     kept = f"; {len(images)} image(s) stay on their registry: {', '.join(images)}" if images else ""

@@ -4,8 +4,8 @@ Two stages, both plugins: `image_packaging` turns the approved round's sub-model
 an OCI image (stored, and pushed when a registry is configured), and `deployment` starts that image
 on the target (a local process, or Kubernetes objects) or stops it (`action: undeploy`). The host
 only chains them and remembers nothing new: where an avatar answers is the summary of its newest
-succeeded deployment run, unless an undeploy ran after it. Like the rounds (host/approval.py), the
-record is the avatar's run history, so a host restart loses no endpoint.
+succeeded deployment run, unless an undeploy ran after it. The record is the avatar's run history,
+so a host restart loses no endpoint.
 """
 
 from __future__ import annotations

@@ -93,8 +93,8 @@ def create_submission(
     uow: UnitOfWork, avatar_id: str, video: plugin_pb.ArtifactRef, flow: Flow, known_stages: set[str], preset: str = ""
 ) -> tuple[models.Submission, list[models.StageRun]]:
     """Records the video as the avatar's next version and submits the flow's first stages on it.
-    The preset, kept in the submission's notification, reaches every stage of its flow that takes
-    one (`flow_parameters`)."""
+    The preset, kept in the submission's row, reaches every stage of its flow that takes one
+    (`flow_parameters`); the notification repeats it only for the person's history."""
     if preset not in PRESETS:
         raise InvalidArgument(stage="intake", code="unknown_preset", cause=f"{preset!r} is not a preset",
                               advice=f"use {', '.join(PRESETS_ORDER)}, or leave it empty for each stage's default")
@@ -119,6 +119,7 @@ def create_submission(
         video_sha256=artifact.sha256,
         video_size=artifact.size,
         filename=json.loads(artifact.metadata_json).get("filename", ""),
+        preset=preset,
     )
     uow.notify(avatar.id, SUBMISSION_CREATED, {"version": submission.version, "video": artifact.key, "preset": preset})
     ref = artifact_ref(artifact)
@@ -130,14 +131,21 @@ def create_submission(
 
 
 def flow_parameters(avatar_id: str, version: int, stage: str) -> dict[str, Any]:
-    """The parameters the flow gives a stage of a submission: its preset, where the stage takes one."""
-    for row in models.Notification.select().where(
-        (models.Notification.avatar == avatar_id) & (models.Notification.kind == SUBMISSION_CREATED)
-    ):
-        payload = json.loads(row.payload_json)
-        if payload["version"] == version and payload.get("preset") and registry.takes_parameter(stage, "preset"):
-            return {"preset": payload["preset"]}
-    return {}
+    """The parameters the flow gives a stage of a submission: its preset, where the stage takes one
+    (a stage that does not declare it must not get it: its schema may forbid other properties)."""
+    preset = submission_preset(avatar_id, version)
+    return {"preset": preset} if preset and registry.takes_parameter(stage, "preset") else {}
+
+
+def submission_preset(avatar_id: str, version: int) -> str:
+    """The preset a submission was made with, "" for none (each stage picks its own default) or
+    for a version the avatar does not have: a stage submitted by hand may name any version."""
+    preset = (
+        models.Submission.select(models.Submission.preset)
+        .where((models.Submission.avatar == avatar_id) & (models.Submission.version == version))
+        .scalar()
+    )
+    return preset or ""
 
 
 def artifact_ref(artifact: models.Artifact) -> plugin_pb.ArtifactRef:

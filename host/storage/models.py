@@ -1,5 +1,5 @@
 """peewee models of the metadata: users, avatars, submissions, stage runs, artifacts, notifications,
-plugins. Only repositories and migrations import this module; the domain never does.
+approval rounds, plugins. Only repositories and migrations import this module; the domain never does.
 
 JSON columns hold text: both SQLite and PostgreSQL store it, and repositories decode it.
 """
@@ -50,6 +50,7 @@ class Submission(BaseModel):
     video_sha256 = peewee.CharField(max_length=64)
     video_size = peewee.BigIntegerField()
     filename = peewee.CharField(default="", max_length=256)
+    preset = peewee.CharField(default="", max_length=16)  # "": each stage's own default (host/presets.py)
     created_at = peewee.DateTimeField(default=utcnow)
 
     class Meta:
@@ -103,6 +104,32 @@ class Notification(BaseModel):
         indexes = ((("avatar", "seq"), True),)
 
 
+class Round(BaseModel):
+    """A round of the person's approval (host/approval.py): one succeeded evaluation of a generation,
+    numbered per avatar from 1 in the order the evaluations finished, and the person's verdict
+    ("approved" or "rejected"; None while it waits). Its own row, so the history and deployment read
+    the verdict without scanning the notifications, which only tell the person."""
+
+    avatar = peewee.ForeignKeyField(Avatar, backref="rounds", on_delete="CASCADE")
+    number = peewee.IntegerField()
+    evaluation_run = peewee.ForeignKeyField(StageRun, unique=True, backref="rounds", on_delete="CASCADE")
+    submission_version = peewee.IntegerField()
+    generation = peewee.IntegerField()
+    passed = peewee.BooleanField()
+    preset = peewee.CharField(default="", max_length=16)
+    verdict = peewee.CharField(null=True, max_length=16)
+    verdict_by = peewee.TextField(default="")
+    verdict_reason = peewee.CharField(default="", max_length=32)
+    verdict_text = peewee.TextField(default="")
+    adjustment = peewee.TextField(default="")
+    retrain_generation = peewee.IntegerField(null=True)
+    created_at = peewee.DateTimeField(default=utcnow)
+    decided_at = peewee.DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("avatar", "number"), True),)
+
+
 class Counter(BaseModel):
     """Named counters; the notification sequence row is locked per write so commits stay ordered."""
 
@@ -135,4 +162,4 @@ class ApiKey(BaseModel):
     revoked_at = peewee.DateTimeField(null=True)
 
 
-ALL_MODELS = [User, Avatar, Submission, StageRun, Artifact, Notification, Counter, Plugin, ApiKey]
+ALL_MODELS = [User, Avatar, Submission, StageRun, Artifact, Notification, Round, Counter, Plugin, ApiKey]

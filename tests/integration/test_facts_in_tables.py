@@ -1,0 +1,192 @@
+"""Facts that lived only in notification payloads, now in a column and a table of their own (issue
+22): a submission's preset (`submission.preset`) and the approval rounds with their verdicts
+(`round`). The migrations fill them from a database made before, on both engines, and the host
+reads them from there: the notifications only tell the person."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import peewee
+import pytest
+from playhouse.migrations import Runner
+
+from host import approval, registry, use_cases
+from host.errors import IllegalTransition
+from host.flow import Flow
+from host.storage import models
+from host.storage.db import MIGRATIONS_DIR, database_proxy, init_database, migrate, open_database
+from host.unit_of_work import unit_of_work
+from twinforge.plugin.v1 import plugin_service_pb2 as plugin_pb
+
+PREVIOUS = "0002_api_keys"  # the last migration before the facts had their tables
+EVALUATION = approval.EVALUATION_STAGE
+START = dt.datetime(2025, 1, 1)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'meta' / 'twinforge.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def old_database(db_url: str):
+    """A database at the schema before the facts had their tables, bound for the host's code."""
+    db = open_database(db_url)
+    Runner(db, str(MIGRATIONS_DIR)).up(PREVIOUS)
+    database_proxy.initialize(db)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+@pytest.fixture
+def database(db_url: str):
+    db = init_database(db_url)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def _old_submission(db: peewee.Database, avatar_id: str, version: int) -> None:
+    """A submission row as the previous schema stores it (the model now has a column more)."""
+    table = peewee.Table("submission", ("avatar_id", "version", "video_key", "video_sha256", "video_size", "filename", "created_at"))
+    table.bind(db).insert(avatar_id=avatar_id, version=version, video_key=f"k/v{version}", video_sha256="0" * 64, video_size=3,
+                          filename="", created_at=START).execute()
+
+
+def _run(avatar_id: str, stage: str, state: str, minute: int, parameters: dict | None = None,
+         models_measured: tuple[str, ...] = (), summary: dict | None = None) -> str:
+    run = models.StageRun.create(
+        id=models.new_id(), avatar=avatar_id, stage=stage, state=state, submission_version=1,
+        parameters_json=json.dumps(parameters or {}), inputs_json=json.dumps([{"key": key, "kind": "model"} for key in models_measured]),
+        summary_json=json.dumps(summary or {}), updated_at=START + dt.timedelta(minutes=minute),
+    )
+    return run.id
+
+
+def _model(avatar_id: str, key: str, generation: int) -> None:
+    """A model file made by a trainer run of `generation`."""
+    maker = _run(avatar_id, "refiner", "succeeded", 0, {"generation": generation} if generation else {})
+    models.Artifact.create(key=key, avatar=avatar_id, run=maker, kind="model", name="model", sha256="0" * 64, size=1)
+
+
+def _made_before(db: peewee.Database) -> dict[str, str]:
+    """An avatar's history as the previous host wrote it: three submissions (a preset, an empty one,
+    one from before presets), three rounds (not passed; rejected; approved after a retrain) and a
+    failed evaluation, which is no round."""
+    with unit_of_work() as uow:
+        avatar = use_cases.create_avatar(uow, "cli:anna", "Anna").id
+        for version, preset in ((1, {"preset": "draft"}), (2, {"preset": ""}), (3, {})):
+            _old_submission(db, avatar, version)
+            uow.notify(avatar, use_cases.SUBMISSION_CREATED, {"version": version, "video": f"k/v{version}", **preset})
+        _model(avatar, "k/m0", 0)
+        _model(avatar, "k/m1", 1)
+        ids = {
+            "avatar": avatar,
+            "high": _run(avatar, EVALUATION, "succeeded", 1, {"preset": "high"}, ("k/m0",), {"passed": False, "preset": "high"}),
+            "rejected": _run(avatar, EVALUATION, "succeeded", 2, {}, ("k/m0",), {"passed": True, "preset": "draft"}),
+            "failed": _run(avatar, EVALUATION, "failed", 3),
+            "approved": _run(avatar, EVALUATION, "succeeded", 4, {}, ("k/m1",), {"passed": True, "preset": "draft"}),
+        }
+        rejected = {"by": "telegram:42", "reason": "lips_off", "text": "", "generation": 0, "adjustment": "the lips are retrained",
+                    "retrain_generation": 1, "parameters": {}}
+        uow.notify(avatar, approval.REJECTED, rejected, run_id=ids["rejected"], stage=EVALUATION)
+        uow.notify(avatar, approval.APPROVED, {"by": "telegram:7", "generation": 1}, run_id=ids["approved"], stage=EVALUATION)
+    return ids
+
+
+def _notifications() -> list[tuple]:
+    return list(models.Notification.select(models.Notification.kind, models.Notification.payload_json).order_by(models.Notification.global_seq).tuples())
+
+
+def test_the_migrations_fill_the_presets_and_the_rounds_from_the_notifications(old_database) -> None:
+    ids = _made_before(old_database)
+    told = _notifications()
+
+    assert migrate(old_database) == ["0003_submission_preset", "0004_rounds"]
+
+    avatar = ids["avatar"]
+    presets = {row.version: row.preset for row in models.Submission.select().where(models.Submission.avatar == avatar)}
+    assert presets == {1: "draft", 2: "", 3: ""}
+    found = [(r.number, r.evaluation_run_id, r.generation, r.passed, r.preset, r.verdict, r.verdict_by, r.verdict_reason,
+              r.adjustment, r.retrain_generation, r.decided_at is not None)
+             for r in models.Round.select().where(models.Round.avatar == avatar).order_by(models.Round.number)]
+    assert found == [
+        (1, ids["high"], 0, False, "high", None, "", "", "", None, False),
+        (2, ids["rejected"], 0, True, "draft", "rejected", "telegram:42", "lips_off", "the lips are retrained", 1, True),
+        (3, ids["approved"], 1, True, "draft", "approved", "telegram:7", "", "", None, True),
+    ]
+    assert _notifications() == told, "the person's notifications stay as they were"
+    assert use_cases.submission_preset(avatar, 1) == "draft"
+    assert approval.can_deploy(avatar) == (True, "telegram:7 approved round 3 (generation 1)")
+    with pytest.raises(peewee.IntegrityError), old_database.atomic():
+        _old_submission(old_database, avatar, 1)  # the table rebuilt for the new column keeps its unique index
+
+
+def _plugin(stage: str, takes_preset: bool) -> None:
+    schema = {"type": "object", "properties": {"preset": {"enum": ["draft", "high"]}} if takes_preset else {}}
+    registry.register(f"127.0.0.1:{len(registry.list_plugins()) + 1}",
+                      plugin_pb.DescribeResponse(name=stage, version="1", stages=[stage], parameters_schema_json=json.dumps(schema)))
+
+
+def _succeed(run_id: str) -> None:
+    with unit_of_work() as uow:
+        use_cases.start_run(uow, run_id)
+        use_cases.record_result(uow, run_id, plugin_pb.Result(status=plugin_pb.RESULT_STATUS_SUCCEEDED, summary_json="{}"))
+
+
+def test_a_submissions_preset_reaches_its_stages_from_the_row(database) -> None:
+    """The notification's copy is changed behind the host's back: the stages still get the row's."""
+    for stage, takes in (("first", True), ("second", True), ("plain", False)):
+        _plugin(stage, takes)
+    flow = Flow(needs={"first": (), "second": ("first",), "plain": ("first",)})
+    known = registry.known_stages()
+    with unit_of_work() as uow:
+        avatar = use_cases.create_avatar(uow, "cli:anna", "Anna").id
+        models.Artifact.create(key="k/video", avatar=avatar, kind="video", name="video", sha256="0" * 64, size=3, metadata_json="{}")
+        submission, (first,) = use_cases.create_submission(uow, avatar, plugin_pb.ArtifactRef(key="k/video"), flow, known, "draft")
+    assert submission.preset == "draft" and json.loads(first.parameters_json) == {"preset": "draft"}
+    models.Notification.update(payload_json=json.dumps({"version": 1, "video": "k/video", "preset": "high"})).where(
+        models.Notification.kind == use_cases.SUBMISSION_CREATED).execute()
+
+    _succeed(first.id)
+    with unit_of_work() as uow:
+        started = use_cases.start_next_stages(uow, first.id, flow, known)
+    assert {run.stage: json.loads(run.parameters_json) for run in started} == {"second": {"preset": "draft"}, "plain": {}}
+
+
+def _evaluated(avatar_id: str, summary: dict) -> str:
+    with unit_of_work() as uow:
+        run = use_cases.submit_stage(uow, avatar_id, EVALUATION, [], {}, {EVALUATION}, 1)
+        use_cases.start_run(uow, run.id)
+        done = use_cases.record_result(uow, run.id, plugin_pb.Result(status=plugin_pb.RESULT_STATUS_SUCCEEDED, summary_json=json.dumps(summary)))
+        approval.evaluation_finished(uow, done)
+    return run.id
+
+
+def test_a_round_opens_in_its_table_and_keeps_the_persons_verdict(database) -> None:
+    with unit_of_work() as uow:
+        avatar = use_cases.create_avatar(uow, "cli:anna", "Anna").id
+    short = _evaluated(avatar, {"passed": False, "preset": "high", "summary": ["too quiet"]})
+    passed = _evaluated(avatar, {"passed": True, "preset": "draft", "summary": ["fine"]})
+    rows = models.Round.select().where(models.Round.avatar == avatar).order_by(models.Round.number)
+    assert [(r.number, r.evaluation_run_id, r.passed, r.preset, r.verdict) for r in rows] == [
+        (1, short, False, "high", None), (2, passed, True, "draft", None)]
+
+    with unit_of_work() as uow:
+        judged = approval.approve(uow, avatar, "telegram:42")
+    assert judged["round"] == 2 and judged["verdict"] == "approved"
+    decided = models.Round.get(models.Round.evaluation_run == passed)
+    assert (decided.verdict, decided.verdict_by) == ("approved", "telegram:42") and decided.decided_at is not None
+    newest = approval.rounds(avatar)[-1]
+    assert (newest["round"], newest["verdict"], newest["by"], newest["words"]) == (2, "approved", "telegram:42", ["fine"])
+    with pytest.raises(IllegalTransition) as again, unit_of_work() as uow:
+        approval.approve(uow, avatar, "telegram:7")
+    assert again.value.code == "already_judged"
