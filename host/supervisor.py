@@ -20,6 +20,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import click
 import redis
@@ -28,29 +29,50 @@ from host import auth
 from host.ports import PortInUse, ensure_free
 from host.settings import Settings
 from host.storage.db import init_database
+from plugins.trainer.spec import Spec, load_spec
 
-# Built-in plugin i listens on plugin_base_port + i: new plugins go at the end, so ports stay put.
-BUILTIN_PLUGINS = (
-    "plugins.probe.server",
-    "plugins.video_analysis.server",
-    "plugins.vad.server",
-    "plugins.audio_features.server",
-    "plugins.face_track.server",
-    "plugins.segmentation.server",
-    "plugins.crop.server",
-    "plugins.material_extraction.server",
-    "plugins.trainer.syncnet",
-    "plugins.trainer.audio2lip",
-    "plugins.trainer.generator",
-    "plugins.trainer.refiner",
-    "plugins.cutout.server",
-    "plugins.interactive_edit.server",
-    "plugins.evaluation.sync_detection",
-    "plugins.evaluation.quality_eval",
-    "plugins.tts.server",
-    "plugins.image_packaging.server",
-    "plugins.deployment.server",
-)
+
+class BuiltinPlugin(NamedTuple):
+    """A built-in plugin process: the stage it serves, which names its process and its log, and
+    what `python -m` runs."""
+
+    name: str
+    module: str
+    args: tuple[str, ...] = ()
+
+    @property
+    def argv(self) -> tuple[str, ...]:
+        """The interpreter's arguments that start it."""
+        return ("-m", self.module, *self.args)
+
+
+def served(*stages: str) -> tuple[BuiltinPlugin, ...]:
+    """Plugins whose module is `plugins.<stage>.server`."""
+    return tuple(BuiltinPlugin(stage, f"plugins.{stage}.server") for stage in stages)
+
+
+def trainers(spec: Spec) -> tuple[BuiltinPlugin, ...]:
+    """One trainer process per sub-model, in the spec's order: a sub-model added to the spec is
+    started with no change here."""
+    return tuple(BuiltinPlugin(name, "plugins.trainer", (name,)) for name in spec.submodels)
+
+
+def builtin_plugins(spec: Spec) -> tuple[BuiltinPlugin, ...]:
+    """Every built-in plugin in port order: plugin i listens on plugin_base_port + i, so each keeps its
+    port across restarts. The trainers stand where the four sub-models have always been served; a new
+    plugin goes at the end, so the others' ports stay put (a new sub-model moves those of the plugins
+    after the trainers, which `up` stops and starts together)."""
+    return (
+        *served("probe", "video_analysis", "vad", "audio_features", "face_track", "segmentation", "crop", "material_extraction"),
+        *trainers(spec),
+        *served("cutout", "interactive_edit"),
+        BuiltinPlugin("sync_detection", "plugins.evaluation.sync_detection"),
+        BuiltinPlugin("quality_eval", "plugins.evaluation.quality_eval"),
+        *served("tts", "image_packaging", "deployment"),
+    )
+
+
+BUILTIN_PLUGINS = builtin_plugins(load_spec())
 RESTART_DELAYS_S = (5, 10, 20, 40, 60)
 
 
@@ -114,22 +136,13 @@ def local_keys(settings: Settings) -> str:
     return auth.ensure_key_file(settings.bot_key_file, "service:bot", "service", "twinforge up: the Telegram bot")
 
 
-def plugin_name(module: str) -> str:
-    """The stage a built-in plugin's module serves, naming its process and log: `plugins.vad.server`
-    serves vad; `plugins.trainer.generator` and `plugins.evaluation.quality_eval` the stage they are
-    named after, so the four trainers keep a log each."""
-    parts = module.split(".")
-    return parts[1] if parts[-1] == "server" else parts[-1]
-
-
 def children(settings: Settings, env: dict[str, str], logs: Path, cpu_workers: int, bot_key: str = "") -> list[Child]:
     python = sys.executable
     procs = [Child("host", [python, "-m", "host.server"], env, logs / "host.log")]
-    for index, module in enumerate(BUILTIN_PLUGINS):
-        name = plugin_name(module)
+    for index, plugin in enumerate(BUILTIN_PLUGINS):
         # A fixed port per plugin: a restarted plugin re-registers at the same address and keeps its id.
         plugin_env = dict(env, TWINFORGE_PLUGIN_PORT=str(settings.plugin_base_port + index))
-        procs.append(Child(f"plugin:{name}", [python, "-m", module], plugin_env, logs / f"plugin-{name}.log"))
+        procs.append(Child(f"plugin:{plugin.name}", [python, *plugin.argv], plugin_env, logs / f"plugin-{plugin.name}.log"))
     for slot in range(cpu_workers):
         procs.append(Child(f"worker:cpu{slot}", [python, "-m", "host.cli", "worker", "--cpu-slot", str(slot)], env, logs / f"worker-cpu{slot}.log"))
     if settings.bot_token.get_secret_value():  # the Telegram bot, once an operator gave it a token
@@ -146,8 +159,8 @@ def check_ports(settings: Settings) -> None:
     wanted = [("the host", settings.host_address, "TWINFORGE_HOST_ADDRESS")]
     if not settings.redis_url:
         wanted.append(("the private redis-server", f"127.0.0.1:{settings.private_redis_port}", "TWINFORGE_PRIVATE_REDIS_PORT"))
-    wanted += [(f"the {module.split('.')[1]} plugin", f"{settings.plugin_host}:{settings.plugin_base_port + index}", "TWINFORGE_PLUGIN_BASE_PORT")
-               for index, module in enumerate(BUILTIN_PLUGINS)]
+    wanted += [(f"the {plugin.name} plugin", f"{settings.plugin_host}:{settings.plugin_base_port + index}", "TWINFORGE_PLUGIN_BASE_PORT")
+               for index, plugin in enumerate(BUILTIN_PLUGINS)]
     if settings.webapp_enabled:
         wanted.append(("the web app", f"{settings.webapp_host}:{settings.webapp_port}", "TWINFORGE_WEBAPP_PORT"))
     for what, address, setting in wanted:

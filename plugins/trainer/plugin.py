@@ -1,8 +1,8 @@
 """The trainer stages: one plugin per sub-model of the model spec, each serving the stage of its
-sub-model's name.
+sub-model's name (`python -m plugins.trainer NAME` runs one).
 
 A trainer gathers what its sub-model trains on (the training set, the materials, the model files of
-the sub-models it needs), hands them to the sub-model's `prepare` (plugins.lipsync.<name>, imported
+the sub-models it needs), hands them to the `prepare` of the module the spec names for it (imported
 only when a run starts, so that describing the plugin never loads the networks), runs the shared
 training loop and stores the model file with the metadata rendering and the next trainers read.
 """
@@ -39,8 +39,8 @@ class Trainer(Plugin):
     memory_bytes = 4 * 1024**3
 
     def __init__(self, submodel: str, spec: Spec | None = None, prepare: Prepare | None = None) -> None:
-        """`prepare` replaces plugins.lipsync.<submodel>.prepare (another model family, or a test's
-        tiny one); `spec` replaces the default model spec."""
+        """`prepare` replaces the prepare of the sub-model's module in the spec (another model family,
+        or a test's tiny one); `spec` replaces the default model spec."""
         self.spec = spec or load_spec()
         if submodel not in self.spec.submodels:
             raise ValueError(f"{submodel!r} is not a sub-model of the spec (known: {sorted(self.spec.submodels)})")
@@ -51,7 +51,9 @@ class Trainer(Plugin):
         self.cpu_cores = self.submodel.cpu_cores
         self.gpus = self.submodel.gpus
         needs = f", trained against {', '.join(self.submodel.needs)}" if self.submodel.needs else ""
-        self.description = f"Trains the {submodel} sub-model (level {self.submodel.level}{needs}) and stores {submodel}.pt."
+        self.description = (
+            f"Trains the {submodel} sub-model, {self.submodel.role} (level {self.submodel.level}{needs}), and stores {submodel}.pt."
+        )
         self.parameters_schema = {
             "type": "object",
             "properties": {
@@ -123,9 +125,19 @@ class Trainer(Plugin):
         ctx.progress(1.0, f"{name} is trained")
 
     def _prepare(self) -> Prepare:
+        """The given prepare, else the one of the module the spec names, imported only now: describing
+        the plugin never loads the networks."""
         if self.prepare is not None:
             return self.prepare
-        return importlib.import_module(f"plugins.lipsync.{self.submodel.name}").prepare
+        module = self.submodel.module
+        prepare = getattr(importlib.import_module(module), "prepare", None)
+        if not callable(prepare):
+            raise StageFailed(
+                "no_prepare",
+                f"{module}, the module of the {self.submodel.name} sub-model in the model spec, has no prepare(setup)",
+                f"define prepare(setup: Setup) -> Trainable in {module}, or name in the spec's `module` the module that does",
+            )
+        return prepare
 
 
 def scaled(config: dict, scale: dict[str, float], name: str) -> dict:

@@ -1,8 +1,9 @@
 """The model spec: the digital human's sub-models as a graph (who trains on whose model file, which
-train in parallel), with each one's inputs, resources, presets and stop rules.
+train in parallel), with each one's module and role, inputs, resources, presets and stop rules.
 
-The host builds the training part of the flow from it and each trainer reads its presets from it,
-so a sub-model is added or rewired in one YAML file. Loading checks the whole graph and reports
+The host builds the training part of the flow from it, `twinforge up` starts a trainer per
+sub-model, and each trainer imports its sub-model's module and reads its presets from it, so a
+sub-model is added or rewired in one YAML file. Loading checks the whole graph and reports
 every problem at once, naming the sub-model and what to change.
 """
 
@@ -40,6 +41,8 @@ class EarlyStop:
 @dataclass(frozen=True)
 class SubModel:
     name: str
+    module: str  # the Python module whose prepare(setup) builds its network
+    role: str  # what it does, in one short plain phrase
     level: int
     needs: tuple[str, ...]
     inputs: tuple[str, ...]
@@ -118,14 +121,16 @@ def validate_spec(data: Any, source: str = "the model spec") -> Spec:
 def _submodel(name: str, entry: Any, problems: list[str]) -> SubModel | None:
     where = f"sub-model {name!r}"
     if not name.isidentifier() or not name.islower():
-        problems.append(f"{where}: a name must be a lower-case Python identifier (it is also the stage and module name)")
+        problems.append(f"{where}: a name must be a lower-case Python identifier (it is also the stage's name and its model file's)")
         return None
     if not isinstance(entry, dict):
-        problems.append(f"{where}: describe it as a mapping with level, needs, inputs, resources and presets")
+        problems.append(f"{where}: describe it as a mapping with module, role, level, needs, inputs, resources and presets")
         return None
-    allowed = {"level", "needs", "inputs", "resources", "presets", "early_stop"}
+    allowed = {"module", "role", "level", "needs", "inputs", "resources", "presets", "early_stop"}
     if set(entry) - allowed:
         problems.append(f"{where}: unknown keys {sorted(set(entry) - allowed)} (allowed: {sorted(allowed)})")
+    module = _module(where, entry.get("module"), problems)
+    role = _role(where, entry.get("role"), problems)
     level = entry.get("level")
     if not isinstance(level, int) or isinstance(level, bool) or level < 1:
         problems.append(f"{where}: `level` must be a whole number from 1")
@@ -146,9 +151,35 @@ def _submodel(name: str, entry: Any, problems: list[str]) -> SubModel | None:
         return None
     presets = _presets(where, entry.get("presets"), problems)
     early_stop = _early_stop(where, entry.get("early_stop"), problems)
-    if presets is None or early_stop is False:
+    if presets is None or early_stop is False or module is None or role is None:
         return None
-    return SubModel(name, level, tuple(needs), tuple(inputs), float(cpu_cores), int(gpus), presets, early_stop)
+    return SubModel(
+        name=name, module=module, role=role, level=level, needs=tuple(needs), inputs=tuple(inputs),
+        cpu_cores=float(cpu_cores), gpus=int(gpus), presets=presets, early_stop=early_stop,
+    )
+
+
+def _module(where: str, raw: Any, problems: list[str]) -> str | None:
+    """The dotted name of the module that implements the network; only its form is checked here, since
+    importing it would load torch and the networks wherever the spec is read (the host, the bot)."""
+    if raw is None:
+        problems.append(f"{where}: `module` is missing: name the Python module whose prepare(setup) builds its network (e.g. plugins.lipsync.syncnet)")
+        return None
+    if not isinstance(raw, str) or not all(part.isidentifier() for part in raw.split(".")):
+        problems.append(f"{where}: `module` must be a dotted Python module name such as plugins.lipsync.syncnet, not {raw!r}")
+        return None
+    return raw
+
+
+def _role(where: str, raw: Any, problems: list[str]) -> str | None:
+    """What the sub-model does in one line, for the people who read the spec and the plugin list."""
+    if raw is None:
+        problems.append(f"{where}: `role` is missing: say in one short phrase what it does (e.g. \"voice to lip shapes\")")
+        return None
+    if not isinstance(raw, str) or not raw.strip() or "\n" in raw.strip():
+        problems.append(f"{where}: `role` must be one short line of text saying what it does, not {raw!r}")
+        return None
+    return raw.strip()
 
 
 def _presets(where: str, raw: Any, problems: list[str]) -> dict[str, dict[str, Any]] | None:

@@ -172,8 +172,8 @@ def three_hosts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tup
                 host = net.hosts[name]
                 host_env = settings_env(core, tmp_path / name, PLUGIN_HOST=host.address, API_KEY=key)
                 cluster.start(f"{name}:worker", host, [sys.executable, "-m", "host.cli", "worker", "--cpu-slot", "0"], host_env)
-                for index, (stage, module) in enumerate(FLOW_PLUGINS.items()):
-                    argv = ["-m", "tests.faults.held_plugin", VICTIM] if stage == VICTIM else ["-m", module]
+                for index, (stage, plugin_argv) in enumerate(FLOW_PLUGINS.items()):
+                    argv = ["-m", "tests.faults.held_plugin", VICTIM] if stage == VICTIM else plugin_argv
                     cluster.start(f"{name}:plugin:{stage}", host, [sys.executable, *argv],
                                   {**host_env, "TWINFORGE_PLUGIN_PORT": str(PORTS["plugins"] + index)})
             monkeypatch.setenv("TWINFORGE_API_KEY", key)

@@ -33,7 +33,7 @@ from plugins.trainer.spec import validate_spec
 from host.presets import PRESETS_ORDER
 from tests.fixtures.media import write_test_video
 from tests.fixtures.services import require_samples
-from tests.fixtures.tiny_submodels import SIZE, make_materials, make_training_set, prepare, weights
+from tests.fixtures.tiny_submodels import MODULE, ROLE, SIZE, make_materials, make_training_set, prepare, weights
 from tests.integration.test_retrain_downstream import Publish, runs_of, succeeded
 from tests.integration.test_scheduler import platform, until, workers  # noqa: F401 (workers is a fixture)
 from tests.integration.test_training_loop import upload
@@ -58,7 +58,7 @@ def spec():
     return validate_spec({
         "format": "twinforge.model_spec", "format_version": 1,
         "submodels": {
-            name: {"level": level, "needs": needs, "resources": {"cpu_cores": 1, "gpus": 0},
+            name: {"module": MODULE, "role": ROLE, "level": level, "needs": needs, "resources": {"cpu_cores": 1, "gpus": 0},
                    "presets": {p: dict(presets[name]) for p in PRESETS_ORDER}}
             for name, (level, needs) in graph.items()
         },

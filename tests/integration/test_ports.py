@@ -68,6 +68,6 @@ def test_up_checks_every_port_before_it_starts_anything(tmp_path) -> None:
                 check_ports(held)
         check_ports(free.model_copy(update={"redis_url": "redis://127.0.0.1:6379/0", "private_redis_port": taken}))  # no private Redis
         check_ports(free.model_copy(update={"webapp_enabled": False, "webapp_port": taken}))  # no web app
-    second = BUILTIN_PLUGINS[1].split(".")[1]
+    second = BUILTIN_PLUGINS[1].name
     with listening(base + 1), pytest.raises(click.ClickException, match=f"the {second} plugin cannot listen on 127.0.0.1:{base + 1}"):
         check_ports(free)

@@ -23,6 +23,7 @@ import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,7 +47,7 @@ from twinforge.host.v1 import host_service_pb2 as host_pb
 from twinforge.host.v1 import host_service_pb2_grpc as host_grpc
 
 STAGES = ("video_analysis", *PREPROCESSING, "crop")
-PLUGINS = {stage: f"plugins.{stage}.server" for stage in STAGES}
+PLUGINS = {stage: ("-m", f"plugins.{stage}.server") for stage in STAGES}
 TELEGRAM_PEOPLE = (3001, 3002, 3003, 3004, 3005)
 CLI_PEOPLE = ("cli:load-1", "cli:load-2", "cli:load-3", "cli:load-4", "cli:load-5")
 AVATARS_EACH = 2
@@ -99,10 +100,11 @@ class Memory:
         return self.peak[name] - self.first[name]
 
 
-async def spawn(stack: contextlib.AsyncExitStack, logs: Path, name: str, module: str, env: dict[str, str]) -> asyncio.subprocess.Process:
-    """A production entry point as its own process, killed when the test ends."""
+async def spawn(stack: contextlib.AsyncExitStack, logs: Path, name: str, argv: Sequence[str], env: dict[str, str]) -> asyncio.subprocess.Process:
+    """A production entry point (the interpreter's arguments, `-m MODULE [ARGS]`) as its own process,
+    killed when the test ends."""
     log = stack.enter_context(open(logs / f"{name}.log", "wb"))
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", module, stdout=log, stderr=log, env=env)
+    proc = await asyncio.create_subprocess_exec(sys.executable, *argv, stdout=log, stderr=log, env=env)
 
     async def kill() -> None:
         if proc.returncode is None:
@@ -113,13 +115,14 @@ async def spawn(stack: contextlib.AsyncExitStack, logs: Path, name: str, module:
     return proc
 
 
-async def plugins_and_workers(stack: contextlib.AsyncExitStack, tmp_path: Path, host: str, modules: dict[str, str], workers,
+async def plugins_and_workers(stack: contextlib.AsyncExitStack, tmp_path: Path, host: str, argvs: dict[str, Sequence[str]], workers,
                               register_timeout: float) -> tuple[dict[str, asyncio.subprocess.Process], host_grpc.HostServiceStub]:
-    """Each plugin (stage -> module) a process of its own, registered with the host, then WORKERS
-    queue workers: the platform a load test starts; returns the plugins and a stub of the host."""
-    plugins = {stage: await spawn(stack, tmp_path, f"plugin-{stage}", module, dict(os.environ)) for stage, module in modules.items()}
+    """Each plugin (stage -> the interpreter's arguments that start it) a process of its own,
+    registered with the host, then WORKERS queue workers: the platform a load test starts; returns
+    the plugins and a stub of the host."""
+    plugins = {stage: await spawn(stack, tmp_path, f"plugin-{stage}", argv, dict(os.environ)) for stage, argv in argvs.items()}
     stub = host_grpc.HostServiceStub(await stack.enter_async_context(host_channel_aio(host, get_settings())))
-    for stage in modules:
+    for stage in argvs:
         await wait_registered(stub, stage, timeout=register_timeout)
     for slot in range(WORKERS):
         await workers.start("--cpu-slot", str(slot))
@@ -270,7 +273,7 @@ async def test_ten_people_submit_twenty_avatars_at_once(host, runtime, workers, 
     runtime.flow = PREPROCESSING_FLOW
     async with contextlib.AsyncExitStack() as stack:
         plugins, stub = await plugins_and_workers(stack, tmp_path, host, PLUGINS, workers, register_timeout=120)
-        bot = await spawn(stack, tmp_path, "bot", "bot.main", bot_env(telegram))
+        bot = await spawn(stack, tmp_path, "bot", ("-m", "bot.main"), bot_env(telegram))
         memory = Memory({"host (test process)": os.getpid(), "bot": bot.pid, **{f"plugin {s}": p.pid for s, p in plugins.items()},
                          **{f"worker {i}": p.pid for i, p in enumerate(workers.procs)}})
         await asyncio.gather(*(greeted(telegram, user) for user in TELEGRAM_PEOPLE))  # the bot is up and has met everyone

@@ -1,12 +1,12 @@
 """Three people train avatars at once, with the per-person bounds set at what each of them uses.
 
 Every part a process of its own, as in production: the fourteen plugins of the flow up to the
-round's verdict (`python -m plugins.<name>...`) and two workers (one per core of the CI machine);
-the host serves from this test's event loop. Each person, a CLI user with a key of their own, keeps
-two avatars (TWINFORGE_MAX_AVATARS_PER_PERSON=2) and trains one video a day
-(TWINFORGE_MAX_TRAININGS_PER_DAY=1): a third avatar and a second video are refused in words, the
-first videos go through intake, preprocessing, the materials, the cut-out, the four sub-models and
-the evaluation, side by side.
+round's verdict (`python -m plugins.<name>.server`, `python -m plugins.trainer SUBMODEL`) and two
+workers (one per core of the CI machine); the host serves from this test's event loop. Each
+person, a CLI user with a key of their own, keeps two avatars (TWINFORGE_MAX_AVATARS_PER_PERSON=2)
+and trains one video a day (TWINFORGE_MAX_TRAININGS_PER_DAY=1): a third avatar and a second video
+are refused in words, the first videos go through intake, preprocessing, the materials, the
+cut-out, the four sub-models and the evaluation, side by side.
 
 Checked: each refusal names its bound and what to do; every training ends with its round's verdict,
 every run on its first attempt; seqs contiguous; memory bounded. Measured: trainings an hour, the

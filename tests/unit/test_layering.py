@@ -106,12 +106,16 @@ def test_no_import_cycles_among_the_projects_modules() -> None:
 
 def test_plugin_processes_load_no_database_code() -> None:
     """Each built-in plugin and the deployable inference service imported in turn in one fresh
-    interpreter; the first that pulls in database code is named with what it pulled."""
+    interpreter, as `python -m` finds it (a package's __main__, whose main() its __name__ guard keeps
+    from running); the first that pulls in database code is named with what it pulled."""
+    modules = [*dict.fromkeys(plugin.module for plugin in BUILTIN_PLUGINS), "plugins.inference.server"]
+    assert "plugins.trainer" in modules, "the trainers' entry point is not among the built-in plugins"
     script = (
-        "import sys\n"
+        "import importlib.util, sys\n"
         f"database = {DATABASE_MODULES!r}\n"
-        f"for module in {[*BUILTIN_PLUGINS, 'plugins.inference.server']!r}:\n"
-        "    __import__(module)\n"
+        f"for module in {modules!r}:\n"
+        "    package = importlib.util.find_spec(module).submodule_search_locations is not None\n"
+        "    __import__(f'{module}.__main__' if package else module)\n"
         "    loaded = sorted(n for n in sys.modules if n in database or n.split('.')[0] in database)\n"
         "    if loaded:\n"
         "        sys.exit(f'{module} loads {loaded}')\n"

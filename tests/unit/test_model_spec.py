@@ -1,16 +1,21 @@
-"""The model spec: the default model's graph (levels, needs, presets), the flow built from it, and
-a broken spec refused with a message that names the sub-model and the fix."""
+"""The model spec: the default model's graph (modules, roles, levels, needs, presets), the flow and the
+trainer processes built from it, and a broken spec refused with a message that names the sub-model
+and the fix."""
 
 from __future__ import annotations
 
 import copy
+import importlib.util
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import yaml
 
 from host.flow import PREPROCESSING_FLOW, with_model
+from host.supervisor import BUILTIN_PLUGINS, builtin_plugins
 from plugins.crop.server import CROP_SIZES
+from plugins.trainer.__main__ import chosen_submodel
 from plugins.trainer.spec import DEFAULT_SPEC, SpecError, load_spec, validate_spec, with_presets_file
 
 
@@ -41,6 +46,36 @@ def test_the_default_model_trains_the_sync_expert_then_the_lips_against_it_then_
         assert sizes == [CROP_SIZES[p] for p in ("tiny", "draft", "standard", "high")]  # what the crop stage makes
 
 
+def test_each_sub_model_names_the_module_of_its_network_and_says_what_it_does() -> None:
+    spec = load_spec()
+    assert {name: model.module for name, model in spec.submodels.items()} == {name: f"plugins.lipsync.{name}" for name in spec.submodels}
+    assert spec.submodels["syncnet"].role.startswith("the sync expert")
+    for model in spec.submodels.values():
+        assert model.role and "\n" not in model.role
+        assert importlib.util.find_spec(model.module) is not None, f"{model.name}'s module {model.module} is not there"
+
+
+def test_up_starts_one_trainer_per_sub_model_at_the_ports_the_trainers_always_had() -> None:
+    trainers = [(index, plugin.name, plugin.argv) for index, plugin in enumerate(BUILTIN_PLUGINS) if plugin.module == "plugins.trainer"]
+    assert trainers == [(8 + i, name, ("-m", "plugins.trainer", name)) for i, name in enumerate(load_spec().submodels)]
+    assert len({plugin.name for plugin in BUILTIN_PLUGINS}) == len(BUILTIN_PLUGINS)  # a log and a process name each
+    assert BUILTIN_PLUGINS[0].argv == ("-m", "plugins.probe.server") and BUILTIN_PLUGINS[-1].name == "deployment"
+    spec = load_spec()
+    grown = replace(spec, submodels={**spec.submodels, "lipreader": replace(spec.submodels["refiner"], name="lipreader", level=5)})
+    assert ("lipreader", ("-m", "plugins.trainer", "lipreader")) in [(plugin.name, plugin.argv) for plugin in builtin_plugins(grown)]
+
+
+def test_the_trainer_entry_point_names_the_known_sub_models_when_given_none_or_another() -> None:
+    spec = load_spec()
+    assert chosen_submodel(["generator"], spec) == "generator"
+    for args in ([], ["lipreader"], ["syncnet", "refiner"]):
+        with pytest.raises(SystemExit) as stopped:
+            chosen_submodel(args, spec)
+        assert "syncnet, audio2lip, generator, refiner" in str(stopped.value.code)
+    with pytest.raises(SystemExit, match="'lipreader' is not a sub-model of the model spec"):
+        chosen_submodel(["lipreader"], spec)
+
+
 def test_the_networks_presets_come_from_their_file_and_the_spec_adds_to_them(tmp_path: Path) -> None:
     (tmp_path / "nets.yaml").write_text(
         "tiny: {one: {iterations: 2, batch_size: 4, lr: 0.1, checkpoint_every: 2, crop_size: 96, max_minutes: 1}}\n"
@@ -50,7 +85,7 @@ def test_the_networks_presets_come_from_their_file_and_the_spec_adds_to_them(tmp
     )
     (tmp_path / "spec.yaml").write_text(
         "format: twinforge.model_spec\nformat_version: 1\npresets_file: nets.yaml\n"
-        "submodels:\n  one:\n    level: 1\n    presets:\n"
+        "submodels:\n  one:\n    module: nets.one\n    role: a test's one network\n    level: 1\n    presets:\n"
         "      draft: {max_minutes: 2}\n      standard: {max_minutes: 3}\n      high: {max_minutes: 4, lr: 0.01}\n"
     )
     presets = load_spec(tmp_path / "spec.yaml").submodels["one"].presets
@@ -112,6 +147,18 @@ def test_bad_resources_early_stop_and_names_are_refused(default: dict) -> None:
     broken = copy.deepcopy(default)
     broken["submodels"]["Bad-Name"] = broken["submodels"].pop("refiner")
     assert "lower-case Python identifier" in refused(broken)
+
+
+def test_a_missing_or_malformed_module_or_role_is_named(default: dict) -> None:
+    del default["submodels"]["syncnet"]["module"]
+    default["submodels"]["audio2lip"]["module"] = "plugins/lipsync/audio2lip.py"
+    del default["submodels"]["generator"]["role"]
+    default["submodels"]["refiner"]["role"] = ["sharpens", "the mouth"]
+    message = refused(default)
+    assert "'syncnet': `module` is missing: name the Python module whose prepare(setup) builds its network" in message
+    assert "'audio2lip': `module` must be a dotted Python module name such as plugins.lipsync.syncnet, not 'plugins/lipsync/audio2lip.py'" in message
+    assert "'generator': `role` is missing: say in one short phrase what it does" in message
+    assert "'refiner': `role` must be one short line of text saying what it does, not ['sharpens', 'the mouth']" in message
 
 
 def test_a_file_that_is_not_a_spec_says_so(tmp_path: Path) -> None:
