@@ -18,7 +18,7 @@ from pathlib import Path
 import grpc
 
 from host.errors import InvalidArgument
-from host.ports import GRPC_OPTIONS, add_port
+from host.ports import add_port
 from host.settings import Settings
 
 ChannelOptions = Sequence[tuple[str, object]]
