@@ -1,7 +1,7 @@
 """Deleting an avatar and all its data: a person's face, voice and model are theirs to take back.
 
 Everything of an avatar is in two places: its database rows (the avatar, its submissions, stage
-runs, artifacts and notifications, all keyed by it) and its blobs, which are all under
+runs, artifacts, notifications, rounds and retrain plans, all keyed by it) and its blobs, which are all under
 `avatars/<id>/` (host/storage/blobs.py `blob_key`: uploads, training sets, checkpoints, models,
 previews, images) or, once damaged, under `quarantine/avatars/<id>/`. A live service holds a copy
 of the model, so a deployed avatar is undeployed first (its local folder goes with the undeploy);
@@ -68,13 +68,20 @@ def delete_avatar(runtime: Runtime, avatar_id: str, by: str, cancel_running: boo
     blobs = runtime.blobs.delete_prefix(f"avatars/{avatar_id}/") + runtime.blobs.delete_prefix(f"{QUARANTINE}avatars/{avatar_id}/")
     with runtime.uow():
         avatar = models.Avatar.get_by_id(avatar_id)
-        rows = 1 + sum(table.select().where(table.avatar == avatar_id).count()
-                       for table in (models.Submission, models.StageRun, models.Artifact, models.Notification, models.Round))
+        rows = 1 + _rows(avatar_id)
         avatar.delete_instance(recursive=True)
     log.info("avatar deleted", extra={"avatar_id": avatar_id, "by": by, "blobs": blobs, "rows": rows, "cancelled": len(cancelled)})
     kept = f"; {len(images)} image(s) stay on their registry: {', '.join(images)}" if images else ""
     return Deleted(True, f"avatar {avatar_id} and all its data are deleted ({blobs} files, {rows} records){kept}", blobs, rows,
                    cancelled, images)
+
+
+def _rows(avatar_id: str) -> int:
+    """How many rows of the avatar's history the deletion removes (a retrain plan's stages are
+    the plan's, not keyed by the avatar)."""
+    tables = (models.Submission, models.StageRun, models.Artifact, models.Notification, models.Round, models.RetrainPlan)
+    stages = models.RetrainStage.select().join(models.RetrainPlan).where(models.RetrainPlan.avatar == avatar_id).count()
+    return stages + sum(table.select().where(table.avatar == avatar_id).count() for table in tables)
 
 
 def _active(avatar_id: str) -> list[models.StageRun]:

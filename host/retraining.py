@@ -1,11 +1,13 @@
 """Accepting, rejecting and retraining sub-models (issue #7): a person or an operator judges each
 trained sub-model, and retraining from an accepted one reruns only what depends on it.
 
-Verdicts are notifications on the judged run (`submodel_accepted`, `submodel_rejected`), so they
-need no column of their own, keep their history and reach the person like every other event; the
-newest verdict of a run counts. A retrain is a new generation of the same submission: it records
-its plan (the stages it reruns with their parameters, and the runs that stand in for every stage
-it keeps) as a notification, submits the first of the rerun stages with the accepted runs'
+A verdict is written on the judged run (`StageRun.verdict`, with a rejection's reason and when):
+the newest verdict of a run counts, and the host reads it from there. Each verdict is also a
+notification on the run (`submodel_accepted`, `submodel_rejected`), which keeps the history and
+tells the person. A retrain is a new generation of the same submission: it records its plan (the
+stages it reruns with their parameters, and the runs that stand in for every stage it keeps) in
+the `retrain_plan` table (`use_cases.record_retrain_plan`) and tells the person with a
+`retrain_started` notification, submits the first of the rerun stages with the accepted runs'
 outputs as inputs, and `use_cases.start_next_stages` follows the plan for the rest.
 """
 
@@ -20,6 +22,7 @@ from host.errors import AlreadyExists, IllegalTransition, InvalidArgument, NotFo
 from host.flow import Flow
 from host.state import ACTIVE, StageState
 from host.storage import models
+from host.storage.models import utcnow
 from host.unit_of_work import UnitOfWork
 
 ACCEPTED = "submodel_accepted"
@@ -38,13 +41,15 @@ def _known(flow: Flow, submodel: str) -> None:
 
 def verdict(run_id: str) -> str | None:
     """`accepted`, `rejected`, or None for a run nobody judged yet."""
-    newest = (
-        models.Notification.select()
-        .where((models.Notification.run_id == run_id) & (models.Notification.kind.in_([ACCEPTED, REJECTED])))
-        .order_by(models.Notification.global_seq.desc())
-        .first()
-    )
-    return None if newest is None else ("accepted" if newest.kind == ACCEPTED else "rejected")
+    return models.StageRun.select(models.StageRun.verdict).where(models.StageRun.id == run_id).scalar()
+
+
+def _judge(run: models.StageRun, judged: str, reason: str | None) -> None:
+    """Writes the run's verdict. A later verdict replaces an earlier one (a person may change their
+    mind, and a rejection's retrain rejects what was accepted), so two at once need no refusal:
+    the one committed last counts, as its notification is the newest."""
+    run.verdict, run.verdict_reason, run.verdict_at = judged, reason, utcnow()
+    run.save(only=[models.StageRun.verdict, models.StageRun.verdict_reason, models.StageRun.verdict_at])
 
 
 def _judged_run(avatar_id: str, submodel: str, flow: Flow) -> models.StageRun:
@@ -65,6 +70,7 @@ def _judged_run(avatar_id: str, submodel: str, flow: Flow) -> models.StageRun:
 def accept(uow: UnitOfWork, avatar_id: str, submodel: str, flow: Flow) -> models.StageRun:
     """Accepts the newest finished run of the sub-model for the avatar's latest video."""
     run = _judged_run(avatar_id, submodel, flow)
+    _judge(run, "accepted", None)
     uow.notify(avatar_id, ACCEPTED, {"generation": use_cases.run_generation(run)}, run_id=run.id, stage=submodel)
     return run
 
@@ -78,6 +84,7 @@ def reject(uow: UnitOfWork, avatar_id: str, submodel: str, reason: str, flow: Fl
         )
     run = _judged_run(avatar_id, submodel, flow)
     payload = {"generation": use_cases.run_generation(run), "reason": reason.strip()}
+    _judge(run, "rejected", payload["reason"])
     uow.notify(avatar_id, REJECTED, payload, run_id=run.id, stage=submodel)
     return run
 
@@ -86,10 +93,9 @@ def _stand_in(avatar_id: str, stage: str, version: int, submodel: str) -> models
     """The run whose outputs a retrain reuses for a stage it keeps: the newest accepted one, else
     the newest one nobody rejected."""
     runs = use_cases.succeeded_runs(avatar_id, stage, version)
-    verdicts = {run.id: verdict(run.id) for run in runs}
-    chosen = next((r for r in runs if verdicts[r.id] == "accepted"), None)
+    chosen = next((r for r in runs if r.verdict == "accepted"), None)
     if chosen is None:
-        chosen = next((r for r in runs if verdicts[r.id] is None), None)
+        chosen = next((r for r in runs if r.verdict is None), None)
     if chosen is None:
         why = "every finished run of it was rejected" if runs else "it has no finished run"
         raise IllegalTransition(
@@ -111,7 +117,7 @@ def retrain(
     use_cases.locked_avatar(avatar_id)
     _known(flow, submodel)
     version = use_cases.latest_submission_version(avatar_id)
-    accepted = next((r for r in use_cases.succeeded_runs(avatar_id, submodel, version) if verdict(r.id) == "accepted"), None)
+    accepted = next((r for r in use_cases.succeeded_runs(avatar_id, submodel, version) if r.verdict == "accepted"), None)
     if accepted is None:
         raise IllegalTransition(
             stage=submodel,
@@ -150,6 +156,7 @@ def retrain(
             for stage in rerun
         },
     }
+    use_cases.record_retrain_plan(avatar_id, plan)
     uow.notify(avatar_id, use_cases.RETRAIN_STARTED, plan, stage=submodel)
     started = []
     for stage in rerun:

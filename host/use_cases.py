@@ -437,16 +437,48 @@ def run_generation(run: models.StageRun) -> int:
     return int(json.loads(run.parameters_json or "{}").get("generation", 0))
 
 
+def record_retrain_plan(avatar_id: str, plan: dict[str, Any]) -> None:
+    """Writes a retrain's plan (host/retraining.py) as a `retrain_plan` row and its `retrain_stage`
+    rows, the stages it reruns first, in order, then those it keeps. One plan per generation of a
+    submission: a second one for the same generation is refused, and its unit of work rolls back."""
+    try:
+        row = models.RetrainPlan.create(
+            avatar=avatar_id, submission_version=plan["submission_version"], generation=plan["generation"],
+            from_stage=plan["from"], from_run=plan["from_run"],
+        )
+    except peewee.IntegrityError as exc:
+        raise AlreadyExists(
+            stage=plan["from"], code="retrain_started",
+            cause=f"generation {plan['generation']} of version {plan['submission_version']} of avatar {avatar_id} was started a moment ago",
+            advice=f"follow that retrain (twinforge watch {avatar_id})",
+        ) from exc
+    stages = [{"stage": stage, "parameters_json": json.dumps(plan["parameters"][stage])} for stage in plan["rerun"]]
+    stages += [{"stage": stage, "base_run": run_id} for stage, run_id in plan["base_runs"].items()]
+    for position, stage in enumerate(stages):
+        models.RetrainStage.create(plan=row, position=position, **stage)
+
+
 def retrain_plan(avatar_id: str, version: int, generation: int) -> dict[str, Any] | None:
-    """The plan a retrain recorded (its notification): the stages it reruns, with their parameters,
-    and the runs whose outputs stand in for every stage it does not rerun."""
-    for row in models.Notification.select().where(
-        (models.Notification.avatar == avatar_id) & (models.Notification.kind == RETRAIN_STARTED)
-    ):
-        plan = json.loads(row.payload_json)
-        if plan["submission_version"] == version and plan["generation"] == generation:
-            return plan
-    return None
+    """The plan a retrain recorded, as `record_retrain_plan` was given it (decoded here, and only
+    here): the stages it reruns, with their parameters, and the runs whose outputs stand in for
+    every stage it does not rerun. None for a generation no retrain started."""
+    row = models.RetrainPlan.get_or_none(
+        (models.RetrainPlan.avatar == avatar_id) & (models.RetrainPlan.submission_version == version)
+        & (models.RetrainPlan.generation == generation)
+    )
+    if row is None:
+        return None
+    stages = list(row.stages.order_by(models.RetrainStage.position))
+    rerun = [s for s in stages if s.base_run_id is None]
+    return {
+        "submission_version": row.submission_version,
+        "generation": row.generation,
+        "from": row.from_stage,
+        "from_run": row.from_run_id,
+        "rerun": [s.stage for s in rerun],
+        "base_runs": {s.stage: s.base_run_id for s in stages if s.base_run_id is not None},
+        "parameters": {s.stage: json.loads(s.parameters_json or "{}") for s in rerun},
+    }
 
 
 def start_next_stages(uow: UnitOfWork, run_id: str, flow: Flow, known_stages: set[str]) -> list[models.StageRun]:

@@ -1,5 +1,5 @@
 """peewee models of the metadata: users, avatars, submissions, stage runs, artifacts, notifications,
-approval rounds, plugins. Only repositories and migrations import this module; the domain never does.
+approval rounds, retrain plans, plugins. Only repositories and migrations import this module; the domain never does.
 
 JSON columns hold text: both SQLite and PostgreSQL store it, and repositories decode it.
 """
@@ -74,6 +74,9 @@ class StageRun(BaseModel):
     progress_message = peewee.TextField(default="")
     cancel_requested = peewee.BooleanField(default=False)
     priority = peewee.CharField(default="default", max_length=16)
+    verdict = peewee.CharField(null=True, max_length=16)  # a trained sub-model's newest verdict (host/retraining.py); None: not judged
+    verdict_reason = peewee.TextField(null=True)  # a rejection's reason
+    verdict_at = peewee.DateTimeField(null=True)
     created_at = peewee.DateTimeField(default=utcnow)
     updated_at = peewee.DateTimeField(default=utcnow)
 
@@ -130,6 +133,38 @@ class Round(BaseModel):
         indexes = ((("avatar", "number"), True),)
 
 
+class RetrainPlan(BaseModel):
+    """A retrain's plan (host/retraining.py): generation `generation` of a submission, started from
+    the accepted run `from_run` of the sub-model `from_stage`. Its stages are `RetrainStage` rows.
+    Its own row, so the flow follows the plan without scanning the notifications, which only tell
+    the person; one plan per generation of a submission."""
+
+    avatar = peewee.ForeignKeyField(Avatar, backref="retrain_plans", on_delete="CASCADE")
+    submission_version = peewee.IntegerField()
+    generation = peewee.IntegerField()
+    from_stage = peewee.CharField(max_length=64)
+    from_run = peewee.ForeignKeyField(StageRun, backref="retrain_plans", on_delete="CASCADE")
+    created_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("avatar", "submission_version", "generation"), True),)
+
+
+class RetrainStage(BaseModel):
+    """A stage a retrain's plan names, in the plan's order: one it reruns (`parameters_json`, the
+    stage's parameters: free-form, as its plugin's schema defines them) or one it keeps (`base_run`,
+    the run whose outputs stand in for it)."""
+
+    plan = peewee.ForeignKeyField(RetrainPlan, backref="stages", on_delete="CASCADE")
+    position = peewee.IntegerField()
+    stage = peewee.CharField(max_length=64)
+    parameters_json = peewee.TextField(null=True)
+    base_run = peewee.ForeignKeyField(StageRun, null=True, backref="retrain_bases", on_delete="CASCADE")
+
+    class Meta:
+        indexes = ((("plan", "stage"), True),)
+
+
 class Counter(BaseModel):
     """Named counters; the notification sequence row is locked per write so commits stay ordered."""
 
@@ -162,4 +197,4 @@ class ApiKey(BaseModel):
     revoked_at = peewee.DateTimeField(null=True)
 
 
-ALL_MODELS = [User, Avatar, Submission, StageRun, Artifact, Notification, Round, Counter, Plugin, ApiKey]
+ALL_MODELS = [User, Avatar, Submission, StageRun, Artifact, Notification, Round, RetrainPlan, RetrainStage, Counter, Plugin, ApiKey]

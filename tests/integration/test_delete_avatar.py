@@ -21,7 +21,7 @@ from tests.integration.test_scheduler import Resumable, notes, platform, run_sta
 from tests.integration.test_training_loop import upload
 from twinforge.host.v1 import host_service_pb2 as host_pb
 
-TABLES = (models.Submission, models.StageRun, models.Artifact, models.Notification, models.Round)
+TABLES = (models.Submission, models.StageRun, models.Artifact, models.Notification, models.Round, models.RetrainPlan)
 
 
 def stored_files() -> set[str]:
@@ -32,7 +32,15 @@ def stored_files() -> set[str]:
 
 def rows_of(avatar_id: str) -> dict[str, int]:
     found = {table.__name__: table.select().where(table.avatar == avatar_id).count() for table in TABLES}
-    return {**found, "Avatar": models.Avatar.select().where(models.Avatar.id == avatar_id).count()}
+    stages = models.RetrainStage.select().join(models.RetrainPlan).where(models.RetrainPlan.avatar == avatar_id).count()
+    return {**found, "RetrainStage": stages, "Avatar": models.Avatar.select().where(models.Avatar.id == avatar_id).count()}
+
+
+def planned_retrain(avatar_id: str, run_id: str) -> None:
+    """A retrain's plan of the avatar (host/retraining.py), with a stage it reruns and one it keeps."""
+    plan = models.RetrainPlan.create(avatar=avatar_id, submission_version=1, generation=1, from_stage="resumable", from_run=run_id)
+    models.RetrainStage.create(plan=plan, position=0, stage="later", parameters_json='{"generation": 1}')
+    models.RetrainStage.create(plan=plan, position=1, stage="resumable", base_run=run_id)
 
 
 async def test_deleting_an_avatar_removes_its_files_and_history_and_nothing_of_anyone_else(host, runtime, workers, tmp_path) -> None:
@@ -46,12 +54,14 @@ async def test_deleting_an_avatar_removes_its_files_and_history_and_nothing_of_a
         run = (await stub.SubmitStage(host_pb.SubmitStageRequest(avatar_id=mine, stage="resumable"))).run.run_id
         await until(lambda: notes(run, "stage_artifact"), 30, "the running stage stored its checkpoint")
         assert run_state(run) == "running"
+        planned_retrain(mine, run)
 
         before = stored_files()
         mine_before, theirs_before = rows_of(mine), rows_of(theirs)
         assert any(key.startswith(f"avatars/{mine}/resumable/") for key in before), "a checkpoint is stored"
         assert {key.split("/")[1] for key in before if key.startswith("avatars/")} == {mine, theirs}
         assert mine_before["StageRun"] == 1 and mine_before["Artifact"] >= 2 and mine_before["Notification"] > 3
+        assert (mine_before["RetrainPlan"], mine_before["RetrainStage"]) == (1, 2)
 
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await stub.DeleteAvatar(host_pb.DeleteAvatarRequest(avatar_id=mine, by="cli:alice"))

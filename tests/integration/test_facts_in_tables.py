@@ -1,7 +1,8 @@
-"""Facts that lived only in notification payloads, now in a column and a table of their own (issue
-22): a submission's preset (`submission.preset`) and the approval rounds with their verdicts
-(`round`). The migrations fill them from a database made before, on both engines, and the host
-reads them from there: the notifications only tell the person."""
+"""Facts that lived only in notification payloads, now in columns and tables of their own (issue
+22): a submission's preset (`submission.preset`), the approval rounds with their verdicts
+(`round`), retrain plans (`retrain_plan`, `retrain_stage`) and sub-model verdicts
+(`stage_run.verdict`). The migrations fill them from a database made before, on both engines, and
+the host reads them from there: the notifications only tell the person."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ import peewee
 import pytest
 from playhouse.migrations import Runner
 
-from host import approval, registry, use_cases
-from host.errors import IllegalTransition
+from host import approval, registry, retraining, use_cases
+from host.errors import AlreadyExists, IllegalTransition
 from host.flow import Flow
 from host.storage import models
 from host.storage.db import MIGRATIONS_DIR, database_proxy, init_database, migrate, open_database
@@ -22,6 +23,7 @@ from host.unit_of_work import unit_of_work
 from twinforge.plugin.v1 import plugin_service_pb2 as plugin_pb
 
 PREVIOUS = "0002_api_keys"  # the last migration before the facts had their tables
+BEFORE_RETRAIN_FACTS = "0004_rounds"  # the last migration before retrain plans and sub-model verdicts had theirs
 EVALUATION = approval.EVALUATION_STAGE
 START = dt.datetime(2025, 1, 1)
 
@@ -33,16 +35,27 @@ def db_url(request, tmp_path: Path) -> str:
     return request.getfixturevalue("pg_url")
 
 
-@pytest.fixture
-def old_database(db_url: str):
-    """A database at the schema before the facts had their tables, bound for the host's code."""
+def _database_at(db_url: str, last: str):
+    """A database migrated up to `last` and no further, bound for the host's code."""
     db = open_database(db_url)
-    Runner(db, str(MIGRATIONS_DIR)).up(PREVIOUS)
+    Runner(db, str(MIGRATIONS_DIR)).up(last)
     database_proxy.initialize(db)
     try:
         yield db
     finally:
         db.close()
+
+
+@pytest.fixture
+def old_database(db_url: str):
+    """A database at the schema before the facts had their tables."""
+    yield from _database_at(db_url, PREVIOUS)
+
+
+@pytest.fixture
+def rounds_database(db_url: str):
+    """A database at the schema before retrain plans and sub-model verdicts had their tables."""
+    yield from _database_at(db_url, BEFORE_RETRAIN_FACTS)
 
 
 @pytest.fixture
@@ -110,7 +123,7 @@ def test_the_migrations_fill_the_presets_and_the_rounds_from_the_notifications(o
     ids = _made_before(old_database)
     told = _notifications()
 
-    assert migrate(old_database) == ["0003_submission_preset", "0004_rounds"]
+    assert migrate(old_database) == ["0003_submission_preset", "0004_rounds", "0005_retrain_plans_and_verdicts"]
 
     avatar = ids["avatar"]
     presets = {row.version: row.preset for row in models.Submission.select().where(models.Submission.avatar == avatar)}
@@ -190,3 +203,96 @@ def test_a_round_opens_in_its_table_and_keeps_the_persons_verdict(database) -> N
     with pytest.raises(IllegalTransition) as again, unit_of_work() as uow:
         approval.approve(uow, avatar, "telegram:7")
     assert again.value.code == "already_judged"
+
+
+def test_the_migration_fills_the_retrain_plans_and_the_verdicts_from_the_notifications(rounds_database) -> None:
+    with unit_of_work() as uow:
+        avatar = use_cases.create_avatar(uow, "cli:anna", "Anna").id
+        runs = {stage: _run(avatar, stage, "succeeded", minute) for minute, stage in enumerate(("syncnet", "audio2lip", "generator", "refiner"))}
+        for kind, stage, payload in (
+            (retraining.ACCEPTED, "syncnet", {"generation": 0}),
+            (retraining.REJECTED, "syncnet", {"generation": 0, "reason": "out of sync"}),
+            (retraining.REJECTED, "generator", {"generation": 0, "reason": "blurred"}),
+            (retraining.ACCEPTED, "generator", {"generation": 0}),
+            (retraining.ACCEPTED, "audio2lip", {"generation": 0}),
+        ):
+            uow.notify(avatar, kind, payload, run_id=runs[stage], stage=stage)
+        plan = {"submission_version": 1, "generation": 1, "from": "audio2lip", "from_run": runs["audio2lip"],
+                "rerun": ["refiner", "generator"], "base_runs": {"syncnet": runs["syncnet"], "audio2lip": runs["audio2lip"]},
+                "parameters": {"refiner": {"scale": {"iterations": 2.0}, "generation": 1}, "generator": {"seed": 3, "generation": 1}}}
+        uow.notify(avatar, use_cases.RETRAIN_STARTED, plan, stage="audio2lip")
+    told = _notifications()
+
+    assert migrate(rounds_database) == ["0005_retrain_plans_and_verdicts"]
+
+    assert use_cases.retrain_plan(avatar, 1, 1) == plan
+    assert use_cases.retrain_plan(avatar, 1, 2) is None
+    judged = {run.stage: (run.verdict, run.verdict_reason, run.verdict_at is not None)
+              for run in models.StageRun.select().where(models.StageRun.avatar == avatar)}
+    assert judged == {"syncnet": ("rejected", "out of sync", True), "audio2lip": ("accepted", None, True),
+                      "generator": ("accepted", None, True), "refiner": (None, None, False)}
+    assert [retraining.verdict(runs[stage]) for stage in ("syncnet", "refiner")] == ["rejected", None]
+    assert _notifications() == told, "the person's notifications stay as they were"
+
+
+def _trained(flow: Flow) -> tuple[str, dict[str, str]]:
+    """An avatar whose three stages each succeeded once, in the flow's order."""
+    for stage in flow.needs:
+        _plugin(stage, False)
+    known = registry.known_stages()
+    with unit_of_work() as uow:
+        avatar = use_cases.create_avatar(uow, "cli:anna", "Anna").id
+        models.Artifact.create(key="k/video", avatar=avatar, kind="video", name="video", sha256="0" * 64, size=3, metadata_json="{}")
+        _, (run,) = use_cases.create_submission(uow, avatar, plugin_pb.ArtifactRef(key="k/video"), flow, known, "")
+    runs = {}
+    while run is not None:
+        runs[run.stage] = run.id
+        _succeed(run.id)
+        with unit_of_work() as uow:
+            run = next(iter(use_cases.start_next_stages(uow, run.id, flow, known)), None)
+    return avatar, runs
+
+
+def _tamper(kind: str, payload: dict) -> None:
+    """Changes the notifications' copy of a fact behind the host's back."""
+    models.Notification.update(payload_json=json.dumps(payload)).where(models.Notification.kind == kind).execute()
+
+
+def test_a_retrain_follows_its_plan_from_the_table_and_refuses_a_second_plan_for_its_generation(database) -> None:
+    flow = Flow(needs={"first": (), "second": ("first",), "third": ("second",)})
+    avatar, runs = _trained(flow)
+    known = registry.known_stages()
+    with unit_of_work() as uow:
+        retraining.accept(uow, avatar, "first", flow)
+        (second,) = retraining.retrain(uow, avatar, "first", flow, known)
+    plan = {"submission_version": 1, "generation": 1, "from": "first", "from_run": runs["first"], "rerun": ["second", "third"],
+            "base_runs": {"first": runs["first"]}, "parameters": {"second": {"generation": 1}, "third": {"generation": 1}}}
+    (told,) = [json.loads(row.payload_json) for row in models.Notification.select().where(models.Notification.kind == use_cases.RETRAIN_STARTED)]
+    assert told == plan and use_cases.retrain_plan(avatar, 1, 1) == plan
+    _tamper(use_cases.RETRAIN_STARTED, {**plan, "rerun": [], "parameters": {}})
+
+    _succeed(second.id)
+    with unit_of_work() as uow:
+        (third,) = use_cases.start_next_stages(uow, second.id, flow, known)
+    assert (third.stage, json.loads(third.parameters_json)) == ("third", {"generation": 1})
+    with pytest.raises(AlreadyExists) as again, unit_of_work():
+        use_cases.record_retrain_plan(avatar, plan)
+    assert again.value.code == "retrain_started"
+    assert models.RetrainPlan.select().where(models.RetrainPlan.avatar == avatar).count() == 1
+
+
+def test_a_submodels_verdict_is_read_from_its_run(database) -> None:
+    flow = Flow(needs={"first": (), "second": ("first",), "third": ("second",)})
+    avatar, runs = _trained(flow)
+    with unit_of_work() as uow:
+        retraining.accept(uow, avatar, "first", flow)
+        retraining.reject(uow, avatar, "second", "  the mouth is blurred ", flow)
+    _tamper(retraining.ACCEPTED, {"generation": 0})
+    models.Notification.update(kind=retraining.REJECTED).where(models.Notification.kind == retraining.ACCEPTED).execute()
+
+    assert [retraining.verdict(runs[stage]) for stage in ("first", "second", "third")] == ["accepted", "rejected", None]
+    assert models.StageRun.get_by_id(runs["second"]).verdict_reason == "the mouth is blurred"
+    with unit_of_work() as uow:
+        retraining.accept(uow, avatar, "second", flow)
+    second = models.StageRun.get_by_id(runs["second"])
+    assert (second.verdict, second.verdict_reason) == ("accepted", None), "the newest verdict counts"

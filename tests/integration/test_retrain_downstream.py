@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from host import retraining, use_cases
 from host.flow import Flow, with_model
 from host.storage import models
 from plugins.sdk.context import RunContext
@@ -130,6 +131,8 @@ async def test_retraining_from_an_accepted_audio2lip_reruns_generator_and_refine
     kinds = [n.kind for n in models.Notification.select().where(models.Notification.avatar == avatar_id)]
     assert kinds.count("submodel_accepted") == 2 and kinds.count("submodel_rejected") == 1
     (plan,) = [json.loads(n.payload_json) for n in models.Notification.select().where(models.Notification.kind == "retrain_started")]
+    assert use_cases.retrain_plan(avatar_id, 1, 1) == plan, "the host follows the plan's row, which the notification tells"
+    assert [retraining.verdict(run.id) for run in (syncnet, audio2lip, old_generator)] == ["accepted", "accepted", None]
     # the evaluation of the graph reruns too (its plugins are not registered in this test)
     assert plan["rerun"] == ["generator", "refiner", "sync_detection", "quality_eval"] and plan["from_run"] == audio2lip.id
     assert plan["base_runs"] == {"crop": runs["crop"][0].id, "material_extraction": runs["material_extraction"][0].id,
