@@ -6,7 +6,6 @@ Refused in words while a stage of it runs; with --cancel the running stage is st
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 
 import grpc

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
 
 import peewee
 import pytest
@@ -26,13 +25,6 @@ PREVIOUS = "0002_api_keys"  # the last migration before the facts had their tabl
 BEFORE_RETRAIN_FACTS = "0004_rounds"  # the last migration before retrain plans and sub-model verdicts had theirs
 EVALUATION = approval.EVALUATION_STAGE
 START = dt.datetime(2025, 1, 1)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'meta' / 'twinforge.db'}"
-    return request.getfixturevalue("pg_url")
 
 
 def _database_at(db_url: str, last: str):

@@ -7,7 +7,6 @@ import json
 import shutil
 import threading
 from collections import defaultdict
-from pathlib import Path
 
 import peewee
 import pytest
@@ -29,13 +28,6 @@ from peewee import TextField
 def up(migrator, db):
     migrator.migrate(migrator.add_column("avatar", "test_note", TextField(default="none yet")))
 '''
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'meta' / 'twinforge.db'}"
-    return request.getfixturevalue("pg_url")
 
 
 @pytest.fixture
