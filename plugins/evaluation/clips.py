@@ -231,7 +231,7 @@ def store_report(ctx: RunContext, stage: str, made: dict) -> None:
     path = ctx.workdir / f"{stage}.json"
     path.write_text(json.dumps(made, indent=2))
     ctx.save_artifact(path, path.name, REPORT_KIND, {"preset": made["preset"], "passed": made["passed"], "clips": len(made["clips"])})
-    ctx.summary = {key: made[key] for key in ("preset", "passed", "sync_passed", "mean", "summary")}
+    ctx.summary = report.run_summary(made)
     for line in made["summary"]:
         ctx.log(line)
 

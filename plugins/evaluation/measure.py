@@ -60,8 +60,9 @@ def cut(track: measures.Track, count: int) -> measures.Track:
     return measures.Track(track.lips[:count], track.mouths[:count], track.sharp[:count])
 
 
-def measure_files(video: Path, audio: Path | None = None, reference: Path | None = None, floor: Path | None = None) -> tuple[list[dict], list[str]]:
-    """One clip's roles for the report and notes for the person: the video (`render`) with
+def measure_files(video: Path, audio: Path | None = None, reference: Path | None = None, floor: Path | None = None) -> tuple[list[dict], list[dict]]:
+    """One clip's roles for the report and notes for the person (each a code with its values,
+    said by plugins/evaluation/words.py `note`): the video (`render`) with
     `audio` or its own sound, and, when given, the real recording (`ceiling`, with its own sound or
     else the same) and a floor video (`floor`, e.g. `twinforge render --floor`) under the same
     sound. Inputs of different lengths are measured over the span they have in common (a note
@@ -82,8 +83,7 @@ def measure_files(video: Path, audio: Path | None = None, reference: Path | None
                        "give a video, sound, reference and floor of the same speech, a second or more long")
     notes = []
     if len(set(lengths.values())) > 1:
-        listed = ", ".join(f"{role} {count / fps:.2f} s" for role, count in lengths.items())
-        notes.append(f"the inputs differ in length ({listed}): measured over the first {common / fps:.2f} s they share")
+        notes.append({"code": "lengths", "lengths": {role: count / fps for role, count in lengths.items()}, "common": common / fps})
     samples = samples[: int(round(common / fps * SAMPLE_RATE))]
     track = cut(track, common)
     speech = speech_frames(samples, fps, common)

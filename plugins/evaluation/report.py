@@ -7,10 +7,19 @@ Format (`twinforge.evaluation`, version 2): `preset`; `clips`: [{`id`, `kind` (o
 held-out speech with its own sound; voice: the driving clip under a voice the person never
 recorded), `seconds`, `start`, `stop`, `voice`?, `render`, `floor`, `ceiling`}], each role a dict of
 measures (None: not measured); `mean`: each role averaged over the own clips; `checks`: [{`rule`,
-`measure`, `group`, `clip`, `kind`, `value`, `low`, `high`, `passed`, `words`}] in group order (sync,
-motion, picture); `unchecked`: [{`rule`, `clip`, `why`}], rules that could not be checked for want
-of a baseline (the video cannot pass then); `skipped`: [{`rule`, `clip`, `why`}], rules that do not
-apply to a clip, with why; `passed`; `sync_passed`; `summary`: plain sentences.
+`measure`, `group`, `clip`, `kind`, `value`, `low`, `high`, `floor`, `ceiling` (the baselines'
+values of the measure), `status` (pass, low, high or missing: the render gave no measure),
+`passed`, `words`}] in group order (sync, motion, picture); `unchecked`: [{`rule`, `clip`, `kind`,
+`code`, `why`, ...}], rules that could not be checked for want of a baseline (the video cannot pass
+then); `skipped`: [{`rule`, `clip`, `kind`, `code`, `why`, ...}], rules that do not apply to a clip;
+`verdict`: {`code`, `rules`, `failed`, `clips`, `min_sync_seconds`}; `passed`; `sync_passed`;
+`summary`: sentences in English naming the measures, for the terminal and the host's round.
+
+`results` (what the evaluation run keeps in its summary, and the host passes on with the round) is
+the same verdict without the measures' tables: the verdict, the clips' ids and kinds, and every
+check, unchecked and skipped rule with its code and values, so that plugins/evaluation/words.py
+says it in the person's language. Each `code` (unchecked: no_baseline with `baseline`, no_chance
+with `seconds`; skipped: not_measurable, sync_hidden with `real` and `chance`) has its words there.
 
 A round passes only when every rule of its preset that judges a clip was checked and passed, and
 at least one clip was judged on sync (a preset with sync rules cannot pass without them). A measure
@@ -28,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from plugins.evaluation import words
 from plugins.evaluation.thresholds import GROUPS, MIN_SYNC_SECONDS, RULES, Chance, Clip, Rule
 
 FORMAT = "twinforge.evaluation"
@@ -35,6 +45,11 @@ FORMAT_VERSION = 2
 ROLES = ("render", "floor", "ceiling")
 KINDS = ("own", "voice")
 SYNC_RULE_MEASURE = "sync_confidence"
+# The codes a verdict is kept in, each said by plugins/evaluation/words.py in every language.
+STATUSES = ("pass", "low", "high", "missing")
+VERDICTS = ("passed", "nothing_checked", "sync_not_judged", "sync_failed", "failed")
+UNCHECKED = ("no_baseline", "no_chance")
+SKIPPED = ("not_measurable", "sync_hidden")
 
 
 def with_offset_size(measures: dict) -> dict:
@@ -64,23 +79,36 @@ def judges_sync(rule: Rule) -> bool:
     return rule.group == "sync" and rule.measure != "face_share"
 
 
-def why_not(rule: Rule, preset: str, clip: dict) -> str | None:
-    """Why the rule does not apply to the clip, or None when it does."""
+def why_not(rule: Rule, preset: str, clip: dict) -> dict[str, Any] | None:
+    """Why the rule does not apply to the clip ({code, why, values}), or None when it does."""
     same_sound = [clip.get("floor")] + ([clip.get("ceiling")] if clip["kind"] == "own" else [])
     measured = [role for role in same_sound if role]
     if measured and all(role.get(rule.measure) is None for role in measured):
-        return f"the clip gives no {rule.measure} for the real person either"
+        return {"code": "not_measurable", "why": f"the clip gives no {rule.measure} for the real person either"}
     if judges_sync(rule) and clip["kind"] == "own":
         real = (clip.get("ceiling") or {}).get(SYNC_RULE_MEASURE)
         basis = Clip(float(clip["seconds"]))
         chance = Chance().value(SYNC_RULE_MEASURE, basis, preset)
         if real is not None and chance is not None and real < chance:
-            return f"the real recording itself scores {real:.3g} here, under chance's {chance:.3g}: this stretch cannot show sync"
+            return {"code": "sync_hidden", "real": real, "chance": chance,
+                    "why": f"the real recording itself scores {real:.3g} here, under chance's {chance:.3g}: this stretch cannot show sync"}
     return None
 
 
-def check(rule: Rule, preset: str, clip: dict) -> dict[str, Any] | str:
-    """The rule's check on one clip, or why it cannot be checked (a baseline it needs is missing)."""
+def status(value: float | None, low: float | None, high: float | None) -> str:
+    """pass; low or high: the side of the limit the value is on; missing: the render gave no measure."""
+    if value is None:
+        return "missing"
+    if low is not None and value < low:
+        return "low"
+    if high is not None and value > high:
+        return "high"
+    return "pass"
+
+
+def check(rule: Rule, preset: str, clip: dict) -> dict[str, Any]:
+    """The rule's check on one clip, or, under `unchecked`, why it cannot be checked (a baseline
+    it needs is missing: {unchecked: {code, why, values}})."""
     render = clip.get("render") or {}
     basis = Clip(float(clip["seconds"]), clip.get("floor") or {}, clip.get("ceiling") or {})
     value = render.get(rule.measure)
@@ -92,12 +120,16 @@ def check(rule: Rule, preset: str, clip: dict) -> dict[str, Any] | str:
         limit = bound.value(rule.measure, basis, preset)
         if limit is None:
             role = getattr(bound, "baseline", None)
-            return f"no {role} measure of {rule.measure} to set the limit from" if role else f"no chance figure for a {basis.seconds:.1f} s clip"
+            if role:
+                return {"unchecked": {"code": "no_baseline", "baseline": role, "why": f"no {role} measure of {rule.measure} to set the limit from"}}
+            return {"unchecked": {"code": "no_chance", "seconds": basis.seconds, "why": f"no chance figure for a {basis.seconds:.1f} s clip"}}
         bounds[side] = limit
-    passed = value is not None and all(value >= limit if side == "low" else value <= limit for side, limit in bounds.items())
+    found = status(value, bounds.get("low"), bounds.get("high"))
     return {
         "rule": rule.name, "measure": rule.measure, "group": rule.group, "clip": clip["id"], "kind": clip["kind"],
-        "value": value, "low": bounds.get("low"), "high": bounds.get("high"), "passed": bool(passed), "words": rule.words,
+        "value": value, "low": bounds.get("low"), "high": bounds.get("high"),
+        "floor": basis.floor.get(rule.measure), "ceiling": basis.ceiling.get(rule.measure),
+        "status": found, "passed": found == "pass", "words": rule.words,
     }
 
 
@@ -119,13 +151,13 @@ def build(clips: list[dict], preset: str, groups: tuple[str, ...] = GROUPS) -> d
                     continue
                 reason = why_not(rule, preset, clip)
                 if reason is not None:
-                    skipped.append({"rule": rule.name, "clip": clip["id"], "why": reason})
+                    skipped.append({"rule": rule.name, "clip": clip["id"], "kind": clip["kind"], **reason})
                     continue
                 found = check(rule, preset, clip)
-                if isinstance(found, dict):
-                    made.append(found)
+                if "unchecked" in found:
+                    unchecked.append({"rule": rule.name, "clip": clip["id"], "kind": clip["kind"], **found["unchecked"]})
                 else:
-                    unchecked.append({"rule": rule.name, "clip": clip["id"], "why": found})
+                    made.append(found)
     sync = [item for item in made if item["group"] == "sync" and item["measure"] != "face_share"]
     needs_sync = "sync" in groups and any(judges_sync(rule) and rule.low.get(preset) for rule in RULES)
     sync_passed = bool(sync) and all(item["passed"] for item in sync) if needs_sync else True
@@ -134,34 +166,71 @@ def build(clips: list[dict], preset: str, groups: tuple[str, ...] = GROUPS) -> d
         "format": FORMAT, "format_version": FORMAT_VERSION, "preset": preset, "clips": clips, "mean": mean_roles(own),
         "checks": made, "unchecked": unchecked, "skipped": skipped, "passed": passed, "sync_passed": sync_passed,
     }
-    report["summary"] = summary(report, needs_sync)
+    report["verdict"] = verdict(report, needs_sync)
+    report["summary"] = summary(report)
     return report
 
 
-def clip_name(clip: dict) -> str:
-    if clip["kind"] == "voice":
-        return f"voice '{clip.get('voice') or clip['id']}'"
-    return f"clip {clip['id']}"
-
-
-def summary(report: dict, needs_sync: bool) -> list[str]:
-    """Plain sentences: the verdict, then one line per rule (sync first) with every clip's value
-    against its limit, then what could not be checked and what did not apply."""
-    made, preset = report["checks"], report["preset"]
+def verdict(report: dict, needs_sync: bool) -> dict[str, Any]:
+    """The verdict as a code, with the counts its words need: passed; nothing_checked (no
+    baseline to compare with); sync_not_judged (lip sync comes first and no clip could judge it);
+    sync_failed; failed (some other rule)."""
+    made = report["checks"]
     rules = list(dict.fromkeys(item["rule"] for item in made))
-    failed_rules = list(dict.fromkeys(item["rule"] for item in made if not item["passed"]))
+    failed = list(dict.fromkeys(item["rule"] for item in made if not item["passed"]))
     sync_judged = any(item["group"] == "sync" and item["measure"] != "face_share" for item in made)
     if not made:
-        lines = ["Nothing could be checked: the measures' baselines are missing (give the real recording and the floor to compare with)."]
+        code = "nothing_checked"
     elif report["passed"]:
-        lines = [f"The video passes all {len(rules)} rules of the {preset} preset, lip sync first, on {len(report['clips'])} clip(s)."]
+        code = "passed"
     elif needs_sync and not sync_judged:
-        lines = [f"The video does not pass the {preset} preset: lip sync comes first and no clip could judge it "
-                 f"(sync is judged on clips of {MIN_SYNC_SECONDS:g} s or more whose real recording shows its sync)."]
+        code = "sync_not_judged"
     elif needs_sync and not report["sync_passed"]:
-        lines = [f"The video does not pass the {preset} preset: lip sync comes first and it fails."]
+        code = "sync_failed"
     else:
-        lines = [f"The video fails {len(failed_rules)} of {len(rules)} rules of the {preset} preset."]
+        code = "failed"
+    return {"code": code, "rules": len(rules), "failed": len(failed), "clips": len(report["clips"]), "min_sync_seconds": MIN_SYNC_SECONDS}
+
+
+RESULT_FIELDS = ("rule", "group", "clip", "kind", "status", "value", "low", "high", "floor", "ceiling")
+
+
+def results(report: dict) -> dict[str, Any]:
+    """The verdict, structured, for whoever says it to a person later (plugins/evaluation/words.py):
+    small enough for the run's summary, with no words in any language."""
+    return {
+        "preset": report["preset"], "passed": report["passed"], "verdict": report["verdict"],
+        "clips": [{"id": clip["id"], "kind": clip["kind"]} for clip in report["clips"]],
+        "checks": [{key: item[key] for key in RESULT_FIELDS} for item in report["checks"]],
+        "unchecked": [{key: value for key, value in item.items() if key != "why"} for item in report["unchecked"]],
+        "skipped": [{key: value for key, value in item.items() if key != "why"} for item in report["skipped"]],
+    }
+
+
+def run_summary(report: dict) -> dict[str, Any]:
+    """What the evaluation run keeps in its summary for the host's round (host/approval.py)."""
+    return {**{key: report[key] for key in ("preset", "passed", "sync_passed", "mean", "summary")}, "results": results(report)}
+
+
+def clip_name(clip: dict, language: str = "en") -> str:
+    """A clip for the terminal: its id, or its voice's name."""
+    return words.terminal(f"clip_{clip['kind']}", language, id=clip["id"], voice=clip.get("voice") or clip["id"])
+
+
+def summary(report: dict) -> list[str]:
+    """Sentences in English for the terminal and the host's round: the verdict, then one line per
+    rule (sync first) with every clip's value of its measure against its limit, then what could
+    not be checked and what did not apply. A person reads plugins/evaluation/words.py's instead."""
+    made, preset, found = report["checks"], report["preset"], report["verdict"]
+    rules = list(dict.fromkeys(item["rule"] for item in made))
+    lines = [{
+        "nothing_checked": "Nothing could be checked: the measures' baselines are missing (give the real recording and the floor to compare with).",
+        "passed": f"The video passes all {found['rules']} rules of the {preset} preset, lip sync first, on {found['clips']} clip(s).",
+        "sync_not_judged": (f"The video does not pass the {preset} preset: lip sync comes first and no clip could judge it "
+                            f"(sync is judged on clips of {MIN_SYNC_SECONDS:g} s or more whose real recording shows its sync)."),
+        "sync_failed": f"The video does not pass the {preset} preset: lip sync comes first and it fails.",
+        "failed": f"The video fails {found['failed']} of {found['rules']} rules of the {preset} preset.",
+    }[found["code"]]]
     by_id = {clip["id"]: clip for clip in report["clips"]}
     for name in rules:
         items = [item for item in made if item["rule"] == name]
@@ -181,16 +250,26 @@ def _value(item: dict) -> str:
     return f"{shown} ({' and '.join(b for b in bounds if b)})" + ("" if item["passed"] else " FAILS")
 
 
-def text(report: dict) -> str:
-    """The report as lines for a terminal: each clip's measures for render / floor / ceiling, then the summary."""
+def text(report: dict, language: str = "en") -> str:
+    """The report as lines for a terminal: each clip's measures for render / floor / ceiling, then
+    the verdict. In English the measures' ids and the summary, which operators' scripts read; in
+    another language the measures' names and the verdict as a person reads it (words.lines)."""
+    if words.supported(language) == "en":
+        rows = []
+        for clip in report["clips"]:
+            rows.append(f"{clip_name(clip)}, {clip['seconds']:.1f} s")
+            names = sorted({name for role in ROLES for name in clip.get(role) or {}})
+            rows.append(f"  {'measure':<22}" + "".join(f"{role:>12}" for role in ROLES))
+            for name in names:
+                rows.append(f"  {name:<22}" + "".join(f"{_cell((clip.get(role) or {}).get(name)):>12}" for role in ROLES))
+        return "\n".join(rows + [""] + report["summary"])
     rows = []
     for clip in report["clips"]:
-        rows.append(f"{clip_name(clip)}, {clip['seconds']:.1f} s")
-        names = sorted({name for role in ROLES for name in clip.get(role) or {}})
-        rows.append(f"  {'measure':<22}" + "".join(f"{role:>12}" for role in ROLES))
-        for name in names:
-            rows.append(f"  {name:<22}" + "".join(f"{_cell((clip.get(role) or {}).get(name)):>12}" for role in ROLES))
-    return "\n".join(rows + [""] + report["summary"])
+        rows.append(words.terminal("seconds", language, clip=clip_name(clip, language), seconds=clip["seconds"]))
+        rows.append("\t".join([words.terminal("measure", language), *(words.terminal(role, language) for role in ROLES)]))
+        for name in sorted({name for role in ROLES for name in clip.get(role) or {}}):
+            rows.append("\t".join([words.measure_name(name, language), *(_cell((clip.get(role) or {}).get(name)) for role in ROLES)]))
+    return "\n".join(rows + [""] + words.lines(results(report), language))
 
 
 def _cell(value: float | None) -> str:

@@ -14,6 +14,7 @@ from plugins.lipsync.common import save_model
 from plugins.lipsync.data import INNER_BOTTOM, INNER_TOP, LIPS
 from plugins.lipsync.nets import SyncNet
 from host.presets import PRESETS_ORDER
+from tests.fixtures.evaluation import FLOOR, REAL, own_clip
 
 
 def picture(seed: int = 0) -> np.ndarray:
@@ -112,16 +113,6 @@ def test_chance_is_the_shorter_lengths_row_and_none_under_the_sync_minimum():
 
 MEASURES = ("face_share", "sync_confidence", "sync_offset_frames", "lip_motion", "jitter", "stillness_in_silence",
             "lmd", "mouth_ssim", "mouth_psnr", "sharpness_ratio")
-REAL = {"face_share": 1.0, "sync_confidence": 0.40, "sync_offset": 0, "lip_motion": 2.0, "jitter": 0.8,
-        "stillness_in_silence": 1.0, "lmd": 0.0, "mouth_ssim": 1.0, "mouth_psnr": 100.0, "sharpness_ratio": 1.0}
-FLOOR = {**REAL, "sync_confidence": 0.12, "sync_offset": 14, "lmd": 1.7, "mouth_ssim": 0.8, "mouth_psnr": 23.0}
-
-
-def own_clip(render: dict, seconds: float = 20.0, **roles: dict) -> dict:
-    return {"id": "t1", "kind": "own", "seconds": seconds, "start": 0, "stop": int(seconds * 25),
-            "render": render, "floor": roles.get("floor", FLOOR), "ceiling": roles.get("ceiling", REAL)}
-
-
 def test_the_real_recording_passes_and_its_sync_rules_come_first_in_words():
     made = report.build([own_clip({**REAL, "lmd": 0.5, "mouth_ssim": 0.9, "mouth_psnr": 30.0})], "standard")
     assert made["passed"] and made["sync_passed"], made["summary"]
