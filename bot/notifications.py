@@ -28,7 +28,7 @@ from bot.catalogue import say, stage_name
 from bot.host_client import HostClient, HostError, payload
 from bot.models import FollowedAvatar
 from bot.progress import Pacer, progress_text
-from bot.report import intake_report, thumbnails
+from bot.report import intake_report, thumbnails, verdict_lines
 from twinforge.host.v1 import host_service_pb2 as host_pb
 
 log = logging.getLogger(__name__)
@@ -279,9 +279,9 @@ class Follower:
         return True
 
     async def _review(self, row: FollowedAvatar, n: host_pb.Notification, data: dict, language: str) -> None:
-        words = "\n".join(f"• {line}" for line in data.get("words", []))
+        words = "\n".join(verdict_lines(data.get("results") or {}, data.get("words", []), language))
         if n.kind == "evaluation_below_limits":
-            await self._send(row, say("below_limits", language, preset=data.get("preset", ""), words=words),
+            await self._send(row, say("below_limits", language, words=words),
                              reply_markup=keyboards.review(row.user_id, n.avatar_id, language, can_approve=False))
             return
         caption = say("preview", language, words=words)

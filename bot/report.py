@@ -1,14 +1,18 @@
-"""The intake check's report (docs/intake.md) as a message in the person's language: each measure
-with its value, pass, warning or fail, and the advice under any that is not a clean pass (said
-from the report's advice codes, plugins/video_analysis/words.py); beside it a strip of frames
-from the video, so the person sees what the check saw (framing, light, where the face is)."""
+"""The reports a person reads, in their language. The intake check's (docs/intake.md): each
+measure with its value, pass, warning or fail, and the advice under any that is not a clean pass
+(said from the report's advice codes, plugins/video_analysis/words.py); beside it a strip of frames
+from the video, so the person sees what the check saw (framing, light, where the face is). The
+evaluation's verdict on a round: each rule as what it means for the avatar, passed or missed (said
+from the round's results, plugins/evaluation/words.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from bot import pictures
 from bot.catalogue import say
+from plugins.evaluation import words as verdict_words
 from plugins.video_analysis import words
 
 MARKS = {"pass": "✅", "warning": "⚠️", "fail": "❌"}
@@ -31,3 +35,11 @@ def intake_report(report: dict, language: str) -> str:
 def thumbnails(video: Path) -> bytes:
     """A JPEG strip of frames spread over the video; ValueError or av.FFmpegError when it cannot be decoded."""
     return pictures.jpeg(pictures.strip(pictures.frames_at(video, pictures.evenly(pictures.frame_count(video), STRIP_FRAMES))))
+
+
+def verdict_lines(results: dict[str, Any], english: list[str], language: str) -> list[str]:
+    """The round's verdict in `language`, each line marked passed or missed, from its `results`;
+    a round measured before the evaluation kept them has only its English sentences, bulleted."""
+    if results.get("verdict"):
+        return verdict_words.lines(results, language)
+    return [f"• {line}" for line in english]

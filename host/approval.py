@@ -11,8 +11,10 @@ the newest round lets the avatar be deployed (`can_deploy`): a rejection, a new 
 retrain never does.
 
 The evaluation's contract (docs/evaluation.md, docs/approval.md): the run's summary holds `passed`
-(bool), `preset`, and `summary` (plain sentences) and/or `mean` (each role's measures); its outputs
-hold the preview (kind `preview`). Its generation is that of the model files it measured.
+(bool), `preset`, and `summary` (sentences in English) and/or `mean` (each role's measures), and
+`results` (the verdict per rule as codes and values, plugins/evaluation/report.py), which the bot and
+the web app say in the person's language; its outputs hold the preview (kind `preview`). Its
+generation is that of the model files it measured.
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ def evaluation_finished(uow: UnitOfWork, run: models.StageRun) -> None:
     if run.stage != EVALUATION_STAGE or run.state != StageState.SUCCEEDED.value:
         return
     found = _as_dict(_open_round(run))
-    payload = {key: found[key] for key in ("generation", "passed", "preset", "words", "preview", "voice_preview", "voice")}
+    payload = {key: found[key] for key in ("generation", "passed", "preset", "words", "results", "preview", "voice_preview", "voice")}
     uow.notify(run.avatar_id, PREVIEW_READY if found["passed"] else BELOW_LIMITS, payload, run_id=run.id, stage=run.stage)
 
 
@@ -260,6 +262,7 @@ def _as_dict(row: models.Round) -> dict[str, Any]:
         "passed": row.passed,
         "preset": row.preset,
         "words": plain_words(summary),
+        "results": summary.get("results") or {},
         "mean": summary.get("mean", {}),
         "preview": next((ref["key"] for ref in outputs if ref["kind"] == PREVIEW_KIND), ""),
         "voice_preview": voice_preview.get("key", ""),

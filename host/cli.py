@@ -344,7 +344,8 @@ def avatar_rounds(avatar_id: str, as_json: bool) -> None:
     rows = [
         {
             "round": r.round, "generation": r.generation, "evaluation_run": r.evaluation_run, "passed": r.passed, "preset": r.preset,
-            "words": list(r.words), "measures": json.loads(r.measures_json or "{}"), "preview": r.preview, "verdict": r.verdict,
+            "words": list(r.words), "results": json.loads(r.results_json or "{}"), "measures": json.loads(r.measures_json or "{}"),
+            "preview": r.preview, "verdict": r.verdict,
             "by": r.by, "reason": r.reason, "text": r.text, "adjustment": r.adjustment, "retrain_generation": r.retrain_generation,
         }
         for r in reply.rounds

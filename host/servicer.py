@@ -48,7 +48,8 @@ def approval_round(item: dict) -> host_pb.Round:
     return host_pb.Round(
         round=item.get("round", 0), evaluation_run=item["evaluation_run"], submission_version=item["submission_version"],
         generation=item["generation"], passed=item["passed"], preset=item["preset"], words=item["words"],
-        measures_json=json.dumps(item["mean"], sort_keys=True), preview=item["preview"], verdict=item["verdict"] or "",
+        measures_json=json.dumps(item["mean"], sort_keys=True), results_json=json.dumps(item["results"], sort_keys=True),
+        preview=item["preview"], verdict=item["verdict"] or "",
         by=item["by"], reason=item["reason"], text=item["text"], adjustment=item["adjustment"],
         retrain_generation=item["retrain_generation"] or 0, voice_preview=item["voice_preview"], voice=item["voice"],
     )

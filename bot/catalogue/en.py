@@ -153,7 +153,7 @@ MESSAGES: dict[str, str] = {
     # review
     "preview": "Your avatar is ready for review:\n{words}\n\nDoes it look right?",
     "voice_preview": "Your avatar with another voice ({voice}): this is how it speaks text and other people's recordings.",
-    "below_limits": "The last training did not reach the {preset} limits:\n{words}\nTell me what is wrong so it is retrained.",
+    "below_limits": "The last training did not reach its limits:\n{words}\nTell me what is wrong so it is retrained.",
     "approve": "Approve ✓",
     "reject": "Reject ✗",
     "reject_ask": "What is wrong?",

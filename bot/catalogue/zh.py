@@ -150,7 +150,7 @@ MESSAGES: dict[str, str] = {
     # review
     "preview": "你的分身可以看了：\n{words}\n\n看起来对吗？",
     "voice_preview": "你的分身换了一个声音（{voice}）：读文字和别人的录音时就是这样。",
-    "below_limits": "最近一次训练没有达到 {preset} 的要求：\n{words}\n告诉我哪里不对，好重新训练。",
+    "below_limits": "最近一次训练没有达到要求：\n{words}\n告诉我哪里不对，好重新训练。",
     "approve": "满意 ✓",
     "reject": "不满意 ✗",
     "reject_ask": "哪里不对？",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import socket
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from plugins.interactive_edit.server import InteractiveEdit
 from plugins.video_analysis.server import VideoAnalysis
 from scheduler import jobs
 from scheduler.queues import Resource, enqueue_stage
+from tests.fixtures.evaluation import round_summary
 from tests.fixtures.fake_telegram import TOKEN, FakeTelegram
 from tests.fixtures.media import write_test_video
 from tests.fixtures.services import require_samples, start_plugin
@@ -88,8 +90,7 @@ def evaluation_round(runtime, avatar_id: str, tmp_path: Path, passed: bool = Tru
         info = runtime.blobs.put_file(key, video)
         metadata = json.dumps({"voice": "espeak-ng, low and slow"}) if kind == "voice_preview" else "{}"
         outputs.append(plugin_pb.ArtifactRef(key=key, kind=kind, name=name, sha256=info.sha256, size=info.size, metadata_json=metadata))
-    words = ["lips follow the voice 92% as well as the real recording", "the mouth is as sharp as the recording"]
-    finished(runtime, run, {"passed": passed, "preset": "draft", "summary": words}, outputs)
+    finished(runtime, run, round_summary(passed), outputs)
 
 
 def ogg_voice(path: Path) -> bytes:
@@ -174,7 +175,8 @@ async def test_a_whole_conversation_from_video_to_live_avatar(host, runtime, tel
 
         await asyncio.to_thread(evaluation_round, runtime, avatar, tmp_path, True, True)
         preview = await telegram.said_containing(ANNA, "ready for review")
-        assert preview.method == "sendVideo" and len(preview.files["video"]) > 1000 and "lips follow the voice" in preview.params["caption"]
+        assert preview.method == "sendVideo" and len(preview.files["video"]) > 1000 and "✅ The lips follow the voice." in preview.params["caption"]
+        assert "The video passes all 11 checks" in preview.params["caption"] and "sync_" not in preview.params["caption"]
         voiced = await telegram.said_containing(ANNA, "Your avatar with another voice (espeak-ng, low and slow)")
         assert voiced.method == "sendVideo" and len(voiced.files["video"]) > 1000
         assert telegram.calls.index(voiced) < telegram.calls.index(preview)  # the buttons stay on the last message
@@ -813,3 +815,8 @@ async def test_a_person_whose_telegram_speaks_chinese_is_answered_in_chinese_and
         assert "❌ 时长：2.0 秒\n   → 视频只有 2 秒，不到这个分身需要的" in report
         assert "❌ 分辨率：64 像素\n   → 画面是 64x64 像素" in report and "请按上面的建议重新录一段视频" in report
         await telegram.said_containing(CAROL, "你的视频里的几帧画面（第 1 版）")
+
+        await asyncio.to_thread(evaluation_round, runtime, avatar, tmp_path, False)  # the evaluation's verdict, in Chinese too
+        below = (await telegram.said_containing(CAROL, "最近一次训练没有达到要求")).params["text"]
+        assert "视频有 2 项检查没有通过（共 11 项）。" in below and "❌ 在你自己的讲话里，嘴几乎不动：张合幅度只有你的 10%，至少要 60%。" in below
+        assert "✅ 口型跟得上声音。" in below and not re.search(r"[A-Za-z]{3,}", below), below

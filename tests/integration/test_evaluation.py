@@ -5,6 +5,7 @@ on a tiny model trained on 20 s of the congress sample, as the host runs them.""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from click.testing import CliRunner
 from bench.preprocess import run_stage
 from host.evaluate_command import evaluate_command
 from plugins.lipsync.sync_measure import speech_frames
-from plugins.evaluation import measures
+from plugins.evaluation import measures, report, words
 from plugins.evaluation.measure import frames_of
 from plugins.evaluation.quality_eval import QualityEval
 from plugins.evaluation.sync import proved_sync
@@ -121,6 +122,20 @@ def test_evaluate_measures_a_sample_against_itself_as_the_ceiling():
     checked = {check["rule"]: check["passed"] for check in made["checks"]}
     assert checked["jitter"] is True and checked["sharpness"] is True and checked["lip_motion"] is True
     assert "sync_above_chance" not in checked and "no clip could judge it" in made["summary"][0]
+    assert made["words"][0].startswith("The video does not pass: lip sync comes first, and no test part could judge it")
+
+
+def test_evaluate_says_its_report_in_chinese():
+    """`--lang zh`: the measures by their Chinese names and the verdict as a person reads it, with
+    no rule's or measure's id."""
+    video = require_samples() / "speaker_a_8s_512.mp4"
+    result = CliRunner().invoke(evaluate_command, [str(video), "--reference", str(video), "--preset", "draft", "--lang", "zh"])
+    assert result.exit_code == 3, result.output
+    assert "片段 speaker_a_8s_512，8.0 秒" in result.output and "测量项\t视频\t原片\t录像" in result.output
+    verdict = result.output.split("\n\n", 1)[1]
+    assert verdict.startswith("视频没有通过：口型同步是第一位的，但没有一段测试能判断它")
+    assert "⚠️ 你的唇形没法检查：没有没改动过的原片可以对比，所以视频还不能通过。" in verdict and "✅ 嘴唇一帧一帧平滑地移动，和你的一样。" in verdict
+    assert not re.search(r"[A-Za-z]{3,}", verdict), verdict
 
 
 def test_evaluate_asks_for_the_sound_of_a_video_without_one():
@@ -183,6 +198,8 @@ def test_quality_eval_measures_the_picture_and_gives_the_one_verdict_sync_first(
     groups = [check["group"] for check in made["checks"]]
     assert groups[0] == "sync" and {"sync", "motion", "picture"} <= set(groups)
     assert any(check["kind"] == "voice" and check["rule"] == "sync_above_floor" for check in made["checks"])
+    chinese = words.lines(report.results(made), "zh")  # what the round's reader says of a real verdict
+    assert len(chinese) > len(set(groups)) and not re.search(r"[A-Za-z]{3,}", "".join(chinese)), chinese
     assert isinstance(made["passed"], bool) and made["summary"]
     kinds = {item.ref.kind for item in flow["quality_eval"]}
     assert kinds == {"evaluation", "preview", "voice_preview"}

@@ -31,6 +31,7 @@ from plugins.image_packaging.server import ImagePackaging
 from plugins.interactive_edit.server import InteractiveEdit
 from plugins.video_analysis.server import VideoAnalysis
 from scheduler.queues import Resource, enqueue_stage
+from tests.fixtures.evaluation import round_summary
 from tests.fixtures.fake_telegram import FakeTelegram
 from tests.fixtures.media import write_test_video
 from tests.fixtures.services import start_plugin
@@ -245,7 +246,7 @@ def source_video(runtime, avatar_id: str, tmp_path) -> plugin_pb.ArtifactRef:
 
 def round_with_the_recording(runtime, avatar_id: str, video: plugin_pb.ArtifactRef, tmp_path) -> None:
     """A passed evaluation as quality_eval leaves it: the render of test clip t1 (frames 0..25 of the
-    person's video, named in its report), the render with another voice, and the measures in words."""
+    person's video, named in its report), the render with another voice, and the verdict's results."""
     with runtime.uow() as uow:
         run = use_cases.submit_stage(uow, avatar_id, "quality_eval", [video], {"preset": "draft"}, EVALUATION, 1)
     report = tmp_path / f"report-{run.id}.json"
@@ -255,8 +256,7 @@ def round_with_the_recording(runtime, avatar_id: str, video: plugin_pb.ArtifactR
         ref = stored(runtime, avatar_id, run.id, "quality_eval", kind, f"{kind}.mp4", write_test_video(tmp_path / f"{kind}-{run.id}.mp4", seconds=1.0))
         ref.metadata_json = json.dumps(metadata)
         outputs.append(ref)
-    words = ["lips follow the voice 92% as well as the real recording", "the mouth is as sharp as the recording"]
-    finished(runtime, run, {"passed": True, "preset": "draft", "summary": words}, outputs)
+    finished(runtime, run, round_summary(), outputs)
 
 
 def plain(body: object) -> bool:
@@ -288,7 +288,9 @@ async def test_a_round_is_watched_beside_the_recording_approved_and_deployed(rev
     await asyncio.to_thread(round_with_the_recording, runtime, avatar, video, tmp_path)
     status, body = await answer(await client.get(f"{base}/review", headers=signed(ANNA)))
     assert status == 200 and body["state"] == "waiting" and body["can_approve"] and body["can_reject"] and not body["can_deploy"]
-    assert body["words"][0].startswith("lips follow the voice") and "a low, slow voice" in body["labels"]["voice"]
+    assert body["words"][0] == "The video passes all 11 checks, lip sync first." and "✅ The lips follow the voice." in body["words"]
+    assert "✅ The mouth is as sharp as in your recording: teeth and lip edges are clear, with no noise." in body["words"]
+    assert "a low, slow voice" in body["labels"]["voice"]
     assert [r["label"] for r in body["reasons"]] == ["Lips are off", "Mouth is blurry", "It jitters", "Wrong clip", "Something else"]
     assert all(body["media"][part] for part in ("render", "voice", "recording")) and plain({k: v for k, v in body.items() if k != "media"})
 
@@ -442,7 +444,8 @@ async def test_the_progress_says_the_place_in_the_queue_and_the_time_left(review
 
 async def test_a_chinese_speaking_person_gets_the_page_and_its_words_in_chinese(review_app, runtime, tmp_path):
     """The page is filled from the catalogue in the language the link asks for, or the signed-in
-    person's; the API's words, the intake advice and the talk page's voice follow the person's language."""
+    person's; the API's words, the intake advice, the talk page's voice and the review's details
+    (the evaluation's verdict) follow the person's language."""
     client, _ = review_app
     english, chinese = await client.get("/"), await client.get("/?lang=zh-hans")
     assert "Send your video" in await english.text() and english.headers["Content-Language"] == "en"
@@ -457,6 +460,12 @@ async def test_a_chinese_speaking_person_gets_the_page_and_its_words_in_chinese(
     avatar = await asyncio.to_thread(anna_with_an_avatar, runtime, "小本", BEN)
     status, body = await answer(await client.get(f"/api/avatars/{avatar}/talk", headers=signed(BEN)))
     assert status == 200 and "电脑的中文声音" in body["voice"] and "还没上线" in body["words"]
+    video = await asyncio.to_thread(source_video, runtime, avatar, tmp_path)
+    await asyncio.to_thread(round_with_the_recording, runtime, avatar, video, tmp_path)
+    status, body = await answer(await client.get(f"/api/avatars/{avatar}/review", headers=signed(BEN)))
+    assert status == 200 and body["words"][0] == "视频通过了全部 11 项检查，口型同步排在第一。" and "✅ 口型跟得上声音。" in body["words"]
+    assert "✅ 嘴和你录像里的一样清楚：牙齿和嘴唇边缘清晰，没有噪点。" in body["words"] and body["words"][-1].startswith("➖ 换成一个你没录过的声音时，不评判：")
+    assert not re.search(r"[A-Za-z]{3,}", "".join(body["words"])), "the verdict's details say no rule or measure in English"
     token = await asyncio.to_thread(issue_login_token, BEN, 600)
     session = (await client.get(f"/login?token={token}", allow_redirects=False)).cookies[COOKIE].value
     page = await (await client.get("/?lang=en", cookies={COOKIE: session})).text()

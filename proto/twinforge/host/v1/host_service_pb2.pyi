@@ -423,7 +423,7 @@ class RevertMaterialsResponse(_message.Message):
     def __init__(self, run: _Optional[_Union[StageRun, _Mapping]] = ..., version: _Optional[int] = ...) -> None: ...
 
 class Round(_message.Message):
-    __slots__ = ("round", "evaluation_run", "submission_version", "generation", "passed", "preset", "words", "measures_json", "preview", "verdict", "by", "reason", "text", "adjustment", "retrain_generation", "voice_preview", "voice")
+    __slots__ = ("round", "evaluation_run", "submission_version", "generation", "passed", "preset", "words", "measures_json", "preview", "verdict", "by", "reason", "text", "adjustment", "retrain_generation", "voice_preview", "voice", "results_json")
     ROUND_FIELD_NUMBER: _ClassVar[int]
     EVALUATION_RUN_FIELD_NUMBER: _ClassVar[int]
     SUBMISSION_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -441,6 +441,7 @@ class Round(_message.Message):
     RETRAIN_GENERATION_FIELD_NUMBER: _ClassVar[int]
     VOICE_PREVIEW_FIELD_NUMBER: _ClassVar[int]
     VOICE_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_JSON_FIELD_NUMBER: _ClassVar[int]
     round: int
     evaluation_run: str
     submission_version: int
@@ -458,7 +459,8 @@ class Round(_message.Message):
     retrain_generation: int
     voice_preview: str
     voice: str
-    def __init__(self, round: _Optional[int] = ..., evaluation_run: _Optional[str] = ..., submission_version: _Optional[int] = ..., generation: _Optional[int] = ..., passed: bool = ..., preset: _Optional[str] = ..., words: _Optional[_Iterable[str]] = ..., measures_json: _Optional[str] = ..., preview: _Optional[str] = ..., verdict: _Optional[str] = ..., by: _Optional[str] = ..., reason: _Optional[str] = ..., text: _Optional[str] = ..., adjustment: _Optional[str] = ..., retrain_generation: _Optional[int] = ..., voice_preview: _Optional[str] = ..., voice: _Optional[str] = ...) -> None: ...
+    results_json: str
+    def __init__(self, round: _Optional[int] = ..., evaluation_run: _Optional[str] = ..., submission_version: _Optional[int] = ..., generation: _Optional[int] = ..., passed: bool = ..., preset: _Optional[str] = ..., words: _Optional[_Iterable[str]] = ..., measures_json: _Optional[str] = ..., preview: _Optional[str] = ..., verdict: _Optional[str] = ..., by: _Optional[str] = ..., reason: _Optional[str] = ..., text: _Optional[str] = ..., adjustment: _Optional[str] = ..., retrain_generation: _Optional[int] = ..., voice_preview: _Optional[str] = ..., voice: _Optional[str] = ..., results_json: _Optional[str] = ...) -> None: ...
 
 class ApproveAvatarRequest(_message.Message):
     __slots__ = ("avatar_id", "by")
