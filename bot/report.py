@@ -38,8 +38,16 @@ def thumbnails(video: Path) -> bytes:
 
 
 def verdict_lines(results: dict[str, Any], english: list[str], language: str) -> list[str]:
-    """The round's verdict in `language`, each line marked passed or missed, from its `results`;
-    a round measured before the evaluation kept them has only its English sentences, bulleted."""
+    """The round's verdict in `language` for a message, each line marked passed or missed, from its
+    `results`; a round measured before the evaluation kept them has only its English sentences, bulleted."""
     if results.get("verdict"):
         return verdict_words.lines(results, language)
     return [f"• {line}" for line in english]
+
+
+def verdict_details(results: dict[str, Any], english: list[str], language: str) -> dict[str, Any]:
+    """The same for a page, which draws each item's mark itself: {headline, items: [{status, text}]}
+    (status pass, fail, unchecked or skipped; none for an older round's English sentences)."""
+    if results.get("verdict"):
+        return {"headline": verdict_words.headline(results, language), "items": verdict_words.items(results, language)}
+    return {"headline": "", "items": [{"status": "", "text": line} for line in english]}

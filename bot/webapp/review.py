@@ -1,9 +1,10 @@
 """The review page: the newest round of the avatar (host/approval.py) with its render beside the
 person's real recording of the same moment, the render with another voice where the round has one,
-the evaluation's verdict in the person's language (bot.report.verdict_lines), and the person's verdict. The calls are the bot's
-(bot.handlers.buttons): ApproveAvatar, RejectAvatar with one of the bot's reasons (a wrong clip
-leads to the clip picker, as the bot offers the clips again; other words go as the rejection's
-text, as the bot sends them), and Deploy once the host says it may be deployed."""
+the evaluation's verdict in the person's language (bot.report.verdict_details), and the person's
+verdict. The calls are the bot's (bot.handlers.buttons): ApproveAvatar, RejectAvatar with one of
+the bot's reasons (a wrong clip leads to the clip picker, as the bot offers the clips again; other
+words go as the rejection's text, as the bot sends them), and Deploy once the host says it may be
+deployed."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bot import pictures, state
-from bot.report import verdict_lines
+from bot.report import verdict_details
 from bot.catalogue import say
 from bot.host_client import HostClient, HostError
 from bot.keyboards import REASONS
@@ -79,7 +80,8 @@ async def review(request: web.Request) -> web.Response:
     live = await is_live(host, avatar.avatar_id)
     return web.json_response({
         "name": avatar.name, "state": now, "headline": headline,
-        "words": verdict_lines(json.loads(newest.results_json or "{}"), list(newest.words), language) if newest is not None else [],
+        "verdict": (verdict_details(json.loads(newest.results_json or "{}"), list(newest.words), language) if newest is not None
+                    else {"headline": "", "items": []}),
         "labels": {"render": say("webapp_render", language), "recording": say("webapp_recording", language),
                    "voice": say("voice_preview", language, voice=newest.voice) if newest is not None and newest.voice_preview else ""},
         "media": media,

@@ -17,7 +17,8 @@ from typing import Any
 
 from plugins.video_analysis.words import supported
 
-MARKS = {"pass": "✅", "low": "❌", "high": "❌", "missing": "❌", "unchecked": "⚠️", "skipped": "➖"}
+# The marks before each item in text (a web page draws its own badges: not every device has colour emoji).
+MARKS = {"pass": "✅", "fail": "❌", "unchecked": "⚠️", "skipped": "➖"}
 
 # How a rule's value and limit are shown: share (a fraction, as a percentage), score (a bare
 # number: what it scores means nothing more to a person), frames, db, and yours (the value over
@@ -281,39 +282,50 @@ def check_line(check: dict[str, Any], language: str = "en") -> str:
     return templates[state].format(value=value, limit=bound)
 
 
-def lines(results: dict[str, Any], language: str = "en") -> list[str]:
-    """The verdict in `language`: the headline, then each rule (sync first) passed or missed, a
-    line per clip it missed on, then what could not be checked and what did not apply."""
+def headline(results: dict[str, Any], language: str = "en") -> str:
+    """The verdict in one sentence: passed, or why not (lip sync first)."""
+    verdict = results["verdict"]
+    return _capital(_word(f"verdict_{verdict['code']}", language).format(**verdict))
+
+
+def items(results: dict[str, Any], language: str = "en") -> list[dict[str, str]]:
+    """Each rule (sync first) passed or missed, a sentence per clip it missed on, then what could
+    not be checked and what did not apply: [{status (pass, fail, unchecked or skipped), text}]."""
     labels = clip_labels(results, language)
     several = len(labels) > 1
 
     def labelled(line: str, clip: str) -> str:
         return _word("labelled", language).format(label=labels.get(clip, clip), line=line) if several else line
 
-    verdict = results["verdict"]
-    said = [_capital(_word(f"verdict_{verdict['code']}", language).format(**verdict))]
+    said = []
     checks = results.get("checks", [])
     for rule in dict.fromkeys(check["rule"] for check in checks):
         found = [check for check in checks if check["rule"] == rule]
         missed = [check for check in found if check["status"] != "pass"]
         if not missed:
-            said.append(f"{MARKS['pass']} {_capital(check_line(found[0], language))}")
+            said.append({"status": "pass", "text": _capital(check_line(found[0], language))})
         for check in missed:
             line = check_line(check, language)
-            said.append(f"{MARKS[check['status']]} {_capital(labelled(line, check['clip']) if len(found) > 1 else line)}")
+            said.append({"status": "fail", "text": _capital(labelled(line, check["clip"]) if len(found) > 1 else line)})
     for item in results.get("unchecked", []):
         values = {**item, "name": rule_name(item["rule"], language)}
         if item["code"] == "no_baseline":
             values["baseline"] = _word(f"baseline_{item['baseline']}", language)
         line = _word(f"unchecked_{item['code']}", language).format(**values)
-        said.append(f"{MARKS['unchecked']} {_capital(labelled(line, item['clip']))}")
+        said.append({"status": "unchecked", "text": _capital(labelled(line, item["clip"]))})
     skipped: dict[tuple[str, str], list[str]] = {}
     for item in results.get("skipped", []):
         skipped.setdefault((item["code"], item["clip"]), []).append(rule_name(item["rule"], language))
     for (code, clip), names in skipped.items():
         line = _word(f"skipped_{code}", language).format(names=_word("and", language).join(names))
-        said.append(f"{MARKS['skipped']} {_capital(labelled(line, clip))}")
+        said.append({"status": "skipped", "text": _capital(labelled(line, clip))})
     return said
+
+
+def lines(results: dict[str, Any], language: str = "en") -> list[str]:
+    """The verdict in `language` as lines of text (a chat message, a terminal): the headline, then
+    each item after its mark."""
+    return [headline(results, language), *(f"{MARKS[item['status']]} {item['text']}" for item in items(results, language))]
 
 
 def measure_name(name: str, language: str = "en") -> str:

@@ -236,7 +236,8 @@ async def test_a_person_reviews_approves_picks_a_clip_and_meets_the_talk_page_in
 
 async def test_a_person_whose_telegram_speaks_chinese_sees_the_upload_page_and_the_check_in_chinese(host, runtime, browser, tmp_path):
     """Opened at "/" in an English browser: the page asks who it is, learns the person reads Chinese and
-    shows itself again in Chinese; the check's result and its advice come in Chinese too."""
+    shows itself again in Chinese; the check's result and its advice come in Chinese too, and so does the
+    evaluation's verdict behind the review's Details."""
     video = write_test_video(tmp_path / "我的视频.mp4", seconds=2.0)
     async with contextlib.AsyncExitStack() as stack, host_channel_aio(host, get_settings()) as channel:
         await start_plugin(VideoAnalysis(), stack)
@@ -266,3 +267,16 @@ async def test_a_person_whose_telegram_speaks_chinese_sees_the_upload_page_and_t
         items = [item.text for item in browser.find_elements(By.CSS_SELECTOR, "#result-items li")]
         assert any("时长：2.0 秒\n视频只有 2 秒" in item for item in items), items
         screenshot(browser, "upload-result-zh.png")
+
+        # the evaluation's verdict, behind the review's Details, in Chinese too
+        avatar = models.Submission.get().avatar_id
+        recording = await asyncio.to_thread(source_video, runtime, avatar, tmp_path)
+        await asyncio.to_thread(round_with_the_recording, runtime, avatar, recording, tmp_path)
+        await asyncio.to_thread(browser.get, running.url + "/?view=review")
+        await until(browser, visible_text("review-headline"), "the review in Chinese")
+        await asyncio.to_thread(lambda: browser.find_element(By.CSS_SELECTOR, "#review-details summary").click())
+        details = await until(browser, visible_text("review-words"), "the verdict's details")
+        assert browser.find_element(By.ID, "review-verdict").text == "视频通过了全部 11 项检查，口型同步排在第一。"
+        assert "口型跟得上声音。" in details and "嘴和你录像里的一样清楚" in details, details
+        await asyncio.to_thread(browser.execute_script, "document.getElementById('review-details').scrollIntoView()")
+        screenshot(browser, "review-details-zh.png")

@@ -288,8 +288,10 @@ async def test_a_round_is_watched_beside_the_recording_approved_and_deployed(rev
     await asyncio.to_thread(round_with_the_recording, runtime, avatar, video, tmp_path)
     status, body = await answer(await client.get(f"{base}/review", headers=signed(ANNA)))
     assert status == 200 and body["state"] == "waiting" and body["can_approve"] and body["can_reject"] and not body["can_deploy"]
-    assert body["words"][0] == "The video passes all 11 checks, lip sync first." and "✅ The lips follow the voice." in body["words"]
-    assert "✅ The mouth is as sharp as in your recording: teeth and lip edges are clear, with no noise." in body["words"]
+    verdict = body["verdict"]
+    assert verdict["headline"] == "The video passes all 11 checks, lip sync first." and verdict["items"][1] == {
+        "status": "pass", "text": "The lips follow the voice."}
+    assert {"status": "pass", "text": "The mouth is as sharp as in your recording: teeth and lip edges are clear, with no noise."} in verdict["items"]
     assert "a low, slow voice" in body["labels"]["voice"]
     assert [r["label"] for r in body["reasons"]] == ["Lips are off", "Mouth is blurry", "It jitters", "Wrong clip", "Something else"]
     assert all(body["media"][part] for part in ("render", "voice", "recording")) and plain({k: v for k, v in body.items() if k != "media"})
@@ -463,9 +465,12 @@ async def test_a_chinese_speaking_person_gets_the_page_and_its_words_in_chinese(
     video = await asyncio.to_thread(source_video, runtime, avatar, tmp_path)
     await asyncio.to_thread(round_with_the_recording, runtime, avatar, video, tmp_path)
     status, body = await answer(await client.get(f"/api/avatars/{avatar}/review", headers=signed(BEN)))
-    assert status == 200 and body["words"][0] == "视频通过了全部 11 项检查，口型同步排在第一。" and "✅ 口型跟得上声音。" in body["words"]
-    assert "✅ 嘴和你录像里的一样清楚：牙齿和嘴唇边缘清晰，没有噪点。" in body["words"] and body["words"][-1].startswith("➖ 换成一个你没录过的声音时，不评判：")
-    assert not re.search(r"[A-Za-z]{3,}", "".join(body["words"])), "the verdict's details say no rule or measure in English"
+    verdict = body["verdict"]
+    assert status == 200 and verdict["headline"] == "视频通过了全部 11 项检查，口型同步排在第一。"
+    assert verdict["items"][1] == {"status": "pass", "text": "口型跟得上声音。"} and verdict["items"][-1]["status"] == "skipped"
+    assert {"status": "pass", "text": "嘴和你录像里的一样清楚：牙齿和嘴唇边缘清晰，没有噪点。"} in verdict["items"]
+    said = verdict["headline"] + "".join(item["text"] for item in verdict["items"])
+    assert not re.search(r"[A-Za-z]{3,}", said), "the verdict's details say no rule or measure in English"
     token = await asyncio.to_thread(issue_login_token, BEN, 600)
     session = (await client.get(f"/login?token={token}", allow_redirects=False)).cookies[COOKIE].value
     page = await (await client.get("/?lang=en", cookies={COOKIE: session})).text()

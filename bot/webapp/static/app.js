@@ -363,6 +363,9 @@ function notice(element, words) {
 // ---- review: the render beside the real recording, the measures, the verdict, going live
 
 let review = null;
+// the verdict's items (plugins/evaluation/words.py) as the check's: plain characters in coloured badges
+const VERDICT_MARKS = { pass: "✓", fail: "✕", unchecked: "!", skipped: "–" };
+const VERDICT_CLASSES = { pass: "pass", fail: "fail", unchecked: "warning", skipped: "skipped" };
 
 async function loadReview() {
   $("review-result").hidden = true;
@@ -379,12 +382,18 @@ async function loadReview() {
     $("review-" + part + "-label").textContent = review.labels[part];
     if (media[part]) loadMedia($("review-" + part), media[part]).catch(problem);
   }
-  $("review-words").replaceChildren(...review.words.map((line) => {
+  $("review-verdict").textContent = review.verdict.headline;
+  $("review-verdict").hidden = !review.verdict.headline;
+  $("review-words").replaceChildren(...review.verdict.items.map((item) => {
     const row = document.createElement("li");
-    row.textContent = withCapital(line);
+    row.className = VERDICT_CLASSES[item.status] || "skipped";  // an older round's English sentences: a neutral mark
+    const mark = document.createElement("span");
+    mark.className = "mark";
+    mark.textContent = VERDICT_MARKS[item.status] || "•";
+    row.append(mark, withCapital(item.text));
     return row;
   }));
-  $("review-details").hidden = !review.words.length;
+  $("review-details").hidden = !review.verdict.items.length;
   $("review-actions").hidden = !(review.can_approve || review.can_reject);
   $("approve").hidden = !review.can_approve;
   $("reject").hidden = !review.can_reject;
