@@ -33,6 +33,7 @@ random). The unseen voices are always judged.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -96,8 +97,9 @@ def why_not(rule: Rule, preset: str, clip: dict) -> dict[str, Any] | None:
 
 
 def status(value: float | None, low: float | None, high: float | None) -> str:
-    """pass; low or high: the side of the limit the value is on; missing: the render gave no measure."""
-    if value is None:
+    """pass; low or high: the side of the limit the value is on; missing: the render gave no
+    measure (or not a number, which no limit can pass)."""
+    if value is None or math.isnan(value):
         return "missing"
     if low is not None and value < low:
         return "low"

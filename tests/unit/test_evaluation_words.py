@@ -133,3 +133,9 @@ def test_the_report_keeps_each_check_as_a_code_with_its_values_and_its_limits():
                       "low": pytest.approx(1.2), "high": pytest.approx(2.0 * 1.67), "floor": FLOOR["lip_motion"], "ceiling": 2.0}
     assert all(set(item) == set(report.RESULT_FIELDS) for item in kept["checks"])
     assert not any("why" in item or "words" in item for part in ("checks", "unchecked", "skipped") for item in kept[part])
+
+
+def test_a_check_passes_only_inside_its_limits_and_a_measure_that_is_not_a_number_is_missing():
+    assert [report.status(value, 1.0, 2.0) for value in (0.5, 1.0, 2.0, 2.5, None, float("nan"))] == [
+        "low", "pass", "pass", "high", "missing", "missing"]
+    assert report.status(5.0, None, None) == "pass" and report.status(-1.0, None, 0.0) == "pass"
