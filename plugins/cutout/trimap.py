@@ -5,8 +5,9 @@ Everything here works at the matting's working size (longer side WORK_LONGEST). 
 gives a soft person matte; its confident parts, shrunk by a band, are the sure foreground and
 background, so the band covers the segmentation's uncertain edge on both sides. The face mesh's hull
 is always foreground: a face is never cut, whatever the segmentation thought. Then the recipe's
-edits, in an order where the most specific wins: whole regions (an object kept or removed), points
-(a local correction of the trimap), and last the keyed colours, which always go.
+edits, in an order where the most specific wins: whole regions (an object kept or removed, or an
+area brushed over), points (a local correction of the trimap), and last the keyed colours, which
+always go.
 """
 
 from __future__ import annotations
@@ -78,6 +79,19 @@ def box_mask(box: list[float], scale: float, size: tuple[int, int]) -> np.ndarra
     return mask
 
 
+def stroke_mask(stroke: list[list[float]], brush: float, scale: float, size: tuple[int, int]) -> np.ndarray:
+    """bool[h, w]: what a brush `brush` pixels wide covered along the stroke's points (a single
+    point is a dab), scaled from frame pixels; at least one working pixel wide, so a thin brush on a
+    large frame still marks something."""
+    mask = np.zeros((size[1], size[0]), np.uint8)
+    points = np.round(np.asarray(stroke, np.float64).reshape(-1, 2) * scale * 16).astype(np.int32)
+    thickness = max(1, int(round(brush * scale)))
+    cv2.polylines(mask, [points], False, 1, thickness=thickness, lineType=cv2.LINE_8, shift=4)
+    for x, y in points:  # round ends, and the dab of a stroke of one point
+        cv2.circle(mask, (int(x), int(y)), max(1, thickness // 2) * 16, 1, -1, lineType=cv2.LINE_8, shift=4)
+    return mask.astype(bool)
+
+
 def key_distance(image: np.ndarray, colours: list[list[float]]) -> np.ndarray:
     """float32[h, w]: each pixel's RGB distance to the nearest of the picked colours."""
     pixels = image.astype(np.float32)
@@ -102,6 +116,8 @@ def key_keep(image: np.ndarray, keys: list[dict[str, Any]]) -> np.ndarray:
 def region_mask(image: np.ndarray, region: dict[str, Any], scale: float) -> np.ndarray:
     if "box" in region:
         return box_mask(region["box"], scale, (image.shape[1], image.shape[0]))
+    if "stroke" in region:
+        return stroke_mask(region["stroke"], float(region["brush"]), scale, (image.shape[1], image.shape[0]))
     x, y = region["point"]
     return colour_region(image, (x * scale, y * scale))
 

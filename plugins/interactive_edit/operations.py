@@ -49,7 +49,11 @@ def apply_edit(
     elif operation == "region":
         region = region_of(args, regions)
         recipe["regions"].append(region)
-        words = f"{'kept' if region['action'] == 'keep' else 'removed'} the region at {region.get('box') or region.get('point')}"
+        done = "kept" if region["action"] == "keep" else "removed"
+        if "stroke" in region:
+            words = f"{done} a brushed area ({len(region['stroke'])} point(s), {region['brush']:g} px wide)"
+        else:
+            words = f"{done} the region at {region.get('box') or region.get('point')}"
     elif operation == "trimap_points":
         include, exclude = args.get("include", []), args.get("exclude", [])
         if not include and not exclude:
@@ -74,7 +78,8 @@ def apply_edit(
 
 
 def region_of(args: dict[str, Any], regions: list[dict[str, Any]]) -> dict[str, Any]:
-    """{action, point | box}: a region named by an offered region's id, a point or a box."""
+    """{action, point | box | stroke and brush}: a region named by an offered region's id, a point,
+    a box, or the points of a brush stroke with the brush's width."""
     action = args.get("action")
     if action not in ("keep", "remove"):
         raise bad("region needs an action, keep or remove", "say whether the region belongs to the picture or not")
@@ -85,9 +90,13 @@ def region_of(args: dict[str, Any], regions: list[dict[str, Any]]) -> dict[str, 
         return {"action": action, "point": offered["point"]}
     if "box" in args:
         return {"action": action, "box": [float(v) for v in args["box"]]}
+    if "stroke" in args:
+        if "brush" not in args:
+            raise bad("a brushed region needs the brush's width", "brush over the area again")
+        return {"action": action, "stroke": [[float(x), float(y)] for x, y in args["stroke"]], "brush": float(args["brush"])}
     if "point" in args:
         return {"action": action, "point": [float(v) for v in args["point"]]}
-    raise bad("region needs a region id, a point or a box", "tap the region, or draw a box around it")
+    raise bad("region needs a region id, a point, a box or a brush stroke", "tap the region, or brush over it")
 
 
 def new_background(args: dict[str, Any], size: tuple[int, int], image: bytes | None) -> tuple[np.ndarray | None, str]:

@@ -58,6 +58,8 @@ class InteractiveEdit(Plugin):
             "region": {"type": "string"},
             "point": _POINT,
             "box": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4},
+            "stroke": {"type": "array", "items": _POINT, "minItems": 1, "maxItems": 2000},
+            "brush": {"type": "number", "exclusiveMinimum": 0, "maximum": 10000},
             "include": {"type": "array", "items": _POINT},
             "exclude": {"type": "array", "items": _POINT},
             "strength": {"type": "number", "minimum": 0, "maximum": 1},

@@ -79,6 +79,26 @@ def test_points_and_boxes_are_scaled_from_frame_pixels():
     assert (kept[:20, :20] == SURE_FG).all() and kept[30, 5] == SURE_BG
 
 
+def test_a_brushed_stroke_marks_what_the_brush_covered_whatever_its_colours():
+    image, coarse = disc_scene()
+    # a horizontal stroke 8 frame pixels wide through the disc, given in frame pixels (twice the working size)
+    stroke = {"action": "remove", "stroke": [[60.0, 128.0], [196.0, 128.0]], "brush": 8.0}
+    trimap = build_trimap(image, coarse, no_hull(), empty_recipe(regions=[stroke]), 0.5)
+    assert (trimap[64, 32:96] == SURE_BG).all(), "red and blue alike: a brush is not a colour region"
+    assert trimap[64 - 5, 64] == SURE_FG and trimap[64 + 5, 64] == SURE_FG, "only the brush's width"
+    assert trimap[64, 20] == SURE_BG and trimap[64, 110] == SURE_BG
+    dab = build_trimap(image, np.zeros_like(coarse), no_hull(), empty_recipe(regions=[{"action": "keep", "stroke": [[128.0, 20.0]], "brush": 12.0}]), 0.5)
+    assert dab[10, 64] == SURE_FG and dab[10, 70] == SURE_BG and dab[30, 64] == SURE_BG, "one point is a dab of the brush's size"
+
+
+def test_a_brush_stroke_needs_its_width():
+    edited = apply_edit("region", {"action": "remove", "stroke": [[1, 2], [3, 4]], "brush": 6}, empty_recipe(), {}, None, [], (64, 64), None)
+    assert edited.recipe["regions"] == [{"action": "remove", "stroke": [[1.0, 2.0], [3.0, 4.0]], "brush": 6.0}]
+    assert edited.words == "removed a brushed area (2 point(s), 6 px wide)"
+    with pytest.raises(StageFailed, match="brush's width"):
+        apply_edit("region", {"action": "remove", "stroke": [[1, 2]]}, empty_recipe(), {}, None, [], (64, 64), None)
+
+
 def test_a_keyed_colour_is_sure_background_even_inside_the_person():
     image, coarse = disc_scene()
     trimap = build_trimap(image, coarse, no_hull(), empty_recipe(key_colours=[{"colour": RED, "tolerance": 20}]), 1.0)
