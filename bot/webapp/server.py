@@ -12,7 +12,7 @@ from aiohttp import web
 
 from bot.access import Access
 from bot.host_client import HostClient
-from bot.webapp import api, live, materials, pages, review, talk
+from bot.webapp import api, cutout, live, materials, pages, review, talk
 from bot.webapp.auth import authentication
 from bot.webapp.media import MEDIA, MediaCache
 from bot.webapp.settings import WebAppSettings
@@ -39,6 +39,7 @@ def make_app(settings: WebAppSettings, host: HostClient, access: Access) -> web.
     api.routes(app)
     review.routes(app)
     materials.routes(app)
+    cutout.routes(app)
     talk.routes(app)
     live.routes(app)
 

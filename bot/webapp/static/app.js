@@ -1,9 +1,10 @@
 // The web app's page: the upload of a video in resumable pieces, its check result, the progress
-// timeline, the clips and covers to pick from, the review of a trained avatar and talking to a live
-// one. Signed in by Telegram's initData when opened as a Mini App (from Telegram's script when a
-// page loaded it, else from the launch parameters Telegram puts after '#'), otherwise by the session
-// cookie a login link set. Videos and pictures are fetched like any API call and played from blob
-// URLs: a <video src> request carries no Authorization header, and a Mini App has no cookie.
+// timeline, the clips and covers to pick from and the cut-out's editor, the review of a trained
+// avatar and talking to a live one. Signed in by Telegram's initData when opened as a Mini App
+// (from Telegram's script when a page loaded it, else from the launch parameters Telegram puts
+// after '#'), otherwise by the session cookie a login link set. Videos and pictures are fetched
+// like any API call and played from blob URLs: a <video src> request carries no Authorization
+// header, and a Mini App has no cookie.
 "use strict";
 
 const launch = new URLSearchParams(location.hash.slice(1));
@@ -80,6 +81,7 @@ function show(view) {
     $("tab-" + name).classList.toggle("active", name === view);
   }
   clearTimeout(progressTimer);
+  clearTimeout(cutoutTimer);
   if (me) problem(null);  // a sign-in refusal stays in sight on every view
   if (view === "progress") pollProgress();
   if (LOADERS[view]) LOADERS[view]().catch(problem);
@@ -315,7 +317,12 @@ function renderProgress(data) {
 
 async function loadMaterials() {
   $("gallery").replaceChildren();
+  $("cutout").hidden = true;
   if (!needsAvatar("materials-intro")) return;
+  await Promise.all([loadGallery(), loadCutout()]);
+}
+
+async function loadGallery() {
   const answer = await api("GET", avatarPath("/materials"));
   if (!answer.ok) throw answer.data;
   $("materials-intro").textContent = answer.data.intro;
@@ -358,6 +365,215 @@ function notice(element, words) {
   $(element).textContent = words;
   $(element).hidden = !words;
   if (words) $(element).scrollIntoView({ block: "center" });
+}
+
+// ---- the cut-out editor: tap or brush on the cover picture to keep or remove, tap a colour to key
+// it out, the spill removal and the background; every edit is a new version the platform makes
+// (the page shows its progress until it is there), and undo, redo or any listed version is going
+// back to one, itself a new version. Points go to the API normalised to the picture (0..1).
+
+const BRUSH = 0.05;  // the brush's width, a share of the picture's width
+const TAP_MOST = 0.02;  // a touch that moved less than this (a share of the width) is a tap
+const STROKE_STEP = 0.004;  // a stroke keeps a point once the finger moved this far from the last one
+const STROKE_MOST = 2000;
+const CUTOUT_POLL_MS = 1500;
+const TOOL_COLOURS = { keep: "rgba(46, 155, 95, 0.6)", remove: "rgba(214, 69, 69, 0.6)", key: "rgba(47, 128, 237, 0.8)" };
+let cutout = null;  // the editor as the API last described it
+let tool = "keep";
+let cutoutTimer = null;
+let stroke = null;  // the brush stroke being drawn: its points, normalised
+
+async function loadCutout() {
+  clearTimeout(cutoutTimer);
+  const answer = await api("GET", avatarPath("/cutout"));
+  if (!answer.ok) throw answer.data;
+  const data = answer.data;
+  $("cutout").hidden = false;
+  $("cutout-intro").textContent = data.intro;
+  $("cutout-editor").hidden = !data.ready;
+  cutout = data.ready ? data : null;
+  if (!data.ready) return;
+  const pictures = [["cutout-after", data.after], ["cutout-before", data.before]].filter(([id, path]) => $(id).dataset.path !== path);
+  await Promise.all(pictures.map(async ([id, path]) => {
+    await loadMedia($(id), path);
+    $(id).dataset.path = path;
+  }));
+  if (pictures.length) clearStrokes();
+  renderCutout(data);
+  if (data.busy) cutoutTimer = setTimeout(() => loadCutout().catch(problem), CUTOUT_POLL_MS);
+}
+
+function renderCutout(data) {
+  showBusy(data.busy);
+  $("cutout-hint").textContent = t("page_cutout_hint_" + tool);
+  $("cutout-despill").value = Math.round(data.despill * 100);
+  $("cutout-despill-value").textContent = t("page_cutout_percent", { percent: $("cutout-despill").value });
+  if (data.colour) $("cutout-colour").value = data.colour;
+  $("cutout-failed").textContent = data.failed;
+  $("cutout-failed").hidden = !data.failed;
+  $("cutout-versions").replaceChildren(...data.versions.map((version) => {
+    const row = document.createElement("li");
+    row.dataset.version = version.version;
+    row.className = version.current ? "current" : "";
+    const words = document.createElement("span");
+    words.textContent = version.words;
+    row.append(words);
+    if (version.current) {
+      const mark = document.createElement("span");
+      mark.className = "mark";
+      mark.textContent = t("page_cutout_shown");
+      row.append(mark);
+    } else if (!version.same) {
+      const back = document.createElement("button");
+      back.type = "button";
+      back.className = "link-button";
+      back.textContent = t("page_cutout_go_back");
+      back.addEventListener("click", () => cutoutEdit("/cutout/revert", { version: version.version }));
+      row.append(back);
+    }
+    return row;
+  }));
+  enableCutout();
+}
+
+function showBusy(words) {
+  $("cutout-busy-words").textContent = words || "";
+  $("cutout-busy").hidden = !words;
+  if (cutout) cutout.busy = words || "";
+  enableCutout();
+}
+
+// While an edit is being made nothing else can start: the platform makes one version at a time
+function enableCutout() {
+  const busy = !cutout || !!cutout.busy;
+  for (const id of ["cutout-despill", "cutout-colour", "cutout-picture", "cutout-recorded"]) $(id).disabled = busy;
+  for (const button of document.querySelectorAll("#cutout-versions button")) button.disabled = busy;
+  $("cutout-undo").disabled = busy || cutout.undo === null;
+  $("cutout-redo").disabled = busy || cutout.redo === null;
+}
+
+function pickTool(name) {
+  tool = name;
+  for (const button of document.querySelectorAll(".tool")) {
+    button.classList.toggle("active", button.dataset.tool === name);
+    button.setAttribute("aria-pressed", String(button.dataset.tool === name));
+  }
+  $("cutout-hint").textContent = t("page_cutout_hint_" + name);
+}
+
+async function cutoutEdit(path, body, headers) {
+  if (!cutout || cutout.busy) return;
+  problem(null);
+  $("cutout-failed").hidden = true;
+  showBusy(t(body instanceof Blob ? "page_cutout_sending" : "page_cutout_asking"));
+  let answer;
+  try {
+    answer = await api("POST", avatarPath(path), body, headers);
+  } catch (lost) {
+    answer = { ok: false, data: { message: t("page_media_failed"), advice: t("page_try_again") } };
+  }
+  if (!answer.ok) {
+    showBusy("");
+    clearStrokes();
+    problem(answer.data);
+    return;
+  }
+  showBusy(answer.data.words);
+  cutoutTimer = setTimeout(() => loadCutout().catch(problem), CUTOUT_POLL_MS);
+}
+
+function relative(event) {
+  const box = $("cutout-strokes").getBoundingClientRect();
+  const clamp = (v) => Math.min(1, Math.max(0, v));
+  return [clamp((event.clientX - box.left) / box.width), clamp((event.clientY - box.top) / box.height)];
+}
+
+function clearStrokes() {
+  const canvas = $("cutout-strokes");
+  canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
+}
+
+// The trail of the brush (or the tapped spot), drawn in the tool's colour until the new version shows
+function drawStroke(points) {
+  const canvas = $("cutout-strokes");
+  const context = canvas.getContext("2d");
+  context.clearRect(0, 0, canvas.width, canvas.height);
+  context.strokeStyle = context.fillStyle = TOOL_COLOURS[tool];
+  context.lineWidth = tool === "key" ? canvas.width * 0.01 : BRUSH * canvas.width;
+  context.lineCap = context.lineJoin = "round";
+  context.beginPath();
+  points.forEach(([x, y], index) => (index ? context.lineTo : context.moveTo).call(context, x * canvas.width, y * canvas.height));
+  if (points.length === 1) {
+    context.arc(points[0][0] * canvas.width, points[0][1] * canvas.height, context.lineWidth / 2, 0, 2 * Math.PI);
+    context.fill();
+  } else {
+    context.stroke();
+  }
+}
+
+function strokeStart(event) {
+  if (!cutout || cutout.busy || event.button > 0) return;
+  event.preventDefault();
+  const canvas = $("cutout-strokes");
+  const box = canvas.getBoundingClientRect();
+  canvas.width = Math.round(box.width * devicePixelRatio);
+  canvas.height = Math.round(box.height * devicePixelRatio);
+  canvas.setPointerCapture(event.pointerId);
+  stroke = [relative(event)];
+  drawStroke(stroke);
+}
+
+function strokeMove(event) {
+  if (!stroke || tool === "key") return;
+  const box = $("cutout-strokes").getBoundingClientRect();
+  const [x, y] = relative(event);
+  const [lastX, lastY] = stroke[stroke.length - 1];
+  if (Math.hypot(x - lastX, (y - lastY) * box.height / box.width) < STROKE_STEP || stroke.length >= STROKE_MOST) return;
+  stroke.push([x, y]);
+  drawStroke(stroke);
+}
+
+function strokeEnd(event) {
+  if (!stroke) return;
+  const points = stroke;
+  stroke = null;
+  const box = $("cutout-strokes").getBoundingClientRect();
+  let length = 0;
+  for (let i = 1; i < points.length; i++) length += Math.hypot(points[i][0] - points[i - 1][0], (points[i][1] - points[i - 1][1]) * box.height / box.width);
+  if (event.type === "pointercancel") { clearStrokes(); return; }
+  if (tool === "key" || length < TAP_MOST) cutoutEdit("/cutout/edit", { tool, point: points[0] });
+  else cutoutEdit("/cutout/edit", { tool, stroke: points, brush: BRUSH });
+}
+
+function compare() {
+  const share = Number($("cutout-compare").value);
+  $("cutout-after").style.clipPath = "inset(0 0 0 " + share + "%)";
+  $("cutout-divider").style.left = share + "%";
+  $("cutout-divider").hidden = share === 0 || share === 100;
+}
+
+function cutoutControls() {
+  for (const button of document.querySelectorAll(".tool")) button.addEventListener("click", () => pickTool(button.dataset.tool));
+  const canvas = $("cutout-strokes");
+  canvas.addEventListener("pointerdown", strokeStart);
+  canvas.addEventListener("pointermove", strokeMove);
+  canvas.addEventListener("pointerup", strokeEnd);
+  canvas.addEventListener("pointercancel", strokeEnd);
+  $("cutout-compare").addEventListener("input", compare);
+  $("cutout-despill").addEventListener("input", () => {
+    $("cutout-despill-value").textContent = t("page_cutout_percent", { percent: $("cutout-despill").value });
+  });
+  $("cutout-despill").addEventListener("change", () => cutoutEdit("/cutout/edit", { tool: "despill", strength: Number($("cutout-despill").value) / 100 }));
+  $("cutout-colour").addEventListener("change", () => cutoutEdit("/cutout/edit", { tool: "colour", colour: $("cutout-colour").value }));
+  $("cutout-recorded").addEventListener("click", () => cutoutEdit("/cutout/edit", { tool: "recorded" }));
+  $("cutout-picture").addEventListener("change", () => {
+    const file = $("cutout-picture").files[0];
+    $("cutout-picture").value = "";
+    if (file) cutoutEdit("/cutout/background", file, { "Content-Type": file.type || "application/octet-stream" });
+  });
+  $("cutout-undo").addEventListener("click", () => cutoutEdit("/cutout/revert", { version: cutout.undo }));
+  $("cutout-redo").addEventListener("click", () => cutoutEdit("/cutout/revert", { version: cutout.redo }));
+  pickTool(tool);
 }
 
 // ---- review: the render beside the real recording, the measures, the verdict, going live
@@ -526,6 +742,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("send-other").addEventListener("click", () => reject("other", $("other-text").value));
   $("deploy").addEventListener("click", deploy);
   $("talk-send").addEventListener("click", speak);
+  cutoutControls();
   const asked = new URLSearchParams(location.search).get("view");
   await loadMe();
   show(VIEWS.includes(asked) ? asked : "upload");
