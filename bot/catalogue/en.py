@@ -366,10 +366,7 @@ MESSAGES: dict[str, str] = {
     "webapp_not_your_video": "This video belongs to someone else.",
     # the web app's cut-out editor (bot/webapp/cutout.py); its page words are page_cutout_*
     "cutout_none": "Your cut-out shows up here once it is made: after the clips and covers are proposed, you are cut out of the background.",
-    "cutout_intro": (
-        "Tap or brush on the picture: Keep marks what belongs to you, Remove what does not, Key out colour takes the colour "
-        "you tap out of the background everywhere. Every change makes a new version; Undo and Redo move between them."
-    ),
+    "cutout_intro": "Tap or brush on the picture to mend your cut-out. Every change makes a new version; Undo and Redo move between them.",
     "cutout_version": "Version {version}: {words}",
     "cutout_op_cutout": "the first cut-out",
     "cutout_op_key": "keyed out {colours}",

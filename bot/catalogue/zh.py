@@ -351,10 +351,7 @@ MESSAGES: dict[str, str] = {
     "webapp_not_your_video": "这段视频是别人的。",
     # the web app's cut-out editor (bot/webapp/cutout.py); its page words are page_cutout_*
     "cutout_none": "抠像做好后会出现在这里：推荐好片段和封面后，会把你从背景里抠出来。",
-    "cutout_intro": (
-        "在图片上点一下或者涂抹：“保留”标出属于你的部分，“去掉”标出不属于你的部分，“抠掉颜色”会把你点到的背景颜色在所有地方去掉。"
-        "每次修改都会做出一个新版本；用“撤销”和“重做”在版本之间切换。"
-    ),
+    "cutout_intro": "在图片上点一下或者涂抹，修整你的抠像。每次修改都会做出一个新版本；用“撤销”和“重做”在版本之间切换。",
     "cutout_version": "第 {version} 版：{words}",
     "cutout_op_cutout": "第一次抠像",
     "cutout_op_key": "抠掉了 {colours}",

@@ -186,6 +186,7 @@ def point_of(value: object, language: str) -> tuple[float, float]:
 
 
 def stroke_of(body: dict, language: str) -> tuple[list[tuple[float, float]], float]:
+    """A brush stroke's points on the picture and the brush's width (a share of the picture's width), or 400."""
     stroke, brush = body.get("stroke"), body.get("brush")
     if not isinstance(stroke, list) or not 1 <= len(stroke) <= MOST_STROKE_POINTS:
         raise refuse(400, "bad_stroke", language)

@@ -1,9 +1,9 @@
 """Videos and pictures the pages play, kept in the data directory: the host's previews fetched once,
 the clip and cover previews and the real recording's moment cut from the person's video (the host
-stores no such previews; the bot cuts them the same way, bot.pictures), and the videos the avatar
-made on the Talk page. A browser asks for a video again and again (seeking asks for ranges), so
-each is made once and then served from disk, with Range support; nothing is kept longer than
-KEEP_S."""
+stores no such previews; the bot cuts them the same way, bot.pictures), the cut-out editor's
+pictures of each version (bot.webapp.cutout), and the videos the avatar made on the Talk page. A
+browser asks for a video again and again (seeking asks for ranges), so each is made once and then
+served from disk, with Range support; nothing is kept longer than KEEP_S."""
 
 from __future__ import annotations
 
