@@ -25,10 +25,12 @@ from bot.host_client import HostClient, HostError
 from bot.menu import show_menu
 from bot.notifications import CHART_EVERY_S, Follower
 from bot.progress import Pacer
+from bot.reminders import Reminders
 from bot.retry import RetryAfter
 from bot.settings import BotSettings
 from bot.state import user
-from host.settings import Settings
+from bot.webapp.settings import WebAppSettings
+from host.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +95,10 @@ async def running_bot(settings: BotSettings, host_address: str, max_message_byte
     bot = make_bot(settings)
     host = HostClient(host_address, max_message_bytes, chunk_bytes, host_settings)
     pacer = Pacer(bot, settings.edit_interval_s)
-    follower = Follower(bot, host, pacer, chart_every_s)
+    follower = Follower(bot, host, pacer, chart_every_s, settings.remind_after_s)
     dispatcher = make_dispatcher(settings, host, follower)
+    webapp = WebAppSettings.from_settings(host_settings or get_settings()).public_url
+    reminders = Reminders(bot, host, settings.remind_after_s, settings.review_reminders, webapp if webapp.startswith("https://") else "")
     started = asyncio.Event()
 
     async def polling_started() -> None:
@@ -107,6 +111,7 @@ async def running_bot(settings: BotSettings, host_address: str, max_message_byte
     dispatcher.startup.register(polling_started)
     follower.resume()
     scanning = asyncio.create_task(follow_new(follower, FOLLOW_SCAN_S), name="follow avatars the web app started")
+    reminding = asyncio.create_task(reminders.run(), name="remind people of previews that wait")
     polling = asyncio.create_task(
         dispatcher.start_polling(bot, polling_timeout=settings.polling_timeout_s, handle_signals=False, close_bot_session=False)
     )
@@ -119,7 +124,10 @@ async def running_bot(settings: BotSettings, host_address: str, max_message_byte
         if not polling.done():
             await dispatcher.stop_polling()
             await polling
-        scanning.cancel()
+        for task in (scanning, reminding):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await follower.stop()
         await pacer.drain()
         await host.close()

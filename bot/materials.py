@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from aiogram.types import InlineKeyboardMarkup
 
 from bot.catalogue import say
-from bot.keyboards import button
+from bot.keyboards import Press, markup
 from twinforge.host.v1 import host_service_pb2 as host_pb
 
 CUTOUT_STAGE, EDIT_STAGE = "cutout", "interactive_edit"
@@ -87,18 +87,19 @@ def caption(current: host_pb.MaterialVersion, language: str) -> str:
 
 def keyboard(user_id: int, avatar_id: str, versions: list[host_pb.MaterialVersion], current: host_pb.MaterialVersion,
              summary: dict, language: str) -> InlineKeyboardMarkup:
-    rows = [[button(user_id, say("keep_region", language, region=r), "region", avatar_id, f"keep:{r}"),
-             button(user_id, say("remove_region", language, region=r), "region", avatar_id, f"remove:{r}")] for r in regions_of(summary)]
-    rows += [[button(user_id, say("key_colour", language, swatch=swatch(c), hex=hex_of(c)), "key_colour", avatar_id, ",".join(map(str, c)))]
+    """The edits of the `current` version, scoped to it: once a newer version is current, these buttons are stale."""
+    rows = [[Press(say("keep_region", language, region=r), "region", f"keep:{r}"), Press(say("remove_region", language, region=r), "region", f"remove:{r}")]
+            for r in regions_of(summary)]
+    rows += [[Press(say("key_colour", language, swatch=swatch(c), hex=hex_of(c)), "key_colour", ",".join(map(str, c)))]
              for c in colours_of(summary) if c not in keyed_of(versions, current.version)]
     strength = despill_of(versions, current.version)
     despill = []
     if strength > 0:
-        despill.append(button(user_id, say("despill_less", language), "despill", avatar_id, f"{max(0.0, strength - DESPILL_STEP):g}"))
+        despill.append(Press(say("despill_less", language), "despill", f"{max(0.0, strength - DESPILL_STEP):g}"))
     if strength < 1:
-        despill.append(button(user_id, say("despill_more", language), "despill", avatar_id, f"{min(1.0, strength + DESPILL_STEP):g}"))
+        despill.append(Press(say("despill_more", language), "despill", f"{min(1.0, strength + DESPILL_STEP):g}"))
     rows.append(despill)
     if current.version > 1:
         back_to = current.edit.based_on or current.version - 1
-        rows.append([button(user_id, say("undo", language), "undo", avatar_id, str(back_to))])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+        rows.append([Press(say("undo", language), "undo", str(back_to))])
+    return markup(user_id, avatar_id, rows, scope=current.run_id)

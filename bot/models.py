@@ -5,6 +5,7 @@ lives here, not in memory, so a bot restart loses nothing. Created when the bot 
 from __future__ import annotations
 
 import peewee
+from playhouse.migrate import SchemaMigrator, migrate
 
 from host.storage.models import BaseModel, utcnow
 
@@ -51,7 +52,11 @@ class StageMessage(BaseModel):
 
 class CallbackToken(BaseModel):
     """What a button does, kept here so callback data carries only an opaque token: a forged or
-    replayed press is checked against the person who was given the button."""
+    replayed press is checked against the person who was given the button. The buttons of one
+    message share a `keyboard`: the first press spends them all (`used_at`), so a second tap, or a
+    tap on a sibling, does nothing twice. `scope` names what the button acts on (the review round's
+    evaluation run, the proposal's run, the cut-out version's run), so a button of a step that has
+    moved on is told apart from a current one (bot.handlers.buttons)."""
 
     token = peewee.CharField(primary_key=True, max_length=24)
     user_id = peewee.BigIntegerField()
@@ -59,6 +64,9 @@ class CallbackToken(BaseModel):
     avatar_id = peewee.CharField(max_length=32)
     argument = peewee.CharField(default="", max_length=64)
     created_at = peewee.DateTimeField(default=utcnow)
+    keyboard = peewee.CharField(default="", max_length=24, index=True)
+    scope = peewee.CharField(default="", max_length=64)
+    used_at = peewee.DateTimeField(null=True)
 
     class Meta:
         table_name = "bot_callback_token"
@@ -104,8 +112,42 @@ class LoginToken(BaseModel):
         table_name = "bot_login_token"
 
 
-BOT_MODELS = [BotUser, FollowedAvatar, StageMessage, CallbackToken, Consent, WaitingFile, LoginToken]
+class ReviewReminder(BaseModel):
+    """A preview that waits for the person's verdict, and when to remind them of it: written when
+    the preview is delivered, gone once they answer (or the avatar is deleted), so reminders
+    survive a restart of the bot (bot.reminders)."""
+
+    avatar_id = peewee.CharField(primary_key=True, max_length=32)
+    user_id = peewee.BigIntegerField()
+    chat_id = peewee.BigIntegerField()
+    round_run = peewee.CharField(max_length=32)  # the evaluation run of the round that waits
+    passed = peewee.BooleanField(default=True)  # whether it may be approved (else only rejected)
+    sent = peewee.IntegerField(default=0)  # reminders sent for this round
+    due_at = peewee.DateTimeField(index=True)
+
+    class Meta:
+        table_name = "bot_review_reminder"
+
+
+BOT_MODELS = [BotUser, FollowedAvatar, StageMessage, CallbackToken, Consent, WaitingFile, LoginToken, ReviewReminder]
+# Columns added to a bot table after it was first created: the bot's tables have no migration
+# history (create_tables makes only missing tables), so an installed bot gains these here.
+ADDED_COLUMNS = [CallbackToken.keyboard, CallbackToken.scope, CallbackToken.used_at]
 
 
 def create_tables(db: peewee.Database) -> None:
     db.create_tables(BOT_MODELS, safe=True)
+    migrator = SchemaMigrator.from_database(db)
+    for field in ADDED_COLUMNS:
+        table = field.model._meta.table_name
+        if has_column(db, table, field.column_name):
+            continue
+        try:
+            migrate(migrator.add_column(table, field.column_name, field))
+        except (peewee.OperationalError, peewee.ProgrammingError):
+            if not has_column(db, table, field.column_name):  # else the web app's process added it a moment ago
+                raise
+
+
+def has_column(db: peewee.Database, table: str, column: str) -> bool:
+    return column in {found.name for found in db.get_columns(table)}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import logging
 import tempfile
@@ -29,6 +30,7 @@ from bot.host_client import HostClient, HostError, payload
 from bot.models import FollowedAvatar
 from bot.progress import Pacer, progress_text
 from bot.report import intake_report, thumbnails, verdict_lines
+from host.storage.models import utcnow
 from twinforge.host.v1 import host_service_pb2 as host_pb
 
 log = logging.getLogger(__name__)
@@ -67,8 +69,9 @@ class LossChart:
 
 
 class Follower:
-    def __init__(self, bot: Bot, host: HostClient, pacer: Pacer, chart_every_s: float = CHART_EVERY_S) -> None:
-        self.bot, self.host, self.pacer, self.chart_every_s = bot, host, pacer, chart_every_s
+    def __init__(self, bot: Bot, host: HostClient, pacer: Pacer, chart_every_s: float = CHART_EVERY_S, remind_after_s: float = 0.0) -> None:
+        """`remind_after_s`: how long after a preview its first reminder is due (0: none)."""
+        self.bot, self.host, self.pacer, self.chart_every_s, self.remind_after_s = bot, host, pacer, chart_every_s, remind_after_s
         self.tasks: dict[str, asyncio.Task] = {}
         self.charts: dict[str, LossChart] = {}
 
@@ -137,6 +140,8 @@ class Follower:
         language = self._language(row)
         data = payload(n)
         kind = n.kind
+        if kind in ("avatar_approved", "avatar_rejected"):
+            state.reviewed(n.avatar_id, n.run_id)  # answered, here or elsewhere: no reminder of it
         if kind.startswith("stage_") and kind.removeprefix("stage_") in ("queued", "position", "running", "progress", "succeeded", "failed", "cancelled"):
             await self._stage_message(row, n, data, language)
         if kind == "stage_metric" and chart.is_loss(data.get("name", "")):
@@ -271,7 +276,7 @@ class Follower:
             for candidate in offered:
                 made = await asyncio.to_thread(picking.preview, candidate, path)
                 caption = picking.caption(candidate, found, language)
-                markup = picking.keyboard(row.user_id, row.avatar_id, candidate, language)
+                markup = picking.keyboard(row.user_id, row.avatar_id, run.run_id, candidate, language)
                 if candidate.kind == "driving":
                     await self.bot.send_video(row.chat_id, BufferedInputFile(made, f"{candidate.entry['id']}.mp4"), caption=caption, reply_markup=markup)
                 else:
@@ -279,13 +284,18 @@ class Follower:
         return True
 
     async def _review(self, row: FollowedAvatar, n: host_pb.Notification, data: dict, language: str) -> None:
+        """The round's preview with its verdict buttons (the round's evaluation run is their scope),
+        and a reminder due if the person does not answer (bot.reminders)."""
         words = "\n".join(verdict_lines(data.get("results") or {}, data.get("words", []), language))
-        if n.kind == "evaluation_below_limits":
+        passed = n.kind == "preview_ready"
+        if self.remind_after_s > 0:
+            state.review_waits(n.avatar_id, row.user_id, row.chat_id, n.run_id, passed, utcnow() + dt.timedelta(seconds=self.remind_after_s))
+        if not passed:
             await self._send(row, say("below_limits", language, words=words),
-                             reply_markup=keyboards.review(row.user_id, n.avatar_id, language, can_approve=False))
+                             reply_markup=keyboards.review(row.user_id, n.avatar_id, n.run_id, language, can_approve=False))
             return
         caption = say("preview", language, words=words)
-        markup = keyboards.review(row.user_id, n.avatar_id, language)
+        markup = keyboards.review(row.user_id, n.avatar_id, n.run_id, language)
         if not data.get("preview"):
             await self._send(row, caption, reply_markup=markup)
             return

@@ -12,7 +12,7 @@ from aiogram.types import InlineKeyboardMarkup
 
 from bot import pictures
 from bot.catalogue import say
-from bot.keyboards import button
+from bot.keyboards import Press, markup
 from plugins.material_extraction import words
 from twinforge.host.v1 import host_service_pb2 as host_pb
 
@@ -63,6 +63,7 @@ def caption(candidate: Candidate, materials: dict, language: str) -> str:
     return text if len(text) <= CAPTION_LIMIT else text[: CAPTION_LIMIT - 1] + "…"
 
 
-def keyboard(user_id: int, avatar_id: str, candidate: Candidate, language: str) -> InlineKeyboardMarkup:
+def keyboard(user_id: int, avatar_id: str, proposal_run: str, candidate: Candidate, language: str) -> InlineKeyboardMarkup:
+    """The candidate's Use button, scoped to the proposal `proposal_run`: a newer proposal makes it stale."""
     label = say("use_clip" if candidate.kind == "driving" else "use_cover", language)
-    return InlineKeyboardMarkup(inline_keyboard=[[button(user_id, label, "choose", avatar_id, f"{candidate.kind}:{candidate.entry['id']}")]])
+    return markup(user_id, avatar_id, [[Press(label, "choose", f"{candidate.kind}:{candidate.entry['id']}")]], scope=proposal_run)

@@ -25,6 +25,8 @@ class BotSettings:
     edit_interval_s: float = 1.0
     language: str = "en"
     polling_timeout_s: int = 30
+    review_remind_after_s: float = 86400.0
+    review_reminders: int = 2
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "BotSettings":
@@ -32,6 +34,7 @@ class BotSettings:
             token=settings.bot_token, api_base_url=settings.bot_api_base_url, max_download_mb=settings.bot_max_download_mb,
             access=settings.bot_access, allowlist=settings.bot_allowlist, invite_codes=settings.bot_invite_codes,
             edit_interval_s=settings.bot_edit_interval_s, language=settings.bot_language, polling_timeout_s=settings.bot_polling_timeout_s,
+            review_remind_after_s=settings.review_remind_after_s, review_reminders=settings.review_reminders,
         )
 
     @property
@@ -41,6 +44,11 @@ class BotSettings:
     @property
     def codes(self) -> frozenset[str]:
         return frozenset(part.strip() for part in self.invite_codes.split(",") if part.strip())
+
+    @property
+    def remind_after_s(self) -> float:
+        """When the first reminder of a waiting preview is due; 0 when there are none."""
+        return self.review_remind_after_s if self.review_reminders > 0 else 0.0
 
     @property
     def download_limit_bytes(self) -> int:

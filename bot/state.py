@@ -7,7 +7,8 @@ import datetime as dt
 import secrets
 
 from bot.catalogue import FALLBACK, language_of
-from bot.models import BotUser, CallbackToken, Consent, FollowedAvatar, StageMessage, WaitingFile
+from bot.models import BotUser, CallbackToken, Consent, FollowedAvatar, ReviewReminder, StageMessage, WaitingFile
+from host.storage.models import utcnow
 
 OWNER_PREFIX = "telegram:"
 
@@ -108,19 +109,70 @@ def keep_stage_message(run_id: str, chat_id: int, message_id: int) -> None:
     ).execute()
 
 
-def issue_token(user_id: int, action: str, avatar_id: str, argument: str = "") -> str:
+def new_keyboard() -> str:
+    """The id the buttons of one message share (bot.keyboards.markup)."""
+    return secrets.token_urlsafe(12)
+
+
+def issue_token(user_id: int, action: str, avatar_id: str, argument: str = "", keyboard: str = "", scope: str = "") -> str:
     """A button's callback data: 16 random characters that mean nothing without this row."""
     token = secrets.token_urlsafe(12)
-    CallbackToken.create(token=token, user_id=user_id, action=action, avatar_id=avatar_id, argument=argument)
+    CallbackToken.create(token=token, user_id=user_id, action=action, avatar_id=avatar_id, argument=argument, keyboard=keyboard, scope=scope)
     return token
+
+
+def keyboard_of(found: CallbackToken) -> list[CallbackToken]:
+    """The buttons of the message `found` was on (itself alone for a token of no keyboard)."""
+    if not found.keyboard:
+        return [found]
+    return list(CallbackToken.select().where(CallbackToken.keyboard == found.keyboard))
+
+
+def spend(found: CallbackToken) -> bool:
+    """Marks the pressed button's keyboard used; False when it already was. One UPDATE, so of two
+    presses at once (a double tap, two buttons of one message) exactly one gets True."""
+    same = CallbackToken.keyboard == found.keyboard if found.keyboard else CallbackToken.token == found.token
+    return CallbackToken.update(used_at=utcnow()).where(same & CallbackToken.used_at.is_null()).execute() > 0
 
 
 def forget_avatar(avatar_id: str) -> None:
     """After the avatar is deleted: nobody follows it, its buttons are gone, nobody has it current."""
     FollowedAvatar.delete().where(FollowedAvatar.avatar_id == avatar_id).execute()
     CallbackToken.delete().where(CallbackToken.avatar_id == avatar_id).execute()
+    ReviewReminder.delete().where(ReviewReminder.avatar_id == avatar_id).execute()
     BotUser.update(current_avatar="").where(BotUser.current_avatar == avatar_id).execute()
 
 
 def token(value: str) -> CallbackToken | None:
     return CallbackToken.get_or_none(CallbackToken.token == value)
+
+
+def review_waits(avatar_id: str, user_id: int, chat_id: int, round_run: str, passed: bool, due_at: dt.datetime) -> None:
+    """A preview of round `round_run` waits for the person's verdict: remind them at `due_at`. A
+    newer round replaces an older one's reminder, and starts counting again."""
+    ReviewReminder.insert(avatar_id=avatar_id, user_id=user_id, chat_id=chat_id, round_run=round_run, passed=passed, due_at=due_at).on_conflict(
+        conflict_target=[ReviewReminder.avatar_id],
+        update={ReviewReminder.user_id: user_id, ReviewReminder.chat_id: chat_id, ReviewReminder.round_run: round_run,
+                ReviewReminder.passed: passed, ReviewReminder.sent: 0, ReviewReminder.due_at: due_at},
+    ).execute()
+
+
+def reviewed(avatar_id: str, round_run: str = "") -> None:
+    """No reminder for the avatar's round `round_run` (any round when empty): it was answered."""
+    query = ReviewReminder.delete().where(ReviewReminder.avatar_id == avatar_id)
+    if round_run:
+        query = query.where(ReviewReminder.round_run == round_run)
+    query.execute()
+
+
+def due_reminders(now: dt.datetime) -> list[ReviewReminder]:
+    return list(ReviewReminder.select().where(ReviewReminder.due_at <= now).order_by(ReviewReminder.due_at))
+
+
+def reminded(row: ReviewReminder, next_due: dt.datetime | None) -> None:
+    """Counts a reminder sent for the row's round; None: it was the last one, the row goes."""
+    same = (ReviewReminder.avatar_id == row.avatar_id) & (ReviewReminder.round_run == row.round_run)
+    if next_due is None:
+        ReviewReminder.delete().where(same).execute()
+    else:
+        ReviewReminder.update(sent=ReviewReminder.sent + 1, due_at=next_due).where(same).execute()

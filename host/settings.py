@@ -107,6 +107,10 @@ class Settings(BaseSettings):
     bot_edit_interval_s: float = Field(1.0, description="Least time between two message edits in one chat.")
     bot_language: str = Field("en", description="Catalogue used when a person's Telegram language has none.")
     bot_polling_timeout_s: int = Field(30, description="Long-polling timeout of getUpdates.")
+    review_remind_after_s: float = Field(
+        86400.0, ge=0, description="How long a preview waits for the person's verdict before the bot reminds them, and between reminders; 0: never.",
+    )
+    review_reminders: int = Field(2, ge=0, description="Most reminders of one preview that waits for the person's verdict.")
     webapp_enabled: bool = Field(True, description="`twinforge up` serves the web app (the Telegram Mini App) beside the host.")
     webapp_host: str = Field("127.0.0.1", description="Interface the web app listens on (put the operator's HTTPS reverse proxy in front of it).")
     webapp_port: int = Field(8080, description="Port the web app listens on.")

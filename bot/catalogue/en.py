@@ -163,7 +163,24 @@ MESSAGES: dict[str, str] = {
     "reason_wrong_clip": "Wrong clip",
     "reason_other": "Something else",
     "other_ask": "In a few words, what is wrong? (/cancel to stop)",
-    "rejected": "Thanks, noted. {message}",
+    "reject_back": "↩ Back",
+    "reject_back_ask": "Does it look right?",
+    "rejected_lips_off": "Thanks. I am training the lips again to follow the voice more closely. You will get a new preview to check when it is ready.",
+    "rejected_blurry_mouth": "Thanks. I am training the mouth's detail longer to make it sharper. You will get a new preview to check when it is ready.",
+    "rejected_jitter": "Thanks. I am smoothing the mouth's movement and training it longer. You will get a new preview to check when it is ready.",
+    "rejected_wrong_clip": "Thanks, noted. Send /web to pick another clip in the app: your avatar is then made again with it.",
+    "rejected_other": (
+        "Thanks. Your words go to the operator, the person who looks after this service. They will answer you here: either your "
+        "avatar is trained again with a fix, or the preview comes back for you to approve or reject. Nothing changes until then."
+    ),
+    "operator_retrained": (
+        "The operator read what you said about {name} (“{text}”) and answered:\n{answer}\n\n"
+        "I am training it again with that change; you will get a new preview to check when it is ready."
+    ),
+    "operator_reopened": "The operator read what you said about {name} (“{text}”) and answered:\n{answer}\n\nThe preview is back for you to decide:",
+    "review_reminder": "{name} is waiting for you: its preview is ready, and nothing goes on until you say whether it looks right. Approve it, or tell me what is wrong.",
+    "review_reminder_below": "{name} is waiting for you: its last test fell short, and it is trained again once you tell me what looks wrong.",
+    "reminder_open_review": "Open the review",
     "approved": "Approved ✓ Your avatar can now go live.",
     "approved_elsewhere": "{by} approved your avatar.",
     "rejected_elsewhere": "{by} sent your avatar back: {adjustment}",
@@ -229,6 +246,10 @@ MESSAGES: dict[str, str] = {
     # buttons
     "button_expired": "This button has expired. Send /avatars to start again.",
     "button_not_yours": "This button was meant for someone else, so I ignored it.",
+    "button_used": "You already pressed a button on this message: what it did is in the chat.",
+    "button_stale_review": "This preview no longer waits for your answer: it was answered already, or a newer one came. Use the newest message.",
+    "button_stale_clips": "These clips were replaced by a newer choice: use the newest ones.",
+    "button_stale_cutout": "This cut-out has a newer version: use the buttons under the newest preview.",
     "host_error": "That did not work: {reason}",
     "host_down": "The platform is not answering right now; please try again in a minute.",
     # stage names (a stage without one is shown by its id)

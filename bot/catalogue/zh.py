@@ -160,7 +160,21 @@ MESSAGES: dict[str, str] = {
     "reason_wrong_clip": "片段选得不对",
     "reason_other": "其他问题",
     "other_ask": "用几句话说说哪里不对？（发送 /cancel 可以取消）",
-    "rejected": "谢谢，记下了。{message}",
+    "reject_back": "↩ 返回",
+    "reject_back_ask": "看起来对吗？",
+    "rejected_lips_off": "谢谢。我会重新训练口型，让它更紧地跟上声音。准备好后，你会收到新的预览来检查。",
+    "rejected_blurry_mouth": "谢谢。我会把嘴部的细节训练得更久，让它更清晰。准备好后，你会收到新的预览来检查。",
+    "rejected_jitter": "谢谢。我会让嘴的动作更平滑，并训练得更久一些。准备好后，你会收到新的预览来检查。",
+    "rejected_wrong_clip": "谢谢，记下了。发送 /web，在应用里另选一段片段：之后会用它重新制作你的分身。",
+    "rejected_other": (
+        "谢谢。你的话会转给运营者，也就是照看这项服务的人。他们会在这里回复你：要么带着修正重新训练你的分身，"
+        "要么把预览交还给你，由你确认或退回。在那之前，什么都不会改变。"
+    ),
+    "operator_retrained": "运营者看了你对 {name} 说的话（“{text}”），回复如下：\n{answer}\n\n我会按这个修改重新训练它；准备好后，你会收到新的预览来检查。",
+    "operator_reopened": "运营者看了你对 {name} 说的话（“{text}”），回复如下：\n{answer}\n\n预览交还给你了，请你决定：",
+    "review_reminder": "{name} 在等你：它的预览已经好了，你说它对不对之前，制作不会继续。请确认它，或者告诉我哪里不对。",
+    "review_reminder_below": "{name} 在等你：它最近一次测试没有达到要求，你告诉我哪里看起来不对之后，就会重新训练。",
+    "reminder_open_review": "打开预览",
     "approved": "已确认 ✓ 你的分身现在可以上线了。",
     "approved_elsewhere": "{by} 确认了你的分身。",
     "rejected_elsewhere": "{by} 退回了你的分身：{adjustment}",
@@ -223,6 +237,10 @@ MESSAGES: dict[str, str] = {
     # buttons
     "button_expired": "这个按钮已经过期了。发送 /avatars 重新开始。",
     "button_not_yours": "这个按钮是给别人的，我就没有理会。",
+    "button_used": "这条消息上的按钮已经按过了：结果就在聊天里。",
+    "button_stale_review": "这个预览已经不用回答了：你已经答过，或者有了更新的预览。请用最新的那条消息。",
+    "button_stale_clips": "这些片段已经被更新的一组取代了：请用最新的那些。",
+    "button_stale_cutout": "这个抠像已经有了更新的版本：请用最新预览下面的按钮。",
     "host_error": "没有成功：{reason}",
     "host_down": "平台暂时没有回应，请过一分钟再试。",
     # stage names (a stage without one is shown by its id)

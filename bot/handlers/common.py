@@ -26,6 +26,14 @@ async def own_avatar(host: HostClient, person: BotUser, avatar_id: str) -> host_
     return avatar if avatar.owner == state.owner_of(person.user_id) else None
 
 
+async def round_waits(host: HostClient, avatar_id: str, round_run: str, answered_too: bool = False) -> bool:
+    """Whether the round measured by the evaluation run `round_run` is the avatar's newest and still
+    waits for the person's verdict (`answered_too`: whether answered or not)."""
+    rounds = (await host.rounds(avatar_id)).rounds
+    newest = rounds[-1] if rounds else None
+    return newest is not None and newest.evaluation_run == round_run and (answered_too or not newest.verdict)
+
+
 async def unused_name(host: HostClient, person: BotUser, name: str) -> str:
     """`name` (at most NAME_LIMIT characters), or `name 2`, `name 3`... where the person has an
     avatar of that name already: no id reaches the chat, so names are how a person tells avatars apart."""

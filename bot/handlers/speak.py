@@ -8,23 +8,34 @@ from aiogram.types import BufferedInputFile, Message
 
 from bot import state
 from bot.catalogue import say
-from bot.handlers.common import current_avatar, own_avatar
+from bot.handlers.common import current_avatar, own_avatar, round_waits
 from bot.host_client import HostClient, HostError
 from bot.models import BotUser
 from plugins.tts.languages import language_of
 
-REJECT_OTHER = "reject_other:"
+REJECT_OTHER = "reject_other:"  # awaiting "reject_other:<avatar id>:<the round's evaluation run>"
 
 
 async def text(message: Message, person: BotUser, host: HostClient) -> None:
     if person.awaiting.startswith(REJECT_OTHER):
-        avatar = await own_avatar(host, person, person.awaiting.removeprefix(REJECT_OTHER))
-        state.set_awaiting(person.user_id, "")
-        if avatar is not None:
-            reply = await host.reject(avatar.avatar_id, state.owner_of(person.user_id), "other", message.text)
-            await message.answer(say("rejected", person.language, message=reply.message))
+        await other_words(message, person, host)
         return
     await speak(message, person, host, text=message.text)
+
+
+async def other_words(message: Message, person: BotUser, host: HostClient) -> None:
+    """The words of a rejection for "something else", for the round whose reasons were shown (a
+    round answered meanwhile, or replaced by a newer one, is not rejected with them)."""
+    avatar_id, _, round_run = person.awaiting.removeprefix(REJECT_OTHER).partition(":")
+    state.set_awaiting(person.user_id, "")
+    avatar = await own_avatar(host, person, avatar_id)
+    if avatar is None:
+        return
+    if round_run and not await round_waits(host, avatar.avatar_id, round_run):
+        await message.answer(say("button_stale_review", person.language))
+        return
+    await host.reject(avatar.avatar_id, state.owner_of(person.user_id), "other", message.text)
+    await message.answer(say("rejected_other", person.language))
 
 
 async def voice(message: Message, bot: Bot, person: BotUser, host: HostClient) -> None:

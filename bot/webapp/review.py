@@ -176,10 +176,10 @@ async def reject(request: web.Request) -> web.Response:
         raise Refused(400, "text_needed", say("webapp_other_ask", who.language), say("webapp_reject_text_needed", who.language))
 
     async def call() -> web.Response:
-        reply = await host.reject(avatar.avatar_id, state.owner_of(who.user_id), reason, text if reason == "other" else "")
+        await host.reject(avatar.avatar_id, state.owner_of(who.user_id), reason, text if reason == "other" else "")
         if reason == "wrong_clip":  # the host's words name CLI commands; the clip picker is the way on
             return web.json_response({"words": say("pick_again", who.language), "next": "materials"})
-        return web.json_response({"words": say("rejected", who.language, message=reply.message), "next": "progress"})
+        return web.json_response({"words": say(f"rejected_{reason}", who.language), "next": "progress"})
 
     return await verdict(request, call)
 

@@ -183,11 +183,12 @@ async def test_a_whole_conversation_from_video_to_live_avatar(host, runtime, tel
         telegram.press(ANNA, button(preview, "Reject"), "Reject ✗")
         reasons = await telegram.said_containing(ANNA, "What is wrong?")
         assert [b["text"] for row in json.loads(reasons.params["reply_markup"])["inline_keyboard"] for b in row] == [
-            "Lips are off", "Mouth is blurry", "It jitters", "Wrong clip", "Something else"]
+            "Lips are off", "Mouth is blurry", "It jitters", "Wrong clip", "Something else", "↩ Back"]
+        assert telegram.carrying(button(preview, "Approve")) is None, "the preview's buttons are taken off once one is pressed"
         telegram.press(ANNA, button(reasons, "Something else"), "Something else")
         await telegram.said_containing(ANNA, "In a few words")
         telegram.text(ANNA, "the teeth look grey")
-        await telegram.said_containing(ANNA, "an operator reads your words")
+        await telegram.said_containing(ANNA, "Your words go to the operator")
         assert await verdicts(host, avatar) == ["rejected"]
 
         await asyncio.to_thread(evaluation_round, runtime, avatar, tmp_path)
@@ -295,7 +296,8 @@ async def test_privacy_is_stated_and_agreed_once_and_a_video_sent_first_waits_fo
         agreed = await telegram.said_containing(ANNA, "You agreed to this on")
         assert "reply_markup" not in agreed.params
         telegram.press(ANNA, button(asked, "I agree"), "the same I agree, pressed again")
-        await telegram.wait_for(lambda: sum(c.params.get("text") == "Thank you." for c in telegram.sent(ANNA)) == 2, "thanked again")
+        await press_answered(telegram, "You already pressed a button on this message", "the second press answered, not done")
+        assert sum(c.params.get("text") == "Thank you." for c in telegram.sent(ANNA)) == 1
         assert models.Submission.select().count() == 1, "agreeing again stores nothing more"
 
 
@@ -318,8 +320,9 @@ async def test_a_video_sent_to_an_avatar_in_production_is_stored_only_as_the_per
         assert not [c for c in telegram.calls if c.method == "getFile"] and models.Submission.select().count() == stored
         telegram.press(ANNA, button(first, "Keep Anna as it is"), "Keep Anna as it is")
         await telegram.said_containing(ANNA, "the new video was not stored")
+        assert telegram.carrying(button(first, "Make Anna again")) is None, "the question's buttons are taken off once answered"
         telegram.press(ANNA, button(first, "Make Anna again"), "a button of a question already answered")
-        await telegram.said_containing(ANNA, "already dealt with")
+        await press_answered(telegram, "You already pressed a button on this message", "the answered question's button refused")
         assert models.Submission.select().count() == stored
 
         telegram.document(ANNA, "again.mp4", clip)
@@ -358,7 +361,7 @@ async def test_a_restart_keeps_the_conversation_and_delivers_what_came_meanwhile
 
     async with bot(runtime, host, telegram):  # the question asked before the restart is still open
         telegram.text(ANNA, "the teeth look grey")
-        await telegram.said_containing(ANNA, "an operator reads your words")
+        await telegram.said_containing(ANNA, "Your words go to the operator")
     assert await verdicts(host, avatar) == ["rejected"]
 
     await asyncio.to_thread(evaluation_round, runtime, avatar, tmp_path)  # while the bot is down
@@ -724,7 +727,9 @@ async def test_a_waiting_stage_shows_its_place_in_the_queue(host, runtime, teleg
         asked = await telegram.said_containing(BEN, "Stop Testing your avatar for")
         telegram.press(BEN, button(asked, "Keep going"), "Keep going")
         await telegram.said_containing(BEN, "Nothing was stopped")
-        telegram.press(BEN, button(asked, "Stop"), "Stop")
+        telegram.text(BEN, "/cancel")
+        asked = await telegram.wait_for(lambda: [c for c in telegram.sent(BEN) if "Stop Testing your avatar for" in c.params.get("text", "")][1:], "asked again")
+        telegram.press(BEN, button(asked[0], "Stop"), "Stop")
         await telegram.said_containing(BEN, "Stopping: Testing your avatar")
         await telegram.wait_for(lambda: any("you are 1 of 1 in the queue" in c.params["text"] for c in telegram.sent(ANNA, "editMessageText")),
                                 "Anna first once Ben's run is cancelled")
@@ -749,9 +754,13 @@ async def test_delete_asks_first_then_removes_the_avatar_its_files_and_its_butto
         await press_answered(telegram, "meant for someone else", "Ben's press refused")
         telegram.press(ANNA, button(asked, "Keep it"), "Anna keeps it")
         await telegram.said_containing(ANNA, "Nothing was deleted")
+        telegram.press(ANNA, button(asked, "Delete everything"), "the answered question's other button")
+        await press_answered(telegram, "You already pressed a button on this message", "a second answer refused")
         assert models.Avatar.get_or_none(models.Avatar.id == avatar) is not None
 
-        telegram.press(ANNA, button(asked, "Delete everything"), "Anna deletes it")
+        telegram.text(ANNA, "/delete")
+        asked = await telegram.wait_for(lambda: [c for c in telegram.sent(ANNA) if "This cannot be undone" in c.params.get("text", "")][1:], "asked again")
+        telegram.press(ANNA, button(asked[0], "Delete everything"), "Anna deletes it")
         await telegram.said_containing(ANNA, "Anna and all its data are deleted")
         assert models.Avatar.get_or_none(models.Avatar.id == avatar) is None
         assert models.Notification.select().where(models.Notification.avatar == avatar).count() == 0

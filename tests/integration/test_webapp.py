@@ -345,7 +345,7 @@ async def test_a_rejection_leads_to_the_clip_picker_or_sends_the_words(review_ap
 
     await asyncio.to_thread(evaluation_round, runtime, avatar, tmp_path)
     status, done = await answer(await client.post(f"{base}/reject", json={"reason": "other", "text": "my hair looks odd"}, headers=signed(ANNA)))
-    assert status == 200 and done["next"] == "progress" and "an operator reads your words" in done["words"]
+    assert status == 200 and done["next"] == "progress" and "Your words go to the operator" in done["words"] and plain(done)
     rounds = models.Notification.select().where((models.Notification.avatar == avatar) & (models.Notification.kind == "avatar_rejected"))
     assert [json.loads(n.payload_json)["text"] for n in rounds] == ["", "my hair looks odd"]
     assert await verdicts(host, avatar) == ["rejected", "rejected"]
