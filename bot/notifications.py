@@ -40,6 +40,7 @@ RECONNECT_S = (0.5, 1, 2, 5, 10)
 TEXT_LIMIT = 4000  # Telegram's message limit is 4096 characters
 CHART_EVERY_S = 180.0  # least time between two refreshes of a run's loss chart
 ENDED = ("stage_succeeded", "stage_failed", "stage_cancelled")
+GONE = "unknown_avatar"  # the host's error code for an avatar that does not exist (any more)
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
@@ -108,6 +109,8 @@ class Follower:
         failures = 0
         while True:
             row = state.followed_avatar(avatar_id)
+            if row is None:  # forgotten meanwhile (deleted from the web app)
+                return
             acting.act_for(row.user_id)
             try:
                 async for notification in self.host.watch(avatar_id, row.last_seq):
@@ -122,6 +125,10 @@ class Follower:
                         log.warning("notification %s of %s not delivered: %s", notification.seq, avatar_id, exc.message)
                     state.delivered(avatar_id, notification.seq)
             except HostError as exc:
+                if exc.code == GONE:  # deleted elsewhere (the web app, the CLI): nothing more comes, nothing is left to remind of
+                    log.info("%s was deleted; no longer following it", avatar_id)
+                    state.forget_avatar(avatar_id)
+                    return
                 log.warning("following %s: %s; reconnecting", avatar_id, exc.words)
             except Exception:
                 log.exception("following %s failed; reconnecting", avatar_id)

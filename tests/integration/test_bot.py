@@ -22,7 +22,7 @@ from pydantic import SecretStr
 
 from bot import state
 from bot.app import running_bot
-from bot.models import create_tables
+from bot.models import ReviewReminder, create_tables
 from bot.notifications import CHART_EVERY_S
 from bot.settings import BotSettings
 from host import deployments, run_finished, use_cases
@@ -262,6 +262,97 @@ async def test_people_act_only_on_their_own_avatars(host, runtime, telegram, tmp
         too_big = await telegram.said_containing(ANNA, "Telegram only lets bots fetch files up to 20.0 MB")
         assert "shorter or more compressed" in too_big.params["text"]
         assert not [c for c in telegram.calls if c.method == "getFile"]
+
+
+def said_count(telegram: FakeTelegram, chat_id: int, words: str) -> int:
+    return sum(words in text for text in telegram.said(chat_id))
+
+
+def alerts(telegram: FakeTelegram, words: str) -> int:
+    return sum(words in c.params.get("text", "") for c in telegram.calls if c.method == "answerCallbackQuery")
+
+
+async def test_a_button_acts_once_and_one_of_a_round_that_moved_on_changes_nothing(host, runtime, telegram, tmp_path):
+    async with bot(runtime, host, telegram):
+        avatar, first = await anna_with_a_preview(runtime, telegram, tmp_path)
+        await asyncio.to_thread(evaluation_round, runtime, avatar, tmp_path)
+        second = (await telegram.wait_for(lambda: telegram.sent(ANNA, "sendVideo")[1:], "the second round's preview"))[0]
+
+        telegram.press(ANNA, button(first, "Approve"), "Approve ✓ of the first round")
+        await press_answered(telegram, "This preview no longer waits for your answer", "the older round's button answered as stale")
+        await telegram.wait_for(lambda: telegram.carrying(button(first, "Reject")) is None, "the stale buttons taken off")
+        assert await verdicts(host, avatar) == ["", ""]
+
+        telegram.press(ANNA, button(second, "Reject"), "Reject ✗")
+        reasons = await telegram.said_containing(ANNA, "What is wrong?")
+        telegram.press(ANNA, button(reasons, "↩ Back"), "↩ Back")
+        back = await telegram.wait_for(lambda: next((c for c in telegram.sent(ANNA, "editMessageText") if "reply_markup" in c.params), None),
+                                       "the verdict's buttons again, where the reasons were")
+        assert back.params["text"] == "Does it look right?" and back.params["message_id"] == str(reasons.result["message_id"])
+        approve = button(back, "Approve")
+        tapped = telegram.carrying(approve)
+        telegram.press(ANNA, approve, "Approve ✓", message=tapped)
+        telegram.press(ANNA, approve, "Approve ✓ again, a double tap", message=tapped)
+        approved = await telegram.said_containing(ANNA, "Approved ✓")
+        await press_answered(telegram, "You already pressed a button on this message", "the second tap answered")
+        await asyncio.sleep(0.5)
+        assert said_count(telegram, ANNA, "Approved ✓") == 1 and not said_count(telegram, ANNA, "That did not work")
+        assert await verdicts(host, avatar) == ["", "approved"]
+        assert json.loads(approved.params["reply_markup"])["inline_keyboard"][0][0]["text"] == "Deploy 🚀"
+
+        await asyncio.to_thread(evaluation_round, runtime, avatar, tmp_path)
+        third = (await telegram.wait_for(lambda: telegram.sent(ANNA, "sendVideo")[2:], "the third round's preview"))[0]
+        telegram.press(ANNA, button(approved, "Deploy"), "Deploy 🚀 of the approved round")
+        await press_answered(telegram, "This preview no longer waits for your answer", "Deploy of an older round answered as stale")
+        telegram.press(ANNA, button(third, "Reject"), "Reject ✗")
+        reasons = await telegram.wait_for(lambda: [c for c in telegram.sent(ANNA) if c.params.get("text") == "What is wrong?"][1:], "the reasons")
+        telegram.press(ANNA, button(reasons[0], "Something else"), "Something else")
+        await telegram.said_containing(ANNA, "In a few words")
+        await asyncio.to_thread(evaluation_round, runtime, avatar, tmp_path)  # a newer round comes while the person types
+        await telegram.wait_for(lambda: telegram.sent(ANNA, "sendVideo")[3:], "the fourth round's preview")
+        telegram.text(ANNA, "the teeth look grey")
+        await telegram.said_containing(ANNA, "This preview no longer waits for your answer")
+        assert await verdicts(host, avatar) == ["", "approved", "", ""]
+        assert not models.StageRun.select().where((models.StageRun.avatar == avatar) & (models.StageRun.stage == deployments.PACKAGING)).exists()
+    (tmp_path / TRANSCRIPT).write_text(telegram.transcript())
+    print(f"transcript: {tmp_path / TRANSCRIPT}")
+
+
+async def test_a_preview_that_waits_is_reminded_across_a_restart_at_most_so_often_and_not_once_answered_or_deleted(host, runtime, telegram, tmp_path):
+    remind = {"review_remind_after_s": 2.0, "review_reminders": 2}
+    waiting = "is waiting for you: its preview is ready"
+    async with bot(runtime, host, telegram, **remind):
+        avatar, _ = await anna_with_a_preview(runtime, telegram, tmp_path)
+        telegram.text(BEN, "/new Ben")
+        await telegram.said_containing(BEN, "New avatar")
+        bens = avatar_of(BEN)
+        await asyncio.to_thread(evaluation_round, runtime, bens, tmp_path, False)
+        await telegram.said_containing(BEN, "did not reach its limits")
+    assert not said_count(telegram, ANNA, waiting), "the bot stopped before the first reminder was due"
+    async with host_channel_aio(host, get_settings()) as channel:  # Ben's avatar deleted elsewhere while the bot is down
+        deleted = await host_grpc.HostServiceStub(channel).DeleteAvatar(host_pb.DeleteAvatarRequest(avatar_id=bens, by="cli:operator"))
+    assert deleted.deleted
+
+    async with bot(runtime, host, telegram, **remind):
+        first = await telegram.said_containing(ANNA, waiting)
+        assert first.params["text"].startswith("Anna is waiting for you")
+        await telegram.wait_for(lambda: said_count(telegram, ANNA, waiting) == 2, "the second reminder")
+        await asyncio.sleep(5.0)
+        assert said_count(telegram, ANNA, waiting) == 2, "at most TWINFORGE_REVIEW_REMINDERS reminders of one preview"
+        assert not said_count(telegram, BEN, "is waiting for you"), "no reminder of a deleted avatar"
+
+        last = [c for c in telegram.sent(ANNA) if waiting in c.params.get("text", "")][-1]
+        telegram.press(ANNA, button(last, "Approve"), "Approve ✓ under the reminder")
+        await telegram.said_containing(ANNA, "Approved ✓")
+        await asyncio.to_thread(evaluation_round, runtime, avatar, tmp_path)
+        await telegram.wait_for(lambda: telegram.sent(ANNA, "sendVideo")[1:], "the second round's preview")
+        async with host_channel_aio(host, get_settings()) as channel:  # answered elsewhere (the web app, the CLI)
+            await host_grpc.HostServiceStub(channel).RejectAvatar(host_pb.RejectAvatarRequest(avatar_id=avatar, by=f"telegram:{ANNA}", reason="wrong_clip"))
+        await asyncio.sleep(5.0)
+        assert said_count(telegram, ANNA, waiting) == 2, "no reminder of a round that was answered"
+    assert await verdicts(host, avatar) == ["approved", "rejected"]
+    assert [r.avatar_id for r in ReviewReminder.select()] == [], "nothing left to remind of"
+    assert state.followed_avatar(bens) is None, "a deleted avatar is no longer followed"
 
 
 async def test_privacy_is_stated_and_agreed_once_and_a_video_sent_first_waits_for_it(host, runtime, telegram, tmp_path, monkeypatch):
@@ -667,6 +758,17 @@ async def test_the_driving_clip_and_cover_are_picked_with_previews_and_buttons(h
         assert [c.params["caption"].split("\n")[0] for c in again][:2] == ["Clip d1: 1.0 s ★", "Clip d2: 1.0 s"]
         assert not any("twinforge materials" in text for text in telegram.said(ANNA)), "no CLI commands for a person in Telegram"
         assert await verdicts(host, avatar) == ["rejected"]
+
+        edits = models.StageRun.select().where((models.StageRun.avatar == avatar) & (models.StageRun.stage == "interactive_edit")).count()
+        version_1 = await telegram.said_containing(ANNA, "Your cut-out, version 1")
+        telegram.press(ANNA, button(version_1, "Despill less"), "Despill less, under version 1")
+        await press_answered(telegram, "This cut-out has a newer version", "an edit of an older version answered as stale")
+        await asyncio.to_thread(proposed_materials, runtime, avatar, video, tmp_path)  # measured again: a newer proposal
+        await telegram.wait_for(lambda: len([c for c in telegram.sent(ANNA) if c.params.get("caption", "").startswith(("Clip", "Cover"))]) == 12,
+                                "the newer proposal's clips and covers")
+        telegram.press(ANNA, button(photos[0], "Use this clip"), "a clip of the replaced proposal")
+        await press_answered(telegram, "These clips were replaced by a newer choice", "a replaced clip answered as stale")
+        assert models.StageRun.select().where((models.StageRun.avatar == avatar) & (models.StageRun.stage == "interactive_edit")).count() == edits
 
 
 async def test_training_shows_a_loss_chart_refreshed_at_most_every_interval(host, runtime, telegram):
