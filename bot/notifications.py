@@ -177,10 +177,28 @@ class Follower:
             await self._send(row, say("approved_elsewhere", language, by=data.get("by", "")))
         elif kind == "avatar_rejected" and data.get("by") != state.owner_of(row.user_id):
             await self._send(row, say("rejected_elsewhere", language, by=data.get("by", ""), adjustment=data.get("adjustment", "")))
+        elif kind == "operator_answered":
+            await self._operator_answered(row, n, data, language)
         elif kind == "avatar_deployed":
             await self._send(row, say("live", language))
         elif kind == "avatar_undeployed":
             await self._send(row, say("undeployed", language))
+
+    async def _operator_answered(self, row: FollowedAvatar, n: host_pb.Notification, data: dict, language: str) -> None:
+        """The operator's answer to the person's words (host/operator_tasks.py): a retrain is under
+        way, or the round is theirs to judge again, with its buttons and its reminders, or (a newer
+        round came meanwhile) only the words."""
+        name = (await self.host.avatar(n.avatar_id)).name
+        outcome = data.get("outcome", "answer")
+        words = {"name": name, "text": data.get("text", ""), "answer": data.get("answer", "")}
+        if outcome != "reopen":
+            await self._send(row, say("operator_retrained" if outcome == "retrain" else "operator_answered", language, **words))
+            return
+        passed = bool(data.get("passed"))
+        if self.remind_after_s > 0:
+            state.review_waits(n.avatar_id, row.user_id, row.chat_id, n.run_id, passed, utcnow() + dt.timedelta(seconds=self.remind_after_s))
+        await self._send(row, say("operator_reopened", language, **words),
+                         reply_markup=keyboards.review(row.user_id, n.avatar_id, n.run_id, language, can_approve=passed))
 
     async def _stage_message(self, row: FollowedAvatar, n: host_pb.Notification, data: dict, language: str) -> None:
         """Creates the run's message on its first notification, then edits it through the pacer."""

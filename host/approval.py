@@ -68,7 +68,10 @@ ADJUSTMENTS: dict[str, Adjustment] = {
         "nothing is retrained: choose another driving clip in the materials (twinforge materials versions {avatar}, then "
         "twinforge materials edit {avatar} choose --param driving=<clip id>), and the model is trained on it", None,
     ),
-    "other": Adjustment("nothing is retrained automatically: an operator reads your words and adjusts the training", None),
+    "other": Adjustment(
+        "nothing is retrained yet: an operator reads your words and answers you, with a retrain or by giving the round back to you",
+        None,
+    ),
 }
 REASONS = tuple(ADJUSTMENTS)
 MOST_SCALE = 8.0
@@ -135,7 +138,7 @@ def reject(
     adjustment = ADJUSTMENTS[reason]
     started: list[models.StageRun] = []
     if adjustment.retrain_from is not None:
-        started = _retrain(uow, avatar_id, adjustment, f"{reason}: {text}".strip(": "), flow, known_stages)
+        started = retrain_with(uow, avatar_id, adjustment, f"{reason}: {text}".strip(": "), flow, known_stages)
     words = adjustment.words.format(avatar=avatar_id)
     payload = {
         "by": by, "reason": reason, "text": text.strip(), "generation": current["generation"], "adjustment": words,
@@ -144,6 +147,9 @@ def reject(
     }
     _decide(avatar_id, current, verdict="rejected", verdict_by=by, verdict_reason=reason, verdict_text=payload["text"],
             adjustment=words, retrain_generation=payload["retrain_generation"])
+    if reason == "other":  # free words: an operator answers them (host/operator_tasks.py)
+        judged = models.Round.get((models.Round.avatar == avatar_id) & (models.Round.number == current["round"]))
+        payload["task"] = models.OperatorTask.create(avatar=avatar_id, round=judged, text=payload["text"], asked_by=by).id
     uow.notify(avatar_id, REJECTED, payload, run_id=current["evaluation_run"], stage=EVALUATION_STAGE)
     return {**current, "verdict": "rejected", **payload}, started, words
 
@@ -164,8 +170,8 @@ def can_deploy(avatar_id: str) -> tuple[bool, str]:
     return False, f"round {newest['round']} passed and waits for the person's approval"
 
 
-def _retrain(uow: UnitOfWork, avatar_id: str, adjustment: Adjustment, why: str, flow: Flow,
-             known_stages: set[str]) -> list[models.StageRun]:
+def retrain_with(uow: UnitOfWork, avatar_id: str, adjustment: Adjustment, why: str, flow: Flow,
+                 known_stages: set[str]) -> list[models.StageRun]:
     """Keeps the adjustment's sub-model (accepting it unless it already is), marks the rerun
     sub-models' current runs rejected, and retrains them with the scaled presets."""
     kept = adjustment.retrain_from

@@ -124,6 +124,13 @@ def resolve(key: str, on_behalf_of: str = "") -> Caller:
     return Caller(row.user.external_id, row.role)
 
 
+def operator_only(what: str) -> None:
+    """Refuses the call unless an operator key makes it: `what` names what only an operator does."""
+    if not current().operator:
+        raise PermissionDenied(code="operator_only", cause=f"only an operator key may {what}",
+                               advice="ask the operator of this platform, who runs it with the operator key (`twinforge up` leaves one)")
+
+
 def avatar(avatar_id: str) -> models.Avatar:
     """The avatar, when the caller may touch it; otherwise the very answer for an unknown id."""
     row = models.Avatar.select(models.Avatar, models.User).join(models.User).where(models.Avatar.id == avatar_id).first()

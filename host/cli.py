@@ -2,7 +2,7 @@
 intake check of a video file, in-process), `model` (accept, reject, retrain sub-models), `render`
 (an avatar speaking new audio, in-process), `evaluate` (the quality measures of any video),
 `materials` (versions, edits and undo of the cut-out, through the host), `avatar` (approve,
-reject, rounds, delete, through the host), `deploy` and `undeploy` (through the host), `produce` (the whole flow, through the host) and the queue
+reject, rounds, delete, through the host), `tasks` (the operator's answers to people's words, through the host), `deploy` and `undeploy` (through the host), `produce` (the whole flow, through the host) and the queue
 administration mounted from the scheduler, and `keys` (API keys of the host's clients)."""
 
 from __future__ import annotations
@@ -381,6 +381,58 @@ def avatar_delete(avatar_id: str, cancel_running: bool, yes: bool, by: str | Non
     click.echo(reply.message)
     if not reply.deleted:
         sys.exit(1)
+
+
+@main.group()
+def tasks() -> None:
+    """Operator tasks: the words people sent with a rejection for "something else", which the host
+    cannot turn into an adjustment by itself. Answer each with words for the person and either a
+    retrain (--retrain REASON) or the round given back to them to approve or reject again
+    (docs/approval.md). Needs the operator key (`twinforge up` leaves one).
+
+    Exit codes: 0 done, 1 the host refused the request, 3 the host is unreachable."""
+
+
+@tasks.command("ls")
+@click.option("--all", "include_answered", is_flag=True, help="Also the tasks answered already.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def tasks_ls(include_answered: bool, as_json: bool) -> None:
+    """The tasks that wait for an answer, oldest first."""
+    reply = host_call("ListOperatorTasks", host_pb.ListOperatorTasksRequest(include_answered=include_answered))
+    rows = [
+        {"task": t.task_id, "avatar": t.avatar_id, "name": t.avatar_name, "owner": t.owner, "round": t.round, "text": t.text,
+         "asked_by": t.asked_by, "asked_at": t.created_at.ToDatetime().isoformat(), "outcome": t.outcome, "answer": t.answer,
+         "answered_by": t.answered_by, "retrain_reason": t.retrain_reason}
+        for t in reply.tasks
+    ]
+    if as_json:
+        click.echo(json.dumps({"tasks": rows}, indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("no task waits" if not include_answered else "no tasks")
+    for r in rows:
+        click.echo(f"{r['task']}  {r['asked_at'][:16]}  avatar {r['avatar']} ({r['name']}, {r['owner']}), round {r['round']}: {r['text']!r}")
+        if r["outcome"]:
+            click.echo(f"  answered by {r['answered_by']} ({r['outcome']}{' ' + r['retrain_reason'] if r['retrain_reason'] else ''}): {r['answer']}")
+    if rows and not include_answered:
+        click.echo("answer one: twinforge tasks answer TASK --text WORDS [--retrain lips_off|blurry_mouth|jitter]")
+
+
+@tasks.command("answer")
+@click.argument("task_id")
+@click.option("--text", "words", required=True, help="What the person reads: what you found and what happens next.")
+@click.option("--retrain", "retrain_reason", type=click.Choice(["lips_off", "blurry_mouth", "jitter"]), default=None,
+              help="Retrain with this reason's adjustment; without it the round is given back to the person to judge again.")
+@click.option("--by", default=None, help="Who answers, kept with the task (default: cli:<your user name>).")
+def tasks_answer(task_id: str, words: str, retrain_reason: str | None, by: str | None) -> None:
+    """Answer TASK_ID: the person is told in the bot and the web app."""
+    request = host_pb.AnswerOperatorTaskRequest(task_id=task_id, answer=words, retrain_reason=retrain_reason or "", by=by or default_by())
+    reply = host_call("AnswerOperatorTask", request)
+    outcomes = {"retrain": f"retraining with the {reply.task.retrain_reason} adjustment", "reopen": "the round is given back to the person",
+                "answer": "words only: a newer round came meanwhile"}
+    click.echo(f"answered task {reply.task.task_id} of avatar {reply.task.avatar_id}: {outcomes.get(reply.task.outcome, reply.task.outcome)}")
+    for run in reply.started:
+        click.echo(f"started {run.stage} (run {run.run_id}); follow it: twinforge watch {reply.task.avatar_id}")
 
 
 @main.group()

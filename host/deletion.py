@@ -79,7 +79,7 @@ def delete_avatar(runtime: Runtime, avatar_id: str, by: str, cancel_running: boo
 def _rows(avatar_id: str) -> int:
     """How many rows of the avatar's history the deletion removes (a retrain plan's stages are
     the plan's, not keyed by the avatar)."""
-    tables = (models.Submission, models.StageRun, models.Artifact, models.Notification, models.Round, models.RetrainPlan)
+    tables = (models.Submission, models.StageRun, models.Artifact, models.Notification, models.Round, models.RetrainPlan, models.OperatorTask)
     stages = models.RetrainStage.select().join(models.RetrainPlan).where(models.RetrainPlan.avatar == avatar_id).count()
     return stages + sum(table.select().where(table.avatar == avatar_id).count() for table in tables)
 

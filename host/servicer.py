@@ -16,7 +16,8 @@ import tempfile
 from pathlib import Path
 
 
-from host import approval, auth, content_types, convert, deletion, deployments, material_versions, quarantine, quotas, registry, use_cases
+from host import (approval, auth, content_types, convert, deletion, deployments, material_versions, operator_tasks, quarantine, quotas, registry,
+                  use_cases)
 from host.bootstrap import Runtime
 from host.errors import IntegrityError, InvalidArgument, TooLarge
 from host.notifications import follow
@@ -53,6 +54,18 @@ def approval_round(item: dict) -> host_pb.Round:
         by=item["by"], reason=item["reason"], text=item["text"], adjustment=item["adjustment"],
         retrain_generation=item["retrain_generation"] or 0, voice_preview=item["voice_preview"], voice=item["voice"],
     )
+
+
+def operator_task(item: dict) -> host_pb.OperatorTask:
+    task = host_pb.OperatorTask(
+        task_id=item["task_id"], avatar_id=item["avatar_id"], avatar_name=item["avatar_name"], owner=item["owner"], round=item["round"],
+        evaluation_run=item["evaluation_run"], text=item["text"], asked_by=item["asked_by"], created_at=convert.timestamp(item["created_at"]),
+        outcome=item["outcome"], answer=item["answer"], answered_by=item["answered_by"], retrain_reason=item["retrain_reason"],
+        retrain_generation=item["retrain_generation"] or 0,
+    )
+    if item["answered_at"] is not None:
+        task.answered_at.CopyFrom(convert.timestamp(item["answered_at"]))
+    return task
 
 
 def parse_parameters(text: str) -> dict:
@@ -292,6 +305,23 @@ class HostServicer(host_grpc.HostServiceServicer):
             return host_pb.RejectAvatarResponse(round=approval_round(judged), started=[convert.stage_run(r) for r in started], message=words)
 
         return await asyncio.to_thread(reject)
+
+    async def ListOperatorTasks(self, request, context):
+        def rows():
+            return host_pb.ListOperatorTasksResponse(tasks=[operator_task(t) for t in operator_tasks.tasks(request.include_answered)])
+
+        return await asyncio.to_thread(rows)
+
+    async def AnswerOperatorTask(self, request, context):
+        def answer():
+            auth.operator_only("answer a person's words about their avatar")
+            with self.runtime.uow() as uow:
+                task, started = operator_tasks.answer(uow, request.task_id, request.by or auth.current().external_id, request.answer,
+                                                      request.retrain_reason, self.runtime.flow, registry.known_stages())
+            self.runtime.dispatch(started)
+            return host_pb.AnswerOperatorTaskResponse(task=operator_task(task), started=[convert.stage_run(r) for r in started])
+
+        return await asyncio.to_thread(answer)
 
     async def Deploy(self, request, context):
         def deploy():

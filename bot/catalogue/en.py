@@ -177,6 +177,7 @@ MESSAGES: dict[str, str] = {
         "The operator read what you said about {name} (“{text}”) and answered:\n{answer}\n\n"
         "I am training it again with that change; you will get a new preview to check when it is ready."
     ),
+    "operator_answered": "The operator read what you said about {name} (“{text}”) and answered:\n{answer}",
     "operator_reopened": "The operator read what you said about {name} (“{text}”) and answered:\n{answer}\n\nThe preview is back for you to decide:",
     "review_reminder": "{name} is waiting for you: its preview is ready, and nothing goes on until you say whether it looks right. Approve it, or tell me what is wrong.",
     "review_reminder_below": "{name} is waiting for you: its last test fell short, and it is trained again once you tell me what looks wrong.",

@@ -171,6 +171,7 @@ MESSAGES: dict[str, str] = {
         "要么把预览交还给你，由你确认或退回。在那之前，什么都不会改变。"
     ),
     "operator_retrained": "运营者看了你对 {name} 说的话（“{text}”），回复如下：\n{answer}\n\n我会按这个修改重新训练它；准备好后，你会收到新的预览来检查。",
+    "operator_answered": "运营者看了你对 {name} 说的话（“{text}”），回复如下：\n{answer}",
     "operator_reopened": "运营者看了你对 {name} 说的话（“{text}”），回复如下：\n{answer}\n\n预览交还给你了，请你决定：",
     "review_reminder": "{name} 在等你：它的预览已经好了，你说它对不对之前，制作不会继续。请确认它，或者告诉我哪里不对。",
     "review_reminder_below": "{name} 在等你：它最近一次测试没有达到要求，你告诉我哪里看起来不对之后，就会重新训练。",

@@ -165,6 +165,25 @@ class RetrainStage(BaseModel):
         indexes = ((("plan", "stage"), True),)
 
 
+class OperatorTask(BaseModel):
+    """A person's words with a rejection for "other" (host/operator_tasks.py): the host cannot turn
+    free words into an adjustment, so an operator reads them and answers, with a retrain or by
+    giving the round back to the person. Open while `answered_at` is None."""
+
+    id = peewee.CharField(primary_key=True, max_length=32, default=new_id)
+    avatar = peewee.ForeignKeyField(Avatar, backref="operator_tasks", on_delete="CASCADE")
+    round = peewee.ForeignKeyField(Round, backref="operator_tasks", on_delete="CASCADE")
+    text = peewee.TextField()
+    asked_by = peewee.TextField(default="")
+    created_at = peewee.DateTimeField(default=utcnow)
+    outcome = peewee.CharField(default="", max_length=16)  # "", retrain, reopen or answer
+    answer = peewee.TextField(default="")
+    answered_by = peewee.TextField(default="")
+    answered_at = peewee.DateTimeField(null=True, index=True)
+    retrain_reason = peewee.CharField(default="", max_length=32)
+    retrain_generation = peewee.IntegerField(null=True)
+
+
 class Counter(BaseModel):
     """Named counters; the notification sequence row is locked per write so commits stay ordered."""
 
@@ -197,4 +216,4 @@ class ApiKey(BaseModel):
     revoked_at = peewee.DateTimeField(null=True)
 
 
-ALL_MODELS = [User, Avatar, Submission, StageRun, Artifact, Notification, Round, RetrainPlan, RetrainStage, Counter, Plugin, ApiKey]
+ALL_MODELS = [User, Avatar, Submission, StageRun, Artifact, Notification, Round, RetrainPlan, RetrainStage, OperatorTask, Counter, Plugin, ApiKey]

@@ -74,7 +74,7 @@ SCOPED = {
     "DeleteAvatar": lambda i: host_pb.DeleteAvatarRequest(avatar_id=i.avatar, cancel_running=True, by="cli:anna"),
 }
 # The rest take no one's id: each is checked for whose things it shows in its own test below.
-UNSCOPED = {"ListPlugins", "CreateAvatar", "ListAvatars"}
+UNSCOPED = {"ListPlugins", "CreateAvatar", "ListAvatars", "ListOperatorTasks", "AnswerOperatorTask"}  # the tasks: tests/integration/test_operator_tasks.py
 
 
 @dataclass

@@ -18,6 +18,7 @@ import av
 import cv2
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from pydantic import SecretStr
 
 from bot import state
@@ -30,6 +31,7 @@ from host.storage import models
 from host.storage.blobs import blob_key
 from host.storage.db import database_proxy
 from host.auth import issue
+from host.cli import main as cli
 from host.channels import host_channel_aio
 from host.settings import get_settings
 from plugins.deployment.server import Deployment
@@ -353,6 +355,42 @@ async def test_a_preview_that_waits_is_reminded_across_a_restart_at_most_so_ofte
     assert await verdicts(host, avatar) == ["approved", "rejected"]
     assert [r.avatar_id for r in ReviewReminder.select()] == [], "nothing left to remind of"
     assert state.followed_avatar(bens) is None, "a deleted avatar is no longer followed"
+
+
+async def test_words_for_something_else_reach_the_operator_whose_answer_gives_the_round_back(host, runtime, telegram, tmp_path):
+    """The operator answers with `twinforge tasks` (the CLI, with the operator key `twinforge up`
+    leaves): the person reads the answer in their chat, with the verdict's buttons again."""
+    async with bot(runtime, host, telegram, review_remind_after_s=600.0):
+        avatar, preview = await anna_with_a_preview(runtime, telegram, tmp_path)
+        telegram.press(ANNA, button(preview, "Reject"), "Reject ✗")
+        reasons = await telegram.said_containing(ANNA, "What is wrong?")
+        telegram.press(ANNA, button(reasons, "Something else"), "Something else")
+        await telegram.said_containing(ANNA, "In a few words")
+        telegram.text(ANNA, "the teeth look grey")
+        told = await telegram.said_containing(ANNA, "Your words go to the operator")
+        assert "They will answer you here" in told.params["text"]
+        assert await verdicts(host, avatar) == ["rejected"] and not ReviewReminder.select().exists()
+
+        listed = await asyncio.to_thread(CliRunner().invoke, cli, ["tasks", "ls", "--json"])
+        assert listed.exit_code == 0, listed.output
+        (task,) = json.loads(listed.output)["tasks"]
+        assert (task["avatar"], task["owner"], task["text"], task["outcome"]) == (avatar, f"telegram:{ANNA}", "the teeth look grey", "")
+        words = "The grey comes from the light in your video, which training keeps. Approve it if it will do, or send a video in daylight."
+        answered = await asyncio.to_thread(CliRunner().invoke, cli, ["tasks", "answer", task["task"], "--text", words, "--by", "cli:olga"])
+        assert answered.exit_code == 0 and "the round is given back to the person" in answered.output, answered.output
+
+        back = await telegram.said_containing(ANNA, "The operator read what you said about Anna")
+        assert back.params["text"] == f"The operator read what you said about Anna (“the teeth look grey”) and answered:\n{words}\n\n" \
+                                      "The preview is back for you to decide:"
+        assert [b["text"] for b in json.loads(back.params["reply_markup"])["inline_keyboard"][0]] == ["Approve ✓", "Reject ✗"]
+        assert [r.avatar_id for r in ReviewReminder.select()] == [avatar], "the round given back is reminded of again"
+        assert await verdicts(host, avatar) == [""]
+        telegram.press(ANNA, button(back, "Approve"), "Approve ✓")
+        await telegram.said_containing(ANNA, "Approved ✓")
+        assert await verdicts(host, avatar) == ["approved"]
+        again = await asyncio.to_thread(CliRunner().invoke, cli, ["tasks", "answer", task["task"], "--text", "and once more"])
+        assert again.exit_code == 1 and "was answered by cli:olga already" in again.output
+        assert not any(avatar in text or "twinforge" in text for text in telegram.said(ANNA))
 
 
 async def test_privacy_is_stated_and_agreed_once_and_a_video_sent_first_waits_for_it(host, runtime, telegram, tmp_path, monkeypatch):

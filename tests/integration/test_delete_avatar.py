@@ -20,7 +20,7 @@ from tests.integration.test_scheduler import Resumable, notes, platform, run_sta
 from tests.integration.test_training_loop import upload
 from twinforge.host.v1 import host_service_pb2 as host_pb
 
-TABLES = (models.Submission, models.StageRun, models.Artifact, models.Notification, models.Round, models.RetrainPlan)
+TABLES = (models.Submission, models.StageRun, models.Artifact, models.Notification, models.Round, models.RetrainPlan, models.OperatorTask)
 
 
 def stored_files() -> set[str]:

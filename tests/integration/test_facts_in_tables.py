@@ -115,7 +115,7 @@ def test_the_migrations_fill_the_presets_and_the_rounds_from_the_notifications(o
     ids = _made_before(old_database)
     told = _notifications()
 
-    assert migrate(old_database) == ["0003_submission_preset", "0004_rounds", "0005_retrain_plans_and_verdicts"]
+    assert migrate(old_database) == ["0003_submission_preset", "0004_rounds", "0005_retrain_plans_and_verdicts", "0006_operator_tasks"]
 
     avatar = ids["avatar"]
     presets = {row.version: row.preset for row in models.Submission.select().where(models.Submission.avatar == avatar)}
@@ -215,7 +215,7 @@ def test_the_migration_fills_the_retrain_plans_and_the_verdicts_from_the_notific
         uow.notify(avatar, use_cases.RETRAIN_STARTED, plan, stage="audio2lip")
     told = _notifications()
 
-    assert migrate(rounds_database) == ["0005_retrain_plans_and_verdicts"]
+    assert migrate(rounds_database) == ["0005_retrain_plans_and_verdicts", "0006_operator_tasks"]
 
     assert use_cases.retrain_plan(avatar, 1, 1) == plan
     assert use_cases.retrain_plan(avatar, 1, 2) is None

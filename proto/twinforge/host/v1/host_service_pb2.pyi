@@ -508,6 +508,72 @@ class ListRoundsRequest(_message.Message):
     avatar_id: str
     def __init__(self, avatar_id: _Optional[str] = ...) -> None: ...
 
+class OperatorTask(_message.Message):
+    __slots__ = ("task_id", "avatar_id", "avatar_name", "owner", "round", "evaluation_run", "text", "asked_by", "created_at", "outcome", "answer", "answered_by", "answered_at", "retrain_reason", "retrain_generation")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    AVATAR_ID_FIELD_NUMBER: _ClassVar[int]
+    AVATAR_NAME_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    EVALUATION_RUN_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    ASKED_BY_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
+    ANSWERED_BY_FIELD_NUMBER: _ClassVar[int]
+    ANSWERED_AT_FIELD_NUMBER: _ClassVar[int]
+    RETRAIN_REASON_FIELD_NUMBER: _ClassVar[int]
+    RETRAIN_GENERATION_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    avatar_id: str
+    avatar_name: str
+    owner: str
+    round: int
+    evaluation_run: str
+    text: str
+    asked_by: str
+    created_at: _timestamp_pb2.Timestamp
+    outcome: str
+    answer: str
+    answered_by: str
+    answered_at: _timestamp_pb2.Timestamp
+    retrain_reason: str
+    retrain_generation: int
+    def __init__(self, task_id: _Optional[str] = ..., avatar_id: _Optional[str] = ..., avatar_name: _Optional[str] = ..., owner: _Optional[str] = ..., round: _Optional[int] = ..., evaluation_run: _Optional[str] = ..., text: _Optional[str] = ..., asked_by: _Optional[str] = ..., created_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., outcome: _Optional[str] = ..., answer: _Optional[str] = ..., answered_by: _Optional[str] = ..., answered_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., retrain_reason: _Optional[str] = ..., retrain_generation: _Optional[int] = ...) -> None: ...
+
+class ListOperatorTasksRequest(_message.Message):
+    __slots__ = ("include_answered",)
+    INCLUDE_ANSWERED_FIELD_NUMBER: _ClassVar[int]
+    include_answered: bool
+    def __init__(self, include_answered: bool = ...) -> None: ...
+
+class ListOperatorTasksResponse(_message.Message):
+    __slots__ = ("tasks",)
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    tasks: _containers.RepeatedCompositeFieldContainer[OperatorTask]
+    def __init__(self, tasks: _Optional[_Iterable[_Union[OperatorTask, _Mapping]]] = ...) -> None: ...
+
+class AnswerOperatorTaskRequest(_message.Message):
+    __slots__ = ("task_id", "answer", "retrain_reason", "by")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
+    RETRAIN_REASON_FIELD_NUMBER: _ClassVar[int]
+    BY_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    answer: str
+    retrain_reason: str
+    by: str
+    def __init__(self, task_id: _Optional[str] = ..., answer: _Optional[str] = ..., retrain_reason: _Optional[str] = ..., by: _Optional[str] = ...) -> None: ...
+
+class AnswerOperatorTaskResponse(_message.Message):
+    __slots__ = ("task", "started")
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    STARTED_FIELD_NUMBER: _ClassVar[int]
+    task: OperatorTask
+    started: _containers.RepeatedCompositeFieldContainer[StageRun]
+    def __init__(self, task: _Optional[_Union[OperatorTask, _Mapping]] = ..., started: _Optional[_Iterable[_Union[StageRun, _Mapping]]] = ...) -> None: ...
+
 class DeleteAvatarRequest(_message.Message):
     __slots__ = ("avatar_id", "cancel_running", "by")
     AVATAR_ID_FIELD_NUMBER: _ClassVar[int]

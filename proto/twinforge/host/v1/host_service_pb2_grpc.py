@@ -123,6 +123,16 @@ class HostServiceStub(object):
                 request_serializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.ListRoundsRequest.SerializeToString,
                 response_deserializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.ListRoundsResponse.FromString,
                 )
+        self.ListOperatorTasks = channel.unary_unary(
+                '/twinforge.host.v1.HostService/ListOperatorTasks',
+                request_serializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.ListOperatorTasksRequest.SerializeToString,
+                response_deserializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.ListOperatorTasksResponse.FromString,
+                )
+        self.AnswerOperatorTask = channel.unary_unary(
+                '/twinforge.host.v1.HostService/AnswerOperatorTask',
+                request_serializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.AnswerOperatorTaskRequest.SerializeToString,
+                response_deserializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.AnswerOperatorTaskResponse.FromString,
+                )
         self.Deploy = channel.unary_unary(
                 '/twinforge.host.v1.HostService/Deploy',
                 request_serializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.DeployRequest.SerializeToString,
@@ -293,6 +303,23 @@ class HostServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListOperatorTasks(self, request, context):
+        """ListOperatorTasks lists the words people sent with a rejection for "other", which an operator
+        reads and answers (docs/approval.md), oldest first: every one for an operator key, the
+        caller's own otherwise.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AnswerOperatorTask(self, request, context):
+        """AnswerOperatorTask answers one (operator keys only): words for the person, and either a retrain
+        with the adjustment of one of the other reasons, or the round given back to the person to judge.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Deploy(self, request, context):
         """Deploy packages the approved avatar as an OCI image (the image_packaging stage) and then
         starts it on the target (the deployment stage); only an approved avatar can be deployed.
@@ -422,6 +449,16 @@ def add_HostServiceServicer_to_server(servicer, server):
                     servicer.ListRounds,
                     request_deserializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.ListRoundsRequest.FromString,
                     response_serializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.ListRoundsResponse.SerializeToString,
+            ),
+            'ListOperatorTasks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOperatorTasks,
+                    request_deserializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.ListOperatorTasksRequest.FromString,
+                    response_serializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.ListOperatorTasksResponse.SerializeToString,
+            ),
+            'AnswerOperatorTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.AnswerOperatorTask,
+                    request_deserializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.AnswerOperatorTaskRequest.FromString,
+                    response_serializer=twinforge_dot_host_dot_v1_dot_host__service__pb2.AnswerOperatorTaskResponse.SerializeToString,
             ),
             'Deploy': grpc.unary_unary_rpc_method_handler(
                     servicer.Deploy,
@@ -806,6 +843,40 @@ class HostService(object):
         return grpc.experimental.unary_unary(request, target, '/twinforge.host.v1.HostService/ListRounds',
             twinforge_dot_host_dot_v1_dot_host__service__pb2.ListRoundsRequest.SerializeToString,
             twinforge_dot_host_dot_v1_dot_host__service__pb2.ListRoundsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListOperatorTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/twinforge.host.v1.HostService/ListOperatorTasks',
+            twinforge_dot_host_dot_v1_dot_host__service__pb2.ListOperatorTasksRequest.SerializeToString,
+            twinforge_dot_host_dot_v1_dot_host__service__pb2.ListOperatorTasksResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def AnswerOperatorTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/twinforge.host.v1.HostService/AnswerOperatorTask',
+            twinforge_dot_host_dot_v1_dot_host__service__pb2.AnswerOperatorTaskRequest.SerializeToString,
+            twinforge_dot_host_dot_v1_dot_host__service__pb2.AnswerOperatorTaskResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
 
