@@ -136,17 +136,20 @@ ADDED_COLUMNS = [CallbackToken.keyboard, CallbackToken.scope, CallbackToken.used
 
 
 def create_tables(db: peewee.Database) -> None:
-    db.create_tables(BOT_MODELS, safe=True)
+    """Makes the missing tables, after adding the columns an existing table lacks (first: making
+    a table also makes its indexes, some of which are on those columns)."""
+    existing = set(db.get_tables())
     migrator = SchemaMigrator.from_database(db)
     for field in ADDED_COLUMNS:
         table = field.model._meta.table_name
-        if has_column(db, table, field.column_name):
+        if table not in existing or has_column(db, table, field.column_name):
             continue
         try:
             migrate(migrator.add_column(table, field.column_name, field))
         except (peewee.OperationalError, peewee.ProgrammingError):
             if not has_column(db, table, field.column_name):  # else the web app's process added it a moment ago
                 raise
+    db.create_tables(BOT_MODELS, safe=True)
 
 
 def has_column(db: peewee.Database, table: str, column: str) -> bool:

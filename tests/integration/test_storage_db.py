@@ -197,3 +197,24 @@ def test_the_bots_state_writes_on_both_engines(database) -> None:
     first = state.agreed_at(7)
     state.agree(7)
     assert first is not None and state.agreed_at(7) == first
+
+
+def test_an_installed_bots_button_table_gains_its_new_columns_and_a_keyboard_is_spent_once(database) -> None:
+    """bot_callback_token as a bot made before buttons were spent: `create_tables` adds the columns,
+    the old button still reads (with no keyboard: spent alone), and of a new keyboard's buttons
+    only the first press spends it."""
+    database.execute_sql("CREATE TABLE bot_callback_token (token VARCHAR(24) PRIMARY KEY, user_id BIGINT NOT NULL, action VARCHAR(32) NOT NULL, "
+                         "avatar_id VARCHAR(32) NOT NULL, argument VARCHAR(64) NOT NULL, created_at TIMESTAMP NOT NULL)")
+    database.execute_sql("INSERT INTO bot_callback_token VALUES ('old-token', 7, 'approve', 'a1', '', '2026-01-01 00:00:00')")
+    create_bot_tables(database)
+    create_bot_tables(database)  # a second start finds the columns there
+    old = state.token("old-token")
+    assert (old.keyboard, old.scope, old.used_at) == ("", "", None)
+    assert state.spend(old) and not state.spend(old)
+
+    keyboard = state.new_keyboard()
+    approve, reject = (state.token(state.issue_token(7, action, "a1", "", keyboard, "run-9")) for action in ("approve", "reject"))
+    assert [t.action for t in state.keyboard_of(reject)] == ["approve", "reject"] and approve.scope == "run-9"
+    assert state.spend(approve)
+    assert not state.spend(reject) and not state.spend(approve), "the keyboard is spent by its first press"
+    assert state.token(reject.token).used_at is not None
