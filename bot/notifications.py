@@ -29,7 +29,7 @@ from bot.catalogue import say, stage_name
 from bot.host_client import HostClient, HostError, payload
 from bot.models import FollowedAvatar
 from bot.progress import Pacer, progress_text
-from bot.report import intake_report, thumbnails, verdict_lines
+from bot.report import adjustment, intake_report, thumbnails, verdict_lines
 from host.storage.models import utcnow
 from twinforge.host.v1 import host_service_pb2 as host_pb
 
@@ -176,7 +176,9 @@ class Follower:
         elif kind == "avatar_approved" and data.get("by") != state.owner_of(row.user_id):
             await self._send(row, say("approved_elsewhere", language, by=data.get("by", "")))
         elif kind == "avatar_rejected" and data.get("by") != state.owner_of(row.user_id):
-            await self._send(row, say("rejected_elsewhere", language, by=data.get("by", ""), adjustment=data.get("adjustment", "")))
+            await self._send(row, say("rejected_elsewhere", language, by=data.get("by", ""),
+                                      adjustment=adjustment(data.get("reason", ""), bool(data.get("retrain_generation")), language,
+                                                            data.get("adjustment", ""))))
         elif kind == "operator_answered":
             await self._operator_answered(row, n, data, language)
         elif kind == "avatar_deployed":

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import pictures
-from bot.catalogue import say
+from bot.catalogue import FALLBACK, messages, say
 from plugins.evaluation import words as verdict_words
 from plugins.video_analysis import words
 
@@ -51,3 +51,12 @@ def verdict_details(results: dict[str, Any], english: list[str], language: str) 
     if results.get("verdict"):
         return {"headline": verdict_words.headline(results, language), "items": verdict_words.items(results, language)}
     return {"headline": "", "items": [{"status": "", "text": line} for line in english]}
+
+
+def adjustment(reason: str, retrained: bool, language: str, fallback: str = "") -> str:
+    """What a rejection for `reason` changes, in the person's language (the host's own words are
+    English and name CLI commands); `retrained`: the operator answered other words with a
+    retrain. A reason the catalogue does not know is said in the host's words, `fallback`."""
+    if reason == "other" and retrained:
+        return say("adjustment_other_retrained", language)
+    return say(f"adjustment_{reason}", language) if f"adjustment_{reason}" in messages(FALLBACK) else fallback

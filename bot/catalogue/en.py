@@ -173,6 +173,12 @@ MESSAGES: dict[str, str] = {
         "Thanks. Your words go to the operator, the person who looks after this service. They will answer you here: either your "
         "avatar is trained again with a fix, or the preview comes back for you to approve or reject. Nothing changes until then."
     ),
+    "adjustment_lips_off": "the lips are trained again to follow the voice more closely",
+    "adjustment_blurry_mouth": "the mouth's detail is trained longer, to make it sharper",
+    "adjustment_jitter": "the mouth's movement is smoothed and trained longer",
+    "adjustment_wrong_clip": "you pick another clip, and your avatar is made again with it",
+    "adjustment_other": "your words went to the operator, who answers you in the chat",
+    "adjustment_other_retrained": "the operator answered your words in the chat, and your avatar is trained again",
     "operator_retrained": (
         "The operator read what you said about {name} (“{text}”) and answered:\n{answer}\n\n"
         "I am training it again with that change; you will get a new preview to check when it is ready."

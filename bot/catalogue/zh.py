@@ -170,6 +170,12 @@ MESSAGES: dict[str, str] = {
         "谢谢。你的话会转给运营者，也就是照看这项服务的人。他们会在这里回复你：要么带着修正重新训练你的分身，"
         "要么把预览交还给你，由你确认或退回。在那之前，什么都不会改变。"
     ),
+    "adjustment_lips_off": "重新训练口型，让它更紧地跟上声音",
+    "adjustment_blurry_mouth": "把嘴部的细节训练得更久，让它更清晰",
+    "adjustment_jitter": "让嘴的动作更平滑，并训练得更久一些",
+    "adjustment_wrong_clip": "你另选一段片段，然后用它重新制作你的分身",
+    "adjustment_other": "你的话已经转给运营者，他们会在聊天里回复你",
+    "adjustment_other_retrained": "运营者已经在聊天里回复了你的话，你的分身正在重新训练",
     "operator_retrained": "运营者看了你对 {name} 说的话（“{text}”），回复如下：\n{answer}\n\n我会按这个修改重新训练它；准备好后，你会收到新的预览来检查。",
     "operator_answered": "运营者看了你对 {name} 说的话（“{text}”），回复如下：\n{answer}",
     "operator_reopened": "运营者看了你对 {name} 说的话（“{text}”），回复如下：\n{answer}\n\n预览交还给你了，请你决定：",

@@ -16,7 +16,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bot import pictures, state
-from bot.report import verdict_details
+from bot.report import adjustment, verdict_details
 from bot.catalogue import say
 from bot.host_client import HostClient, HostError
 from bot.keyboards import REASONS
@@ -70,8 +70,9 @@ async def review(request: web.Request) -> web.Response:
     now = standing(found)
     newest = found.rounds[-1] if found.rounds else None
     base = f"/api/avatars/{avatar.avatar_id}/review"
-    headline = (say("webapp_review_rejected", language, adjustment=newest.adjustment) if now == "rejected"
-                else say(f"webapp_review_{now}", language))
+    headline = (say("webapp_review_rejected", language, adjustment=adjustment(newest.reason, bool(newest.retrain_generation), language,
+                                                                              newest.adjustment))
+                if now == "rejected" else say(f"webapp_review_{now}", language))
     media = {}
     if newest is not None:
         media = {"render": f"{base}/render" if newest.preview else "",

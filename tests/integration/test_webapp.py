@@ -351,6 +351,7 @@ async def test_a_rejection_leads_to_the_clip_picker_or_sends_the_words(review_ap
     assert await verdicts(host, avatar) == ["rejected", "rejected"]
     status, body = await answer(await client.get(f"{base}/review", headers=signed(ANNA)))
     assert body["state"] == "rejected" and not body["can_reject"] and "changes you asked for" in body["deploy_words"]
+    assert body["headline"] == "You asked for changes: your words went to the operator, who answers you in the chat"
 
 
 async def test_the_clips_and_covers_play_in_a_gallery_and_one_is_picked(review_app, runtime, tmp_path):
