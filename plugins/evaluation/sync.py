@@ -52,13 +52,13 @@ class Expert:
         starts = starts[np.asarray(speech[:count], bool)[middles]] if len(starts) else starts
         if len(starts) == 0:
             return {"expert_confidence": None, "expert_offset": None}
-        rows, envelopes = torch.from_numpy(features.encode(samples)), torch.from_numpy(features.envelope(samples))
+        envelopes = torch.from_numpy(features.envelope(samples))
         windows = moving[torch.from_numpy(starts[:, None] + np.arange(self.window)[None])]
         means = {}
         reach = max_lag(fps)
         for lag in range(-reach, reach + 1):
-            index = torch.from_numpy(features.window_index(starts + self.window // 2 - lag, fps, len(rows)))
-            logits = [self.net(rows[index[i : i + BATCH]], envelopes[index[i : i + BATCH]], windows[i : i + BATCH]) for i in range(0, len(starts), BATCH)]
+            sound = syncnet.frame_envelopes(envelopes, starts + self.window // 2 - lag, self.window, fps)
+            logits = [self.net(sound[i : i + BATCH], windows[i : i + BATCH]) for i in range(0, len(starts), BATCH)]
             means[lag] = float(torch.cat(logits).mean())
         best = max(means, key=lambda k: (means[k], -abs(k)))
         return {"expert_confidence": means[best] - float(np.median(list(means.values()))), "expert_offset": int(best)}

@@ -108,8 +108,8 @@ class ExpertLoss:
         shapes = (lips - lips.mean(dim=1, keepdim=True)) / self.eyes - self.mean
         windows = shapes.reshape(-1, self.window, 2 * len(lipdata.LIPS))
         middles = frames.reshape(-1, self.window)[:, self.window // 2]
-        device = predicted.device
-        logits = self.net(self.dataset.audio(middles).to(device), self.dataset.envelope(middles).to(device), windows)
+        sound = syncnet.frame_envelopes(self.dataset.envelopes, middles - self.dataset.offset, self.window, self.dataset.fps)
+        logits = self.net(sound.to(predicted.device), windows)
         return F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
 
 

@@ -184,12 +184,13 @@ class Dataset:
         the frame's time, corrected by the recording's offset)."""
         return self.features[torch.from_numpy(self._window(frames))]
 
-    def envelope(self, frames: np.ndarray) -> torch.Tensor:
-        """float32[len(frames), 20, 28]: the band envelopes of the same windows."""
-        return self.envelopes[torch.from_numpy(self._window(frames))]
+    def envelope(self, frames: np.ndarray, context: int = features.CONTEXT_ROWS) -> torch.Tensor:
+        """float32[len(frames), 2 * context, 28]: the band envelopes of the same windows, or of
+        `context` rows on each side."""
+        return self.envelopes[torch.from_numpy(self._window(frames, context))]
 
-    def _window(self, frames: np.ndarray) -> np.ndarray:
-        return features.window_index(np.asarray(frames) - self.offset, self.fps, len(self.features))
+    def _window(self, frames: np.ndarray, context: int = features.CONTEXT_ROWS) -> np.ndarray:
+        return features.window_index(np.asarray(frames) - self.offset, self.fps, len(self.features), context)
 
     def lower_float(self, frames: np.ndarray) -> torch.Tensor:
         """float32[B, 3, G, G] in [0, 1]."""

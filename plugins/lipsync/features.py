@@ -164,11 +164,12 @@ def envelope(samples: np.ndarray) -> np.ndarray:
     return np.concatenate([level, change], axis=1).reshape(rows, ENVELOPE_DIM).astype(np.float32)
 
 
-def window_index(frames: np.ndarray, fps: float, rows: int) -> np.ndarray:
-    """int64[len(frames), 2 * CONTEXT_ROWS]: for video frame i (fractional frames allowed) the
-    rows around time i / fps (about 0.2 s on each side); past either end the edge row repeats."""
+def window_index(frames: np.ndarray, fps: float, rows: int, context: int = CONTEXT_ROWS) -> np.ndarray:
+    """int64[len(frames), 2 * context]: for video frame i (fractional frames allowed) the rows
+    around time i / fps (`context` rows on each side, by default about 0.2 s); past either end the
+    edge row repeats."""
     centres = np.round(np.asarray(frames, dtype=np.float64) * RATE / fps).astype(np.int64)
-    return np.clip(centres[:, None] + np.arange(-CONTEXT_ROWS, CONTEXT_ROWS)[None, :], 0, rows - 1)
+    return np.clip(centres[:, None] + np.arange(-context, context)[None, :], 0, rows - 1)
 
 
 def frame_windows(features: np.ndarray, frames: np.ndarray, fps: float) -> np.ndarray:

@@ -167,9 +167,11 @@ def test_tiny_judges_no_sync_but_still_refuses_a_frozen_picture():
 
 def tiny_expert(tmp_path) -> Expert:
     torch.manual_seed(0)
-    config = {"window": 5, "channels": 8, "audio_channels": 8}
+    config = {"window": 5, "components": 4, "trajectories": 2}
     path = tmp_path / "syncnet.pt"
-    save_model(path, "syncnet", config, SyncNet(5, 8, 8).state_dict(), {"mean_shape": torch.zeros(len(LIPS), 2)})
+    net = SyncNet(4, 2)
+    net.basis.normal_()
+    save_model(path, "syncnet", config, net.state_dict(), {"mean_shape": torch.zeros(len(LIPS), 2)})
     return Expert(path)
 
 
