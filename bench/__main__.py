@@ -29,6 +29,7 @@ BENCHMARKS = {
     "preprocess": ("the five preprocessing stages against real time and decoding", []),
     "dispatch": ("dispatch latency through the queue against a direct gRPC call", []),
     "lipsync": ("the draft model trained on a sample; its render's lip sync against the floor and the ceiling", []),
+    "sync_expert": ("the sync expert's held-out accuracy on each sample over three seeds, against the same expert on shuffled labels", []),
     "training": ("training samples per second of each sub-model in each preset against the draft preset's", []),
     "serve": ("the inference service's render against real time and the floor; streaming first-frame latency", []),
     "deploy": ("Deploy to the first video, cold and warm, against a render on a live service", []),

@@ -261,27 +261,34 @@ def mouth_squares(frames, every: int) -> list[np.ndarray]:
     return found
 
 
+def training_inputs(video: Path, preset: str, out: Path, reuse: bool, blobs: LocalBlobStore, root: Path) -> tuple[LocalInput, LocalInput, LocalInput]:
+    """The submitted video, its training set and its materials, as the trainers get them: made by
+    the preprocessing plugins and material_extraction and kept in `out`, or with `reuse` taken
+    from there when an earlier run kept them."""
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    kept_set, kept_materials = out / "training_set.zip", out / "materials.json"
+    if reuse and kept_set.is_file() and kept_materials.is_file():
+        info = blobs.put_file(blob_key("bench", "uploads", "lipsync", "video"), video)
+        submitted = LocalInput(plugin_pb.ArtifactRef(key=info.key, kind="video", sha256=info.sha256, size=info.size, name="video"), video)
+        click.echo(f"{video.name}: preprocessing and materials kept from the earlier run")
+        return submitted, kept_input(kept_set, "training_set"), kept_input(kept_materials, "materials")
+    submitted, training_set = preprocessed(video, blobs, root, preset)
+    click.echo(f"preprocessed {video.name} ({preset}) in {time.perf_counter() - started:.1f} s")
+    _, outputs = run_stage(MaterialExtraction(), [submitted, training_set], blobs, root, {"preset": preset})
+    materials_input = next(item for item in outputs if item.ref.kind == "materials")
+    shutil.copyfile(training_set.path, kept_set)
+    shutil.copyfile(materials_input.path, kept_materials)
+    return submitted, training_set, materials_input
+
+
 def bench_video(name: str, preset: str, out: Path, reuse: bool, retrain: tuple[str, ...], steps: int | None) -> dict:
     """One recording through the whole path; what the summary table needs."""
     video = SAMPLES / name
-    out.mkdir(parents=True, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix="bench-lipsync-"))
     try:
         blobs = LocalBlobStore(root / "blobs")
-        started = time.perf_counter()
-        kept_set, kept_materials = out / "training_set.zip", out / "materials.json"
-        if reuse and kept_set.is_file() and kept_materials.is_file():
-            info = blobs.put_file(blob_key("bench", "uploads", "lipsync", "video"), video)
-            submitted = LocalInput(plugin_pb.ArtifactRef(key=info.key, kind="video", sha256=info.sha256, size=info.size, name="video"), video)
-            training_set, materials_input = kept_input(kept_set, "training_set"), kept_input(kept_materials, "materials")
-            click.echo(f"{name}: preprocessing and materials kept from the earlier run")
-        else:
-            submitted, training_set = preprocessed(video, blobs, root, preset)
-            click.echo(f"preprocessed {name} ({preset}) in {time.perf_counter() - started:.1f} s")
-            seconds, outputs = run_stage(MaterialExtraction(), [submitted, training_set], blobs, root, {"preset": preset})
-            materials_input = next(item for item in outputs if item.ref.kind == "materials")
-            shutil.copyfile(training_set.path, kept_set)
-            shutil.copyfile(materials_input.path, kept_materials)
+        submitted, training_set, materials_input = training_inputs(video, preset, out, reuse, blobs, root)
         materials = json.loads(materials_input.path.read_text())
         clip = next(c for c in materials["driving_clips"] if c["id"] == materials["chosen"]["driving"])
         click.echo(f"materials: driving clip {clip['id']} frames {clip['start']}..{clip['stop']} ({clip['loop']}), "
