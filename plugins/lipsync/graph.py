@@ -16,6 +16,7 @@ loops it itself passes its own order of the clip's frames (or the looped frames 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,8 @@ BATCH = 32
 MOST_STRETCH = 3.0  # the most the lips' motion is stretched to the person's own spread
 MIN_SPEECH_FRAMES = 25  # a second of speech: fewer cannot say how far the mouth moves
 LEAD_S = 25.0  # made from the first Whisper window alone (its rows are kept up to 27.5 s), see render_batches
+LEAD_HEAD_S = 4.0  # the sound a live answer's first frames hear, in a window of its own length (34 ms on 2 cores)
+HEAD_S = 3.0  # the frames drawn from it: each hears at least 1 s after itself; time enough to encode the rest
 
 
 def driving_order(count: int, clip_length: int) -> np.ndarray:
@@ -158,30 +161,66 @@ class LipSyncGraph:
         `faces` each output frame shows, one per output frame (default `driving_order`), so that
         a caller looping a clip passes each of its crops once rather than one per output frame.
 
-        `lead`: for audio longer than one Whisper window (30 s), the first LEAD_S seconds are made
-        from that window alone, before the rest of the audio is encoded, so that the first frame
-        does not wait for minutes of audio to be heard (Whisper keeps those rows from the first
-        window anyway, and the voice activity runs forward; only the batch sizes differ). It costs
-        one more Whisper window (about 0.7 s on 2 cores): worth it for a player, not for a file."""
+        `lead`: for a player, the first frame as soon as it can be made, at a little more work in
+        all. The first HEAD_S seconds of frames come from the first LEAD_HEAD_S of sound encoded in
+        a window of its own length (features.encode_short: tens of milliseconds instead of a whole
+        30-s window's 0.4-1.3 s on 2 cores); the rest, as without `lead`, from the audio's own
+        Whisper windows, encoded in a thread of their own while the first frames are drawn. For
+        audio longer than one window, the frames up to LEAD_S come from the first 30-s window
+        alone, before the rest of the audio is encoded (Whisper keeps those rows from the first
+        window anyway), so that the first minutes do not wait for the last to be heard. Only the
+        head's frames differ from a file's, and by little (features.encode_short); the voice
+        activity, the smoothing and the stretch of each part are that part's own."""
         samples = np.asarray(samples, dtype=np.float32).reshape(-1)
         count = frame_count(len(samples), fps)
         order = driving_order(count, len(faces)) if order is None else np.asarray(order, dtype=np.int64)
         landmarks = np.asarray(landmarks, dtype=np.float32)[order]
-        done = 0
-        if lead and len(samples) > features.WINDOW_SAMPLES:
-            head = samples[: features.WINDOW_SAMPLES]
-            head_count = frame_count(len(head), fps)
-            done = min(count, int(LEAD_S * fps))
-            rows, lips = self.conditioning(head, fps, head_count, landmarks[:head_count], faces.shape[1])
-            yield from self.generated(faces, order, rows, lips, 0, done, first_batch)
-            first_batch = BATCH
-        rows, lips = self.conditioning(samples, fps, count, landmarks, faces.shape[1])
-        yield from self.generated(faces, order, rows, lips, done, count, first_batch)
+        crop_size = faces.shape[1]
+        parts = self.lead_parts(len(samples), fps, count) if lead else [(len(samples), count, False)]
+        pool = ThreadPoolExecutor(1, thread_name_prefix="whisper") if len(parts) > 1 else None
+        try:
+            rows, lips = self.part_conditioning(samples, fps, landmarks, crop_size, parts[0])
+            done = 0
+            for index, (_, end, _) in enumerate(parts):
+                ahead = None
+                for batch in self.generated(faces, order, rows, lips, done, end, first_batch):
+                    yield batch
+                    if ahead is None and index + 1 < len(parts):  # after the part's first batch, not competing with it for the cores
+                        ahead = pool.submit(self.part_conditioning, samples, fps, landmarks, crop_size, parts[index + 1])
+                if ahead is not None:
+                    rows, lips = ahead.result()
+                done, first_batch = end, BATCH
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)  # an answer cut short leaves at most one part being encoded
 
-    def conditioning(self, samples: np.ndarray, fps: float, count: int, landmarks: np.ndarray, crop_size: int) -> tuple[torch.Tensor, np.ndarray]:
+    @staticmethod
+    def lead_parts(samples: int, fps: float, count: int) -> list[tuple[int, int, bool]]:
+        """render_batches' parts with `lead`: (samples heard, the frame up to which it draws,
+        whether they are encoded in a window of their own length), each drawing on from where the
+        last stopped."""
+        parts = []
+        if samples > LEAD_HEAD_S * features.SAMPLE_RATE:
+            parts.append((int(LEAD_HEAD_S * features.SAMPLE_RATE), min(count, int(HEAD_S * fps)), True))
+        if samples > features.WINDOW_SAMPLES:
+            parts.append((features.WINDOW_SAMPLES, min(count, int(LEAD_S * fps)), False))
+        parts.append((samples, count, not parts))
+        return parts
+
+    def part_conditioning(self, samples: np.ndarray, fps: float, landmarks: np.ndarray, crop_size: int,
+                          part: tuple[int, int, bool]) -> tuple[torch.Tensor, np.ndarray]:
+        heard, _, short = part
+        head = samples[:heard]
+        frames = frame_count(len(head), fps)
+        return self.conditioning(head, fps, frames, landmarks[:frames], crop_size, short)
+
+    def conditioning(self, samples: np.ndarray, fps: float, count: int, landmarks: np.ndarray, crop_size: int,
+                     short: bool = False) -> tuple[torch.Tensor, np.ndarray]:
         """The audio window [count, 20, 512] and the target lips [count, 40, 2] of the first
-        `count` frames; `landmarks` are theirs, in output order."""
-        rows = torch.from_numpy(features.frame_windows(features.encode(samples), np.arange(count), fps))
+        `count` frames; `landmarks` are theirs, in output order. `short`: Whisper hears the
+        samples in a window of their own length (features.encode_short)."""
+        encoded = features.encode_short(samples) if short else features.encode(samples)
+        rows = torch.from_numpy(features.frame_windows(encoded, np.arange(count), fps))
         return rows, self.target_lips(samples, fps, rows, landmarks, crop_size)
 
     def exemplars_for(self, lips: np.ndarray) -> torch.Tensor | None:
@@ -194,10 +233,13 @@ class LipSyncGraph:
     def generated(
         self, faces: np.ndarray, order: np.ndarray, rows: torch.Tensor, lips: np.ndarray, begin: int, end: int, first_batch: int
     ) -> Iterator[np.ndarray]:
-        """The lower faces of frames begin..end-1, drawn batch by batch."""
+        """The lower faces of frames begin..end-1, drawn batch by batch: `first_batch` frames, then
+        twice as many each batch up to BATCH, so that a player showing the first ones has a
+        growing store of them while the next batch is drawn (a small batch then a whole one left
+        a player 4 frames to show while 32 were drawn: late frames)."""
         geometry, size, top = self.geometry, self.size, self.top
         reference = self.generator_file["reference"].permute(2, 0, 1).float()[None] / 255.0
-        starts = [begin, *range(begin + max(1, min(first_batch, BATCH)), end, BATCH)] if end > begin else []
+        starts = batch_starts(begin, end, first_batch)
         for first, stop in zip(starts, [*starts[1:], end]):
             part = order[first:stop]
             lower = to_tensor(lipdata.cut_lower(np.asarray(faces)[part], geometry, size))
@@ -206,6 +248,17 @@ class LipSyncGraph:
             if self.refiner is not None:
                 made = self.refiner(made, self.exemplars_for(lips[first:stop]))
             yield (made.permute(0, 2, 3, 1).numpy() * 255.0 + 0.5).clip(0, 255).astype(np.uint8)
+
+
+def batch_starts(begin: int, end: int, first_batch: int) -> list[int]:
+    """The first frame of each batch of frames begin..end-1: `first_batch` frames, then twice as
+    many each batch up to BATCH."""
+    starts, size, at = [], max(1, min(first_batch, BATCH)), begin
+    while at < end:
+        starts.append(at)
+        at += size
+        size = min(BATCH, 2 * size)
+    return starts
 
 
 def to_tensor(pictures: np.ndarray) -> torch.Tensor:

@@ -40,7 +40,7 @@ AAC_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 AAC_FALLBACK_RATE = 48000
 AAC_BITRATE = 128_000
 PROGRESS_EVERY_S = 1.0
-FIRST_BATCH = 4  # lower faces the model draws before the first frame can be shown; then the graph's own batch
+FIRST_BATCH = 1  # lower faces the model draws before the first frame can be shown; then twice as many a batch, up to the graph's own
 
 
 @dataclass(frozen=True)

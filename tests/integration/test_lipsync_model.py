@@ -14,7 +14,7 @@ from bench.lipsync import build_training_set, held_out_materials
 from plugins.lipsync import audio2lip, features, generator, refiner, syncnet
 from plugins.lipsync import data as lipdata
 from plugins.lipsync.common import save_model
-from plugins.lipsync.graph import driving_order, load_graph
+from plugins.lipsync.graph import HEAD_S, driving_order, load_graph
 from plugins.lipsync.sync_measure import articulation, correlate, max_lag, measure_video, mouth_opening, speech_frames
 from plugins.media.frames import read_frames
 from plugins.sdk.training import Setup
@@ -137,6 +137,35 @@ def test_graph_draws_lower_faces_for_new_audio_at_the_persons_own_resolution(tra
     assert np.abs(drawn[:, top:].astype(int) - driving[:, top:]).mean() > 2  # the mouth is drawn anew
     colour = np.abs(drawn[:, top:].reshape(-1, 3).mean(axis=0) - driving[:, top:].reshape(-1, 3).mean(axis=0))
     assert (colour < 12).all()  # in the person's own colours, even after a few iterations
+
+
+def test_a_players_early_start_shows_the_first_frame_alone_and_differs_from_the_file_only_in_its_first_seconds(trained, training_set):
+    """render_batches' lead: the first frame comes alone, the batches then grow, the first HEAD_S
+    seconds are drawn from a short Whisper window of their own, and every later frame is the
+    file's (batch sizes aside, which move a value by at most one step)."""
+    sound = read_audio(require_samples() / "drive_speech_8s_c.wav")
+    ts = open_training_set(training_set)
+    faces, landmarks = np.asarray(ts["faces"][:20]), np.asarray(ts["landmarks"][:20])
+    graph = load_graph(trained["paths"])
+    file = np.concatenate(list(graph.render_batches(sound, faces, landmarks, 25.0)))
+    early = list(graph.render_batches(sound, faces, landmarks, 25.0, 1, lead=True))
+    assert [len(batch) for batch in early[:6]] == [1, 2, 4, 8, 16, 32]
+    early = np.concatenate(early)
+    head = int(HEAD_S * 25)
+    assert early.shape == file.shape == (200, graph.drawn_size, graph.drawn_size, 3)
+    assert np.abs(early[head:].astype(int) - file[head:]).max() <= 1
+    assert np.abs(early[:head].astype(int) - file[:head]).mean() < 2.0  # the short window's rows are near the padded window's
+
+
+def test_a_short_whisper_window_is_the_padded_one_for_a_whole_window_and_near_it_for_less():
+    sound = read_audio(require_samples() / "drive_speech_8s_c.wav")
+    whole = np.tile(sound, 4)[: features.WINDOW_SAMPLES]
+    assert np.array_equal(features.encode_short(whole), features.encode(whole))
+    head = sound[: 4 * 16000 + 7]
+    short, padded = features.encode_short(head), features.encode(head)
+    assert short.shape == padded.shape == (201, features.DIM)
+    cosine = (short * padded).sum(axis=1) / np.linalg.norm(short, axis=1) / np.linalg.norm(padded, axis=1)
+    assert np.median(cosine[:150]) > 0.9
 
 
 def test_the_recordings_offset_is_found_and_undone():
