@@ -11,7 +11,7 @@ from pathlib import Path
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -126,6 +126,13 @@ class Settings(BaseSettings):
         "(1: at 512 px with the draft model on 2 cores a second one holds 25 fps but delays first frames by a second and holds 5-8% "
         "of answer frames, bench/live.py; 0 turns live talk off).",
     )
+    live_ice_servers: str = Field(
+        "", description="STUN and TURN servers through which both ends of a live conversation (the inference service and the talk "
+        "live page) find a path to each other: comma-separated stun:, turn: or turns: URLs, e.g. stun:stun.example.org:3478, "
+        "turn:turn.example.org:3478?transport=udp; empty: none, which is enough on one machine or one network (docs/deployment.md).",
+    )
+    live_turn_username: str = Field("", description="The user name the turn: and turns: URLs of TWINFORGE_LIVE_ICE_SERVERS take.")
+    live_turn_credential: SecretStr = Field(SecretStr(""), description="The password the turn: and turns: URLs take.")
     brain_url: str = Field("", description="An OpenAI-compatible chat endpoint (its base, e.g. http://127.0.0.1:8000/v1) that writes the live "
                            "avatar's replies; empty: the avatar says what was typed.")
     brain_model: str = Field("", description="The model the chat endpoint is asked for (its `model` field).")
@@ -135,6 +142,35 @@ class Settings(BaseSettings):
         description="The system message the chat endpoint gets before the conversation.",
     )
     brain_timeout_s: float = Field(20.0, gt=0, description="How long a reply from the chat endpoint may take before the avatar says it could not think of one.")
+
+    @field_validator("live_ice_servers")
+    @classmethod
+    def _ice_urls(cls, value: str) -> str:
+        for url in ice_urls(value):
+            if not url.startswith(ICE_SCHEMES) or len(url.split(":", 1)[1]) == 0:
+                raise ValueError(f"TWINFORGE_LIVE_ICE_SERVERS: {url!r} is not a stun:, turn: or turns: URL; "
+                                 "write them as stun:host:3478 or turn:host:3478?transport=udp, separated by commas")
+        return value
+
+    @model_validator(mode="after")
+    def _turn_login(self) -> Settings:
+        if any(url.startswith(("turn:", "turns:")) for url in ice_urls(self.live_ice_servers)) and not (
+            self.live_turn_username and self.live_turn_credential.get_secret_value()
+        ):
+            raise ValueError("TWINFORGE_LIVE_ICE_SERVERS names a TURN server, which takes a login: "
+                             "set TWINFORGE_LIVE_TURN_USERNAME and TWINFORGE_LIVE_TURN_CREDENTIAL")
+        return self
+
+    def ice_servers(self) -> list[dict]:
+        """The ICE servers as a browser's RTCPeerConnection takes them (and aiortc's RTCIceServer):
+        the STUN URLs in one entry, the TURN URLs with their login in another; [] for none."""
+        urls = ice_urls(self.live_ice_servers)
+        stun = [url for url in urls if url.startswith("stun:")]
+        turn = [url for url in urls if not url.startswith("stun:")]
+        servers: list[dict] = [{"urls": stun}] if stun else []
+        if turn:
+            servers.append({"urls": turn, "username": self.live_turn_username, "credential": self.live_turn_credential.get_secret_value()})
+        return servers
 
     @property
     def resolved_data_dir(self) -> Path:
@@ -159,6 +195,14 @@ class Settings(BaseSettings):
     @property
     def resolved_redis_url(self) -> str:
         return self.redis_url or f"redis://127.0.0.1:{self.private_redis_port}/0"
+
+
+ICE_SCHEMES = ("stun:", "turn:", "turns:")
+
+
+def ice_urls(value: str) -> list[str]:
+    """The URLs of a comma-separated list, blanks dropped."""
+    return [url.strip() for url in value.split(",") if url.strip()]
 
 
 @lru_cache(maxsize=1)

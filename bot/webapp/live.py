@@ -17,7 +17,7 @@ import re
 import aiohttp
 from aiohttp import web
 
-from bot.webapp.api import HOST, owned_avatar
+from bot.webapp.api import HOST, SETTINGS, owned_avatar
 from bot.webapp.auth import Refused
 from bot.webapp.pages import STATIC
 
@@ -59,11 +59,14 @@ async def forward(method: str, url: str, body: dict | None = None, data: bytes |
 
 
 async def state(request: web.Request) -> web.Response:
-    """Whether there is anyone to talk to, for the page to say before it connects."""
+    """Whether there is anyone to talk to, for the page to say before it connects, and the STUN and
+    TURN servers its peer connection gathers candidates through (the service's peer takes the same
+    settings: docs/deployment.md)."""
     avatar = await owned_avatar(request)
     found = await request.app[HOST].endpoint(avatar.avatar_id)
     live = found.HasField("endpoint") and bool(found.endpoint.http_address)
-    return web.json_response({"name": avatar.name, "live": live, "words": "" if live else f"{NOT_LIVE[0].capitalize()}: {NOT_LIVE[1]}."})
+    return web.json_response({"name": avatar.name, "live": live, "words": "" if live else f"{NOT_LIVE[0].capitalize()}: {NOT_LIVE[1]}.",
+                              "ice_servers": list(request.app[SETTINGS].ice_servers)})
 
 
 async def offer(request: web.Request) -> web.Response:

@@ -29,6 +29,7 @@ class WebAppSettings:
     chunk_bytes: int = 8 * 1024 * 1024
     max_video_bytes: int = 1024**3
     language: str = "en"  # for a person whose Telegram language has no catalogue (TWINFORGE_BOT_LANGUAGE)
+    ice_servers: tuple[dict, ...] = ()  # the talk live page's STUN/TURN servers (TWINFORGE_LIVE_ICE_SERVERS and its login)
     # a key for this process only when neither a secret nor a bot token is set: sessions end with it
     _fallback_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False, compare=False)
 
@@ -40,6 +41,7 @@ class WebAppSettings:
             session_ttl_s=settings.webapp_session_ttl_s, chunk_bytes=settings.webapp_chunk_bytes,
             # the intake check refuses a larger video undecoded: refusing it before the upload saves the person the wait
             max_video_bytes=min(settings.max_upload_bytes, settings.max_video_bytes), language=settings.bot_language,
+            ice_servers=tuple(settings.ice_servers()),
         )
 
     @property

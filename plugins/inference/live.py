@@ -36,7 +36,7 @@ from pathlib import Path
 
 import av
 import numpy as np
-from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCDataChannel, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from plugins.inference.avatar import Avatar
@@ -382,9 +382,9 @@ class SoundTrack(MediaStreamTrack):
 class Session:
     """One person's conversation: the peer connection, its timeline, its brain and its data channel."""
 
-    def __init__(self, look: Look, brain: Brain, on_late: Callable[[], None]) -> None:
+    def __init__(self, look: Look, brain: Brain, on_late: Callable[[], None], ice_servers: list[RTCIceServer]) -> None:
         self.id = secrets.token_urlsafe(16)
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # no STUN: nothing outside is reachable, and the default is Google's
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=ice_servers))  # [] rather than aiortc's default, which is Google's STUN
         self.brain = brain
         self.channel: RTCDataChannel | None = None
         self.answers = 0
@@ -400,11 +400,15 @@ class Session:
 class LiveSessions:
     """Every live conversation of one service, at most `limit` at once. Its coroutines run on the
     service's event loop; the HTTP front door hands them over with `call`. `model` False answers
-    with the floor (bench.live's baseline)."""
+    with the floor (bench.live's baseline). `ice_servers`: the STUN and TURN servers each peer
+    gathers candidates through (Settings.ice_servers(); aiortc uses the first STUN and the first
+    TURN URL of them), none by default: host candidates reach a browser on the same machine or
+    network."""
 
     def __init__(self, avatar: Avatar, limit: int, brain: Brain, loop: asyncio.AbstractEventLoop, scratch: Path | None = None,
-                 model: bool = True) -> None:
+                 model: bool = True, ice_servers: list[dict] | None = None) -> None:
         self.avatar, self.limit, self.brain, self.loop, self.scratch, self.model = avatar, limit, brain, loop, scratch, model
+        self.ice_servers = list(ice_servers or [])
         self.sessions: dict[str, Session] = {}
         self._look: Look | None = None
         self._looking = asyncio.Lock()  # two first offers at once decode the clip once
@@ -423,7 +427,9 @@ class LiveSessions:
         return self._look
 
     def describe(self) -> dict:
-        return {"sessions": len(self.sessions), "limit": self.limit, "brain": "echo" if self.brain.echoes else "chat"}
+        """What GET /live says; of the ICE servers only their URLs, never a TURN login."""
+        return {"sessions": len(self.sessions), "limit": self.limit, "brain": "echo" if self.brain.echoes else "chat",
+                "ice_servers": [url for server in self.ice_servers for url in server["urls"]]}
 
     async def open(self, offer: dict) -> dict:
         """Answers a browser's SDP offer: {"sdp", "type", "session"}; refuses past the limit."""
@@ -442,7 +448,8 @@ class LiveSessions:
         self._opening += 1
         try:
             look = await self.look()
-            session = Session(look, self.new_brain(), self.avatar.metrics.live_late_frames.inc)
+            ice = [RTCIceServer(urls=server["urls"], username=server.get("username"), credential=server.get("credential")) for server in self.ice_servers]
+            session = Session(look, self.new_brain(), self.avatar.metrics.live_late_frames.inc, ice)
             self.watch(session)
             try:
                 await session.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))

@@ -70,7 +70,7 @@ async def serve(avatar: Avatar, host: str, grpc_port: int, http_port: int, max_r
     await server.start()
     await health.set("", health_pb2.HealthCheckResponse.SERVING)
     await health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
-    live = LiveSessions(avatar, settings.live_sessions, brain_of(settings), asyncio.get_running_loop())
+    live = LiveSessions(avatar, settings.live_sessions, brain_of(settings), asyncio.get_running_loop(), ice_servers=settings.ice_servers())
     web = InferenceHTTPServer((host, http_port), avatar, max_request_bytes, live=live)
     web_thread = threading.Thread(target=web.serve_forever, name="http", daemon=True)
     web_thread.start()

@@ -4,7 +4,9 @@ endpoint from the real host, sends the browser's WebRTC offer through the web ap
 service (a process on a bundle of a tiny trained model), plays the picture and the sound, and holds
 a conversation of three typed turns, the third cutting the second short, and a fourth spoken into
 the (fake) microphone. The browser's own WebRTC stats
-say what arrived (frames decoded and dropped, jitter, sound). A screenshot of a live answer goes to
+say what arrived (frames decoded and dropped, jitter, sound). Both peers gather candidates through
+the STUN servers of their settings (stand-ins on loopback): the page gets the web app's, the
+service reads its own. A screenshot of a live answer goes to
 docs/webapp/live.png with TWINFORGE_TEST_SCREENSHOTS=1."""
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import pytest
 from host import deployments, use_cases
 from tests.e2e.test_webapp_browser import as_telegram_opens_it, click, screenshot, until
 from tests.fixtures.browser import chromium
-from tests.fixtures.live import inference_service
+from tests.fixtures.live import StunStandIn, inference_service
 from tests.fixtures.webapp import ANNA, webapp
 from tests.integration.test_deploy_api import finished
 from tests.integration.test_webapp import anna_with_an_avatar
@@ -72,9 +74,10 @@ async def ask(driver, text: str) -> None:
 
 
 async def test_a_person_talks_live_with_their_avatar_in_a_browser(host, runtime, browser, live_bundle, tmp_path):
-    with inference_service(live_bundle, tmp_path / "service", live_sessions="1") as ready:
+    with StunStandIn() as service_stun, StunStandIn() as page_stun, \
+            inference_service(live_bundle, tmp_path / "service", live_sessions="1", live_ice_servers=service_stun.url) as ready:
         async with contextlib.AsyncExitStack() as stack:
-            running = await stack.enter_async_context(webapp(host, tmp_path / "web"))
+            running = await stack.enter_async_context(webapp(host, tmp_path / "web", ice_servers=({"urls": [page_stun.url]},)))
             avatar = await asyncio.to_thread(anna_with_an_avatar, runtime)
             with runtime.uow() as uow:
                 run = use_cases.submit_stage(uow, avatar, deployments.DEPLOYMENT, [], {"target": "local"}, {deployments.DEPLOYMENT}, 0)
@@ -90,6 +93,9 @@ async def test_a_person_talks_live_with_their_avatar_in_a_browser(host, runtime,
             first = await until(browser, lambda d: (d.execute_async_script(STATS).get("video") or {}).get("framesDecoded", 0) > 10 and d.execute_async_script(STATS),
                                 "decoded frames of the idle avatar", 20)
             assert (first["video"]["frameWidth"], first["video"]["frameHeight"]) == (256, 256)
+            configured = browser.execute_script("return window.livePc.getConfiguration().iceServers;")
+            assert [server["urls"] for server in configured] == [[page_stun.url]]
+            assert page_stun.asked and service_stun.asked, "each peer asked its STUN server for its outside address"
 
             await ask(browser, TURNS[0])
             await until(browser, event("speaking", 1), "the first answer", 30)

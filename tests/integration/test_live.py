@@ -2,8 +2,9 @@
 bundle of a tiny model trained on 20 s of a real person) and aiortc as the person's browser. It
 idles on the driving clip with silence, answers a typed question with the chat endpoint's reply in
 the avatar's face and voice, picture and sound leaving together, and a second question cuts the
-first answer short; a service holding its most conversations refuses the next in words. The chat
-endpoint is a local stand-in (no such service can run here)."""
+first answer short; a service holding its most conversations refuses the next in words; its peer
+gathers candidates through the STUN server it is configured with. The chat endpoint and the STUN
+server are local stand-ins (no such service can be reached from here)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 
 from plugins.inference.brain import Brain, chat_endpoint
 from plugins.sdk.errors import StageFailed
-from tests.fixtures.live import ChatStandIn, LiveClient, inference_service, post_json
+from tests.fixtures.live import ChatStandIn, LiveClient, StunStandIn, inference_service, post_json
 
 pytestmark = pytest.mark.samples
 
@@ -31,9 +32,15 @@ def chat():
 
 
 @pytest.fixture(scope="module")
-def live(live_bundle, chat, tmp_path_factory):
+def stun():
+    with StunStandIn() as stand_in:
+        yield stand_in
+
+
+@pytest.fixture(scope="module")
+def live(live_bundle, chat, stun, tmp_path_factory):
     with inference_service(live_bundle, tmp_path_factory.mktemp("live"), live_sessions="1", brain_url=chat.url,
-                           brain_model="house-model", brain_api_key="sk-test") as ready:
+                           brain_model="house-model", brain_api_key="sk-test", live_ice_servers=stun.url) as ready:
         yield f"http://{ready['http']}"
 
 
@@ -89,7 +96,19 @@ async def test_the_avatar_idles_answers_live_in_its_face_and_voice_and_a_new_que
         close(live, client.session)
 
 
-async def test_a_service_holding_its_most_conversations_refuses_the_next_in_words(live):
+async def test_the_services_peer_gathers_candidates_through_the_stun_server_it_is_given(live, stun):
+    client = LiveClient()
+    try:
+        await client.connect(live)
+        assert stun.asked, "the service's peer asked the STUN server for its outside address"
+        with urllib.request.urlopen(f"{live}/live", timeout=10) as reply:
+            assert json.loads(reply.read())["ice_servers"] == [stun.url]
+    finally:
+        await client.close()
+        close(live, client.session)
+
+
+async def test_a_service_holding_its_most_conversations_refuses_the_next_in_words(live, stun):
     first, second, third = LiveClient(), LiveClient(), LiveClient()
     try:
         await first.connect(live)
@@ -97,7 +116,7 @@ async def test_a_service_holding_its_most_conversations_refuses_the_next_in_word
         assert status == 429 and refused["code"] == "live_full"
         assert "already in 1 live conversation" in refused["message"] and "try again" in refused["advice"]
         with urllib.request.urlopen(f"{live}/live", timeout=10) as reply:
-            assert json.loads(reply.read()) == {"sessions": 1, "limit": 1, "brain": "chat"}
+            assert json.loads(reply.read()) == {"sessions": 1, "limit": 1, "brain": "chat", "ice_servers": [stun.url]}
         assert close(live, first.session) == 200
         await third.connect(live)
         status, unknown = post_json(f"{live}/live/{first.session}/say", {"text": "hello"})

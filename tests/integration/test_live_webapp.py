@@ -1,7 +1,8 @@
 """The web app's side of talking live, against the real host: the page is served, and the offer route
 finds the avatar's endpoint for its owner only, refusing in words (never with the service's address)
 an avatar that is not live, a service that does not answer, another person's avatar and a body that
-is no offer. The conversation itself is in tests/e2e/test_live_browser.py."""
+is no offer; the page is given the STUN and TURN servers of the settings. The conversation itself is
+in tests/e2e/test_live_browser.py."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ import asyncio
 import aiohttp
 
 from host import deployments, use_cases
+from host.settings import Settings
 from tests.fixtures.webapp import ANNA, BEN, signed, webapp
 from tests.integration.test_bot import closed_port
 from tests.integration.test_deploy_api import finished
 from tests.integration.test_webapp import anna_with_an_avatar
 
+ICE = Settings(live_ice_servers="stun:stun.example.org:3478, turns:turn.example.org:5349", live_turn_username="anna-relay",
+               live_turn_credential="relay-secret")
 OFFER = {"sdp": "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n", "type": "offer"}
 
 
@@ -23,13 +27,16 @@ async def answer(response: aiohttp.ClientResponse) -> tuple[int, dict]:
 
 
 async def test_the_live_route_reaches_only_the_owners_live_avatar_and_refuses_in_words(host, runtime, tmp_path):
-    async with webapp(host, tmp_path / "web") as running, aiohttp.ClientSession(running.url) as client:
+    async with webapp(host, tmp_path / "web", ice_servers=tuple(ICE.ice_servers())) as running, aiohttp.ClientSession(running.url) as client:
         page = await client.get("/live")
         assert page.status == 200 and "live.js" in await page.text()
         avatar = await asyncio.to_thread(anna_with_an_avatar, runtime)
         base = f"/api/avatars/{avatar}/live"
         status, body = await answer(await client.get(base, headers=signed(ANNA)))
-        assert status == 200 and body == {"name": "Anna", "live": False, "words": body["words"]} and "not live yet" in body["words"]
+        assert status == 200 and body == {"name": "Anna", "live": False, "words": body["words"], "ice_servers": [
+            {"urls": ["stun:stun.example.org:3478"]},
+            {"urls": ["turns:turn.example.org:5349"], "username": "anna-relay", "credential": "relay-secret"},
+        ]} and "not live yet" in body["words"]
         status, refused = await answer(await client.post(base, json=OFFER, headers=signed(ANNA)))
         assert status == 409 and refused["error"] == "not_live" and "Go live" in refused["advice"]
         status, refused = await answer(await client.post(base, json=OFFER, headers=signed(BEN)))

@@ -12,6 +12,7 @@ const $ = (id) => document.getElementById(id);
 const GATHER_MS = 3000;  // the offer is sent whole, candidates included: the service takes no trickled ones
 
 let avatarId = null;
+let iceServers = [];  // STUN/TURN servers from the web app's settings (TWINFORGE_LIVE_ICE_SERVERS); none on one machine
 let session = null;
 let pc = null;
 let channel = null;
@@ -49,6 +50,7 @@ async function load() {
   avatarId = me.data.avatar.id;
   const state = await api("GET", `/api/avatars/${avatarId}/live`);
   if (!state.ok) { problem(state.data); return; }
+  iceServers = state.data.ice_servers || [];
   $("live-name").textContent = `Talk live with ${state.data.name}`;
   $("live-words").textContent = state.data.live ? "Your avatar answers as you type, with your face, live." : state.data.words;
   $("live-start").hidden = !state.data.live;
@@ -85,7 +87,7 @@ async function start() {
   problem(null);
   $("live-start").disabled = true;
   status("Connecting…");
-  pc = new RTCPeerConnection({ iceServers: [] });
+  pc = new RTCPeerConnection({ iceServers });
   window.livePc = pc;
   channel = pc.createDataChannel("talk");
   channel.onmessage = (message) => heard(JSON.parse(message.data));
