@@ -121,6 +121,10 @@ class Settings(BaseSettings):
     webapp_session_ttl_s: float = Field(7 * 86400.0, gt=0, description="How long a browser stays signed in after a login link.")
     webapp_chunk_bytes: int = Field(8 * 1024 * 1024, ge=64 * 1024, description="Size of the pieces the upload page sends; the web app takes pieces up to twice this.")
     tts_engine: str = Field("auto", description="Text to speech: piper (optional extra), espeak (espeak-ng) or auto (piper when installed).")
+    render_encoder: Literal["speed", "quality"] = Field(
+        "speed", description="How the inference service encodes an answer's video: speed (x264 ultrafast with CABAC, deblocking and two "
+        "B-frames: about twice the bytes of quality, several times faster at 1080x1920) or quality (veryfast, as the evaluation's renders).",
+    )
     live_sessions: int = Field(
         1, ge=0, description="Live (WebRTC) conversations one inference service holds at once; the next is refused in words "
         "(1: at 512 px with the draft model on 2 cores a second one holds 25 fps but delays first frames by a second and holds 5-8% "

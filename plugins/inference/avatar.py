@@ -83,9 +83,10 @@ class Slots:
 
 
 class Avatar:
-    def __init__(self, bundle: Bundle, graph: LipSyncGraph, metrics: Metrics, tts_engine: str = "auto", max_seconds: float = MAX_AUDIO_SECONDS) -> None:
+    def __init__(self, bundle: Bundle, graph: LipSyncGraph, metrics: Metrics, tts_engine: str = "auto", max_seconds: float = MAX_AUDIO_SECONDS,
+                 encoder: str = "speed") -> None:
         self.bundle, self.graph, self.metrics = bundle, graph, metrics
-        self.tts_engine, self.max_seconds = tts_engine, max_seconds
+        self.tts_engine, self.max_seconds, self.encoder = tts_engine, max_seconds, encoder
         self.slots = Slots()
         self.video, self.training_set = bundle.material("video"), bundle.material("training_set")
         self.cutout = bundle.material("cutout")
@@ -98,9 +99,10 @@ class Avatar:
         self.early_lower_faces = model_lower_faces(graph, self.training_set, self.fps, lead=True)
 
     @classmethod
-    def load(cls, root: Path, metrics: Metrics, tts_engine: str = "auto", max_seconds: float = MAX_AUDIO_SECONDS) -> Avatar:
+    def load(cls, root: Path, metrics: Metrics, tts_engine: str = "auto", max_seconds: float = MAX_AUDIO_SECONDS, encoder: str = "speed") -> Avatar:
+        """`encoder`: how answers are encoded (plugins/lipsync/render.py's ENCODERS; TWINFORGE_RENDER_ENCODER)."""
         bundle = read_bundle(root)
-        avatar = cls(bundle, load_graph(bundle.model_paths), metrics, tts_engine, max_seconds)
+        avatar = cls(bundle, load_graph(bundle.model_paths), metrics, tts_engine, max_seconds, encoder)
         avatar.warm_up()
         return avatar
 
@@ -144,7 +146,7 @@ class Avatar:
             with self.slots.taken():
                 summary = render_video(
                     self.video, self.training_set, self.materials, path, self.lower_faces, folder / "answer.mp4",
-                    cutout=self.cutout, background=colour, progress=progress,
+                    cutout=self.cutout, background=colour, progress=progress, encoder=self.encoder,
                 )
             self.metrics.frames.labels(kind).inc(summary["frames"])
             self.metrics.audio_seconds.labels(kind).inc(summary["audio_seconds"])

@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("name the avatar's bundle with --bundle DIR or TWINFORGE_BUNDLE")
     configure_logging(settings.log_level)
     try:
-        avatar = Avatar.load(args.bundle, Metrics(), settings.tts_engine)
+        avatar = Avatar.load(args.bundle, Metrics(), settings.tts_engine, encoder=settings.render_encoder)
     except StageFailed as exc:
         print(f"cannot serve the avatar: {exc.message}\n  advice: {exc.advice}", file=sys.stderr)
         return 1

@@ -157,14 +157,19 @@ def driving_frames(
     video: Path, info: VideoInfo, training_set: TrainingSet, clip: DrivingClip, order: np.ndarray, memory_bytes: int = MEMORY_BYTES
 ) -> Iterator[DrivingFrame]:
     """Each output frame's picture with its training-set rows (crop box, landmarks)."""
+    check_clip(info, training_set, clip)
+    boxes, landmarks = training_set["boxes"], training_set["landmarks"]
+    for number, picture in zip(order, driving_pictures(video, info, clip, order, memory_bytes)):
+        n = int(number)
+        yield DrivingFrame(number=n, picture=picture, box=boxes[n].astype(np.int64), landmarks=np.asarray(landmarks[n]))
+
+
+
+def check_clip(info: VideoInfo, training_set: TrainingSet, clip: DrivingClip) -> None:
+    """Refuses a clip that reaches past the video or its training set."""
     if clip.stop > training_set.frame_count or clip.stop > info.frame_count:
         raise StageFailed(
             "driving_clip_outside_video",
             f"driving clip {clip.id!r} ends at frame {clip.stop}, past the video's {min(training_set.frame_count, info.frame_count)} frames",
             "run material_extraction again on this submission, so that materials and training set describe the same video",
         )
-    boxes, landmarks = training_set["boxes"], training_set["landmarks"]
-    for number, picture in zip(order, driving_pictures(video, info, clip, order, memory_bytes)):
-        n = int(number)
-        yield DrivingFrame(number=n, picture=picture, box=boxes[n].astype(np.int64), landmarks=np.asarray(landmarks[n]))
-

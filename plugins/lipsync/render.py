@@ -4,10 +4,12 @@ background if one is wanted, the audio laid under it. The floor (no model) is th
 exactly as recorded.
 
 Streamed: one output frame is composed, encoded and dropped at a time (the driving clip's own
-pictures are held only when short, see plugins/lipsync/driving.py), the sound is encoded alongside
-so the file is interleaved as it is written, and the lower faces come from an iterator, so that a
-model can draw them as the frames go. H.264 (yuv420p, CRF 18) and AAC in MP4 with the index at the
-front: what phones, browsers and Telegram play as they download. `compose` gives the same frames,
+pictures are held only when they fit a memory budget, see plugins/lipsync/driving.py), the sound is
+encoded alongside so the file is interleaved as it is written, and the lower faces come from an
+iterator, so that a model can draw them as the frames go. The file's frames are made as the encoder
+takes them, I420, from the clip converted once, touching only the mouth (plugins/lipsync/planar.py).
+H.264 (yuv420p, CRF 18; x264's settings by what the render is for, ENCODERS) and AAC in MP4 with the
+index at the front: what phones, browsers and Telegram play as they download. `compose` gives the same frames,
 each with the sound under it, to a caller that shows them instead of writing a file (the inference
 service's streaming render); render_video encodes what it gives.
 """
@@ -22,11 +24,13 @@ from pathlib import Path
 from typing import NamedTuple
 
 import av
+import cv2
 import numpy as np
 
 from plugins.lipsync.composite import background_picture, cut_out, paste
 from plugins.lipsync.graph import LipSyncGraph
-from plugins.lipsync.driving import MEMORY_BYTES, DrivingClip, chosen_clip, driving_frames, frame_order, output_frame_count
+from plugins.lipsync.driving import MEMORY_BYTES, DrivingClip, check_clip, chosen_clip, driving_frames, frame_order, output_frame_count
+from plugins.lipsync.planar import paste_planar, planar_pictures
 from plugins.media.audio import SAMPLE_RATE, NoSound, read_audio
 from plugins.sdk.errors import StageFailed
 from plugins.sdk.training_set import open_training_set
@@ -35,7 +39,15 @@ from plugins.sdk.video import video_info
 Progress = Callable[[float, str, float | None], None]
 
 CRF = "18"
-PRESET = "veryfast"
+# x264's settings by what a render is for. "quality": the evaluation's renders and previews, whose
+# measures were set on it. "speed": the inference service's answers; at 1080x1920 on 2 cores under
+# load, veryfast encoded 12-31 frames a second and ultrafast 67-75 at 3.6x the bytes; ultrafast with
+# CABAC, the deblocking filter and two B-frames back kept 65-72 at 2.4x (37 MB a minute against
+# veryfast's 15), at the same CRF (measured here, 2026-12-08).
+ENCODERS = {
+    "quality": {"crf": CRF, "preset": "veryfast"},
+    "speed": {"crf": CRF, "preset": "ultrafast", "x264-params": "cabac=1:deblock=1:bframes=2"},
+}
 AAC_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 AAC_FALLBACK_RATE = 48000
 AAC_BITRATE = 128_000
@@ -84,10 +96,13 @@ def compose(
     cutout: Path | None = None,
     background: object = None,
     memory_bytes: int = MEMORY_BYTES,
+    planar: bool = False,
 ) -> Answer:
     """The answer as frames with their sound instead of a file (for `render_video`, and for a
     player that shows frames as they come). Arguments as `render_video`'s. The audio is read and
-    checked here; the model and the pictures work only as the frames are taken."""
+    checked here; the model and the pictures work only as the frames are taken. `planar`: each
+    picture as the encoder's I420 (uint8[height * 3 / 2, width]), the clip held as I420 and only the
+    mouth touched (plugins/lipsync/planar.py); else RGB."""
     sound16k, sound, rate = read_sound(audio)
     dataset = open_training_set(training_set)
     info = video_info(video)
@@ -99,21 +114,42 @@ def compose(
     crop_size = int(dataset.manifest.get("crop_size") or dataset["faces"].shape[1])
     width, height = info.width - info.width % 2, info.height - info.height % 2  # yuv420p needs even sides
 
-    def frames() -> Iterator[ComposedFrame]:
-        drawn = None if lower_faces is None else iter(lower_faces.draw(sound16k, [int(n) for n in order]))
-        sent = 0
+    boxes, rows = dataset["boxes"], dataset["landmarks"]
+
+    def placed(number: int) -> tuple[tuple[float, float, float], np.ndarray]:
+        """Where the drawn lower face of source frame `number` goes, and its landmarks, in frame pixels."""
+        box = boxes[number].astype(np.int64)
+        side = float(box[2] - box[0])
+        fx0, fy0, fx1, _ = lower_faces.box
+        return (box[0] + fx0 * side, box[1] + fy0 * side, (fx1 - fx0) * side), np.asarray(rows[number]) * (side / crop_size) + box[:2]
+
+    def pictures(drawn: Iterator[np.ndarray] | None) -> Iterator[np.ndarray]:
         for i, driving in enumerate(driving_frames(video, info, dataset, clip, order, memory_bytes)):
             picture = driving.picture
             if drawn is not None:
-                side = float(driving.box[2] - driving.box[0])
-                fx0, fy0, fx1, _ = lower_faces.box
-                square = (driving.box[0] + fx0 * side, driving.box[1] + fy0 * side, (fx1 - fx0) * side)
-                landmarks = driving.landmarks * (side / crop_size) + driving.box[:2]
+                square, landmarks = placed(driving.number)
                 picture = paste(picture, next_lower_face(drawn, i, count), square, landmarks, lower_faces.top)
             if alpha is not None:
                 picture = cut_out(picture, alpha[driving.number - clip.start], behind)
+            yield picture[:height, :width]
+
+    def planar_pictures_of(drawn: Iterator[np.ndarray] | None) -> Iterator[np.ndarray]:
+        check_clip(info, dataset, clip)
+        for i, (raw, shown) in enumerate(planar_pictures(video, info, clip, order, alpha, behind, memory_bytes)):
+            if drawn is None:
+                yield shown
+                continue
+            number = int(order[i])
+            square, landmarks = placed(number)
+            cut = None if alpha is None else alpha[number - clip.start]
+            yield paste_planar(raw, shown, next_lower_face(drawn, i, count), square, landmarks, lower_faces.top, width, height, cut, behind)
+
+    def frames() -> Iterator[ComposedFrame]:
+        drawn = None if lower_faces is None else iter(lower_faces.draw(sound16k, [int(n) for n in order]))
+        sent = 0
+        for i, picture in enumerate((planar_pictures_of if planar else pictures)(drawn)):
             until = len(sound) if i == count - 1 else min(len(sound), int(round((i + 1) * rate / fps)))
-            yield ComposedFrame(i, picture[:height, :width], sound[sent:max(sent, until)])
+            yield ComposedFrame(i, picture, sound[sent:max(sent, until)])
             sent = max(sent, until)
 
     return Answer(frames(), count, fps, width, height, rate, len(sound) / rate, clip, lower_faces is None, alpha is not None)
@@ -130,15 +166,20 @@ def render_video(
     background: object = None,
     progress: Progress | None = None,
     memory_bytes: int = MEMORY_BYTES,
+    encoder: str = "quality",
 ) -> dict:
     """Writes `out` and returns its summary. `lower_faces` draws one lower face per output frame
     for the source frame numbers given (LowerFaces); None renders the floor, the driving clip as
     recorded. `background`: an RGB colour or an RGB picture behind the cut-out (default: the
-    cut-out's own colour, or the recorded background when it has none)."""
+    cut-out's own colour, or the recorded background when it has none). `encoder`: a name of
+    ENCODERS. The frames go to the encoder as I420, the clip held and only the mouth touched
+    (compose's `planar`)."""
     started = time.perf_counter()
     report = progress or (lambda fraction, message, eta=None: None)
     report(0.0, "reading the audio", None)
-    answer = compose(video, training_set, materials, audio, lower_faces, cutout, background, memory_bytes)
+    if encoder not in ENCODERS:
+        raise StageFailed("bad_encoder", f"there is no encoder setting {encoder!r}", f"choose one of {', '.join(ENCODERS)} (TWINFORGE_RENDER_ENCODER)")
+    answer = compose(video, training_set, materials, audio, lower_faces, cutout, background, memory_bytes, planar=True)
     if lower_faces is not None:
         report(0.0, "making the mouth move to the audio", None)
     out = Path(out)
@@ -146,13 +187,13 @@ def render_video(
     partial = out.with_name(out.name + ".partial")
     try:
         with av.open(str(partial), "w", format="mp4", options={"movflags": "+faststart"}) as container:
-            picture_stream = container.add_stream("libx264", rate=Fraction(answer.fps).limit_denominator(1001), options={"crf": CRF, "preset": PRESET})
+            picture_stream = container.add_stream("libx264", rate=Fraction(answer.fps).limit_denominator(1001), options=dict(ENCODERS[encoder]))
             picture_stream.width, picture_stream.height, picture_stream.pix_fmt = answer.width, answer.height, "yuv420p"
             sound_stream = container.add_stream("aac", rate=answer.rate, layout="mono")
             sound_stream.bit_rate = AAC_BITRATE
             sent, last_report = 0, time.perf_counter()
             for i, picture, sound in answer.frames:
-                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(picture), format="rgb24")
+                frame = av.VideoFrame.from_ndarray(picture, format="yuv420p")
                 frame.pts = i
                 container.mux(picture_stream.encode(frame))
                 sent = encode_sound(container, sound_stream, sound, sent)
@@ -240,6 +281,8 @@ def load_cutout(cutout: Path | None, start: int, stop: int, background: object, 
                 "run the cutout stage again after choosing the driving clip",
             )
         alpha = stored["alpha"][start - first : stop - first]
+    if alpha.shape[1:] != (height, width):  # the cut-out stage keeps the video's size; the paste of a mouth cuts it out region by region
+        alpha = np.stack([cv2.resize(a, (width, height), interpolation=cv2.INTER_LINEAR) for a in alpha])
     return alpha, background_picture(behind, width, height)
 
 

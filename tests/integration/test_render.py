@@ -4,7 +4,9 @@ of another speaker's voice. The floor render (the driving clip as recorded) must
 the sound, carry that sound, and show the recorded frames in the pingpong order; a model's lower
 faces must reach the frames they were drawn for; a different picture must change only the lower
 face, with no seam and the frame's colours; the cut-out must put the background where the person
-is not; a clip too long to hold must stream in the same order."""
+is not; a clip too long to hold must stream in the same order. What the encoder gets is the held
+picture exactly wherever the paste changed nothing, with or without a cut-out, and the mouth as
+the whole-frame paste draws it."""
 
 from __future__ import annotations
 
@@ -17,9 +19,10 @@ import pytest
 
 from bench.preprocess import preprocess
 from host.storage.local import LocalBlobStore
-from plugins.lipsync.composite import LIPS, lower_face_hull, paste, polygon_mask
+from plugins.lipsync.composite import LIPS, cut_out, lower_face_hull, paste, polygon_mask
 from plugins.lipsync.driving import DrivingClip, driving_pictures, frame_order
-from plugins.lipsync.render import LowerFaces, render_video
+from plugins.lipsync.planar import i420
+from plugins.lipsync.render import LowerFaces, compose, render_video
 from plugins.media.audio import read_audio
 from plugins.media.frames import probe, read_frames
 from plugins.sdk.errors import StageFailed
@@ -291,3 +294,44 @@ def test_a_clip_too_long_to_hold_is_streamed_in_the_same_order(avatar: Avatar) -
     for a, b, number in zip(held, streamed, order):
         np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(a, avatar.pictures[int(number)])
+
+
+def red_mouths(avatar: Avatar):
+    """A model whose lower face is the recorded crop with a red, shut mouth painted on."""
+    faces = avatar.dataset["faces"]
+
+    def draw(sound: np.ndarray, numbers: list[int]):
+        for number in numbers:
+            crop = np.array(faces[number])
+            lips = cv2.convexHull(avatar.dataset["landmarks"][number][list(LIPS)].astype(np.float32))[:, 0]
+            cv2.fillConvexPoly(crop, np.round(lips).astype(np.int32), (150, 20, 20))
+            yield crop
+
+    return LowerFaces(draw, WHOLE_BOX, 0.0)
+
+
+@pytest.mark.parametrize("with_cutout", [False, True])
+def test_the_encoder_gets_the_held_picture_exactly_wherever_the_paste_changed_nothing(avatar: Avatar, tmp_path: Path, with_cutout: bool) -> None:
+    cutout = None
+    if with_cutout:
+        with np.load(avatar.matte) as matte:
+            alpha = matte["alpha"][CLIP.start : CLIP.stop]
+        cutout = tmp_path / "cutout.npz"
+        np.savez_compressed(cutout, alpha=alpha, start=np.int64(CLIP.start), stop=np.int64(CLIP.stop), cover_alpha=alpha[0],
+                            background=np.array(GREEN, np.uint8))
+    planar = compose(avatar.video, avatar.training_set_path, MATERIALS, avatar.audio, red_mouths(avatar), cutout, planar=True)
+    whole = compose(avatar.video, avatar.training_set_path, MATERIALS, avatar.audio, red_mouths(avatar), cutout)
+    order = frame_order(CLIP, planar.count)
+    for (i, frame, _), (_, picture, _), number in zip(planar.frames, whole.frames, order):
+        recorded = avatar.pictures[int(number)]
+        shown = recorded if not with_cutout else cut_out(recorded, alpha[int(number) - CLIP.start], np.array(GREEN, np.uint8))
+        held = i420(shown)
+        assert frame.shape == held.shape == (384, 256)
+        changed = frame != held
+        luma = changed[:256].reshape(256, 256)
+        hull = ~avatar.outside(int(number), grow=1)
+        assert luma.any() and not (luma & ~hull).any(), f"frame {i}: only the lower face differs from the held picture"
+        chroma = np.stack([changed[256:320].reshape(128, 128), changed[320:].reshape(128, 128)]).any(axis=0)
+        assert not (chroma & ~hull[::2, ::2] & ~hull[1::2, 1::2]).any()
+        drawn = cv2.cvtColor(frame, cv2.COLOR_YUV2RGB_I420)
+        assert np.abs(drawn.astype(np.int16) - picture)[hull].mean() < 2.0  # the mouth as the whole-frame paste draws it
