@@ -39,6 +39,8 @@ MIN_SPEECH_FRAMES = 25  # a second of speech: fewer cannot say how far the mouth
 LEAD_S = 25.0  # made from the first Whisper window alone (its rows are kept up to 27.5 s), see render_batches
 LEAD_HEAD_S = 4.0  # the sound a live answer's first frames hear, in a window of its own length (34 ms on 2 cores)
 HEAD_S = 3.0  # the frames drawn from it: each hears at least 1 s after itself; time enough to encode the rest
+LEAD_WHOLE_S = 6.0  # a sound this short is heard whole in one window of its own (45 ms), no head needed
+LEAD_STORE_FRAMES = 15  # frames drawn (batches 1, 2, 4, 8) before the next part is encoded beside the drawing
 
 
 def driving_order(count: int, clip_length: int) -> np.ndarray:
@@ -162,15 +164,18 @@ class LipSyncGraph:
         a caller looping a clip passes each of its crops once rather than one per output frame.
 
         `lead`: for a player, the first frame as soon as it can be made, at a little more work in
-        all. The first HEAD_S seconds of frames come from the first LEAD_HEAD_S of sound encoded in
-        a window of its own length (features.encode_short: tens of milliseconds instead of a whole
-        30-s window's 0.4-1.3 s on 2 cores); the rest, as without `lead`, from the audio's own
-        Whisper windows, encoded in a thread of their own while the first frames are drawn. For
-        audio longer than one window, the frames up to LEAD_S come from the first 30-s window
-        alone, before the rest of the audio is encoded (Whisper keeps those rows from the first
-        window anyway), so that the first minutes do not wait for the last to be heard. Only the
-        head's frames differ from a file's, and by little (features.encode_short); the voice
-        activity, the smoothing and the stretch of each part are that part's own."""
+        all. A sound up to LEAD_WHOLE_S is heard whole in a window of its own length
+        (features.encode_short: tens of milliseconds instead of a whole 30-s window's 0.4-1.3 s
+        on 2 cores). Of a longer one, the first HEAD_S seconds of frames come from its first
+        LEAD_HEAD_S in such a window; the rest from the whole sound, encoded in a thread of its
+        own once LEAD_STORE_FRAMES frames are drawn: in one window as long as the sound when it is
+        no longer than one (0.04 s for 5 s, 0.3 s for 20 s: a padded window there took the cores
+        from the frames being drawn and shown, which then came late), else in the audio's own
+        30-s windows, the frames up to LEAD_S from the first window alone, before the rest is
+        encoded (Whisper keeps those rows from the first window anyway), so that the first minutes
+        do not wait for the last to be heard. The frames of a sound up to 30 s differ a little from
+        a file's (features.encode_short); the voice activity, the smoothing and the stretch of each
+        part are that part's own."""
         samples = np.asarray(samples, dtype=np.float32).reshape(-1)
         count = frame_count(len(samples), fps)
         order = driving_order(count, len(faces)) if order is None else np.asarray(order, dtype=np.int64)
@@ -182,13 +187,16 @@ class LipSyncGraph:
             rows, lips = self.part_conditioning(samples, fps, landmarks, crop_size, parts[0])
             done = 0
             for index, (_, end, _) in enumerate(parts):
-                ahead = None
+                ahead, made = None, 0
                 for batch in self.generated(faces, order, rows, lips, done, end, first_batch):
                     yield batch
-                    if ahead is None and index + 1 < len(parts):  # after the part's first batch, not competing with it for the cores
+                    made += len(batch)
+                    # the next part once a store of frames is drawn: encoded sooner, it took the cores
+                    # from the first frames, which then came late (bench.live)
+                    if ahead is None and index + 1 < len(parts) and made >= LEAD_STORE_FRAMES:
                         ahead = pool.submit(self.part_conditioning, samples, fps, landmarks, crop_size, parts[index + 1])
-                if ahead is not None:
-                    rows, lips = ahead.result()
+                if index + 1 < len(parts):
+                    rows, lips = (ahead or pool.submit(self.part_conditioning, samples, fps, landmarks, crop_size, parts[index + 1])).result()
                 done, first_batch = end, BATCH
         finally:
             if pool is not None:
@@ -200,11 +208,11 @@ class LipSyncGraph:
         whether they are encoded in a window of their own length), each drawing on from where the
         last stopped."""
         parts = []
-        if samples > LEAD_HEAD_S * features.SAMPLE_RATE:
+        if samples > LEAD_WHOLE_S * features.SAMPLE_RATE:
             parts.append((int(LEAD_HEAD_S * features.SAMPLE_RATE), min(count, int(HEAD_S * fps)), True))
         if samples > features.WINDOW_SAMPLES:
             parts.append((features.WINDOW_SAMPLES, min(count, int(LEAD_S * fps)), False))
-        parts.append((samples, count, not parts))
+        parts.append((samples, count, samples <= features.WINDOW_SAMPLES))
         return parts
 
     def part_conditioning(self, samples: np.ndarray, fps: float, landmarks: np.ndarray, crop_size: int,

@@ -14,7 +14,7 @@ from bench.lipsync import build_training_set, held_out_materials
 from plugins.lipsync import audio2lip, features, generator, refiner, syncnet
 from plugins.lipsync import data as lipdata
 from plugins.lipsync.common import save_model
-from plugins.lipsync.graph import HEAD_S, driving_order, load_graph
+from plugins.lipsync.graph import HEAD_S, LEAD_HEAD_S, driving_order, load_graph
 from plugins.lipsync.sync_measure import articulation, correlate, max_lag, measure_video, mouth_opening, speech_frames
 from plugins.media.frames import read_frames
 from plugins.sdk.training import Setup
@@ -139,10 +139,12 @@ def test_graph_draws_lower_faces_for_new_audio_at_the_persons_own_resolution(tra
     assert (colour < 12).all()  # in the person's own colours, even after a few iterations
 
 
-def test_a_players_early_start_shows_the_first_frame_alone_and_differs_from_the_file_only_in_its_first_seconds(trained, training_set):
-    """render_batches' lead: the first frame comes alone, the batches then grow, the first HEAD_S
-    seconds are drawn from a short Whisper window of their own, and every later frame is the
-    file's (batch sizes aside, which move a value by at most one step)."""
+def test_a_players_early_start_shows_the_first_frame_alone_and_hears_short_windows_first(trained, training_set):
+    """render_batches' lead: the first frame comes alone and the batches then double; a short sound
+    is heard whole in a window of its own; of a longer one the first HEAD_S seconds are drawn from
+    its first LEAD_HEAD_S in a window of its own, the rest of a sound up to one window from a window
+    as long as it, a longer one's from its 30-s windows; the frames stay near a file's (the short
+    windows' rows are near the padded window's)."""
     sound = read_audio(require_samples() / "drive_speech_8s_c.wav")
     ts = open_training_set(training_set)
     faces, landmarks = np.asarray(ts["faces"][:20]), np.asarray(ts["landmarks"][:20])
@@ -151,10 +153,12 @@ def test_a_players_early_start_shows_the_first_frame_alone_and_differs_from_the_
     early = list(graph.render_batches(sound, faces, landmarks, 25.0, 1, lead=True))
     assert [len(batch) for batch in early[:6]] == [1, 2, 4, 8, 16, 32]
     early = np.concatenate(early)
-    head = int(HEAD_S * 25)
     assert early.shape == file.shape == (200, graph.drawn_size, graph.drawn_size, 3)
-    assert np.abs(early[head:].astype(int) - file[head:]).max() <= 1
-    assert np.abs(early[:head].astype(int) - file[:head]).mean() < 2.0  # the short window's rows are near the padded window's
+    assert np.abs(early.astype(int) - file).mean() < 2.0
+    head, second = int(LEAD_HEAD_S * 16000), 16000
+    assert graph.lead_parts(6 * second, 25.0, 150) == [(6 * second, 150, True)]
+    assert graph.lead_parts(8 * second, 25.0, 200) == [(head, int(HEAD_S * 25), True), (8 * second, 200, True)]
+    assert graph.lead_parts(40 * second, 25.0, 1000) == [(head, int(HEAD_S * 25), True), (30 * second, 625, False), (40 * second, 1000, False)]
 
 
 def test_a_short_whisper_window_is_the_padded_one_for_a_whole_window_and_near_it_for_less():
