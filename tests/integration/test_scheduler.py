@@ -307,7 +307,8 @@ async def test_drained_worker_finishes_its_job_and_takes_no_other(host, runtime,
         rc, out, err = await cli("drain", name)
         assert rc == 0 and f"draining {name}" in out, err
         later = await submit(stub, "sleep")
-        assert await asyncio.wait_for(proc.wait(), 15) == 0
+        # the worker's exit takes seconds when idle, past 15 s when the machine is loaded (CI's full suite)
+        assert await asyncio.wait_for(proc.wait(), 60) == 0
         assert run_state(busy) == "succeeded"
         assert run_state(later) == "queued"
 
